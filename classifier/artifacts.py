@@ -1,0 +1,191 @@
+"""The one place that knows a bundle's files.
+
+    bundle = load("saved_models/default")
+    bundle.predict_proba(["love it", "it ripped"])
+
+A bundle is a folder:
+    classifier.keras   plain Keras model over front-padded ids (no optimizer state)
+    tokenizer.json     the shared tokenizer (JSON, never pickle)
+    config.json        every setting, data sha256, versions, and the sha256 of each file
+    history.csv        per-epoch training history
+    metrics.json       test-split figures
+Loading re-hashes the files against config.json, so a tokenizer or model from
+another run is refused instead of silently giving wrong predictions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from classifier.config import TrainConfig
+from classifier.data import file_sha256
+from classifier.errors import UserError
+from classifier.tokenizer import Tokenizer
+
+FORMAT = "classifier-bundle/1"
+CLASSIFIER_FILE = "classifier.keras"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+METRICS_FILE = "metrics.json"
+
+
+def umask_mode(mode: int) -> int:
+    """`mode` less the process umask: temp files are made 0600, finished ones should not be."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
+
+def write_json(path: Path, obj) -> None:
+    """Write JSON atomically: a temp file beside it, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.chmod(tmp, umask_mode(0o666))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path.parent} is not a model bundle: {path.name} is missing; train one with `classifier train --out DIR`") from None
+    except ValueError as e:
+        raise UserError(f"{path} is not valid JSON ({e}); retrain the bundle") from None
+
+
+def package_versions() -> dict:
+    import importlib.metadata as md
+    import platform
+
+    out = {"python": platform.python_version()}
+    for name in ("classifier", "tensorflow", "keras", "numpy", "pandas", "scikit-learn"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+class Bundle:
+    """A loaded bundle: config, tokenizer, and the models, loaded when first used."""
+
+    def __init__(self, path: Path, meta: dict, tokenizer: Tokenizer):
+        self.path = path
+        self.meta = meta
+        self.config = TrainConfig.from_dict(meta["config"])
+        self.tokenizer = tokenizer
+        self._keras_classifier = None
+
+    @property
+    def threshold(self) -> float:
+        return float(self.meta.get("threshold", 0.5))
+
+    def keras_classifier(self):
+        if self._keras_classifier is None:
+            self._keras_classifier = load_keras(self.path / CLASSIFIER_FILE)
+        return self._keras_classifier
+
+    def predict_proba(self, texts, batch_size: int = 512) -> np.ndarray:
+        """Probability of recommending, one float per text."""
+        x = self.tokenizer.texts_to_padded(texts)
+        if not len(x):
+            return np.zeros(0, dtype=np.float32)
+        model = self.keras_classifier()
+        return model.predict(x, batch_size=batch_size, verbose=0).reshape(-1)
+
+
+def load_keras(path: Path):
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} could not be loaded as a Keras model ({e}); retrain the bundle") from None
+
+
+def load(path: str | os.PathLike) -> Bundle:
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{path}: no such model folder; train one with `classifier train --out {path}` or pass --model DIR")
+    meta = read_json(path / CONFIG_FILE)
+    if meta.get("format") != FORMAT or "config" not in meta:
+        raise UserError(f"{path / CONFIG_FILE} is not the config of a model bundle; retrain the bundle")
+    tokenizer = Tokenizer.load(path / TOKENIZER_FILE)
+    want = meta.get("tokenizer_sha256")
+    if tokenizer.sha256 != want:
+        raise UserError(
+            f"{path / TOKENIZER_FILE} does not match the model in {path} (tokenizer hash "
+            f"{tokenizer.sha256[:12]}, model trained with {str(want)[:12]}); restore the bundle's "
+            f"own tokenizer.json or retrain"
+        )
+    for name, sha in meta.get("files", {}).items():
+        f = path / name
+        if not f.exists():
+            raise UserError(f"{path} is not a complete bundle: {name} is missing; retrain the bundle")
+        if file_sha256(f) != sha:
+            raise UserError(
+                f"{f} is not the file this bundle was saved with (sha256 differs); "
+                f"restore it or retrain the bundle"
+            )
+    return Bundle(path, meta, tokenizer)
+
+
+def save_keras(model, path: Path) -> None:
+    """Save weights and architecture only: a clone without the optimizer state."""
+    # from_config gives an uncompiled twin; clone_model would carry the compile state along
+    export = model.__class__.from_config(model.get_config())
+    export.set_weights(model.get_weights())
+    export.save(path)
+
+
+def add_files(path: Path, names: list[str], **meta_updates) -> None:
+    """Record new or rewritten files (and metadata) in an existing bundle's config.json."""
+    meta = read_json(path / CONFIG_FILE)
+    for name in names:
+        meta.setdefault("files", {})[name] = file_sha256(path / name)
+    meta.update(meta_updates)
+    write_json(path / CONFIG_FILE, meta)
+
+
+def save_bundle(out: str | os.PathLike, *, model, tokenizer: Tokenizer, config: TrainConfig,
+                history: list[dict], metrics: dict, extra: dict | None = None) -> Path:
+    """Write every file into a temp folder, then swap it in: a bundle is whole or absent."""
+    import pandas as pd
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
+    try:
+        save_keras(model, tmp / CLASSIFIER_FILE)
+        tokenizer.save(tmp / TOKENIZER_FILE)
+        pd.DataFrame(history).to_csv(tmp / HISTORY_FILE, index_label="epoch")
+        write_json(tmp / METRICS_FILE, metrics)
+        meta = {
+            "format": FORMAT,
+            "config": config.to_dict(),
+            "tokenizer_sha256": tokenizer.sha256,
+            "versions": package_versions(),
+            **(extra or {}),
+            "files": {n: file_sha256(tmp / n) for n in (CLASSIFIER_FILE, TOKENIZER_FILE)},
+        }
+        write_json(tmp / CONFIG_FILE, meta)
+        os.chmod(tmp, umask_mode(0o777))
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old"))
+            os.replace(out, old / "bundle")
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
