@@ -1,6 +1,7 @@
 """Train a classifier bundle with a preset.
 
-    python -m classifier train --preset seed --data data/womens_clothing_ecommerce_reviews.csv --out saved_models/default
+    python -m classifier train --preset seed --out saved_models/default
+    python -m classifier train --preset tuned --data data/womens_clothing_ecommerce_reviews.csv --out saved_models/tuned
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import numpy as np
 from classifier.artifacts import save_bundle
 from classifier.config import TrainConfig
 from classifier.data import file_sha256, load_labelled, make_split
+from classifier.errors import UserError
 from classifier.tokenizer import Tokenizer
+
+FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/fastfit.py; keras: model.fit
 
 
 def seed_everything(cfg: TrainConfig) -> None:
@@ -22,7 +26,7 @@ def seed_everything(cfg: TrainConfig) -> None:
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(cfg.seed)
+    keras.utils.set_random_seed(cfg.seed if cfg.init_seed is None else cfg.init_seed)
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
 
@@ -34,9 +38,15 @@ def history_rows(history) -> list[dict]:
 
 def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, verbose: int = 1) -> dict:
     """Fit the classifier on the training split, evaluate on the test split, save the bundle."""
+    if cfg.fit_engine not in FIT_ENGINES:
+        raise UserError(f"unknown fit engine {cfg.fit_engine!r}; choose one of: {', '.join(FIT_ENGINES)}")
     df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows)
     split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
     tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
+    if cfg.model == "tfidf":
+        from classifier.baseline import train_tfidf
+
+        return train_tfidf(cfg, df, split, tokenizer, data, out)
     x_train = tokenizer.texts_to_padded(split.x_train)
     x_test = tokenizer.texts_to_padded(split.x_test)
 
@@ -52,12 +62,28 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
         restore_best_weights=cfg.restore_best_weights,
     )
     start = time.perf_counter()
-    history = model.fit(
-        x_train, split.y_train, batch_size=cfg.batch_size, epochs=cfg.epochs,
-        validation_split=cfg.validation_split, callbacks=[stop], verbose=verbose,
+    fit_kwargs = dict(
+        batch_size=cfg.batch_size, epochs=cfg.epochs, validation_split=cfg.validation_split,
+        callbacks=[stop], verbose=verbose,
     )
+    if cfg.fit_engine == "padskip":
+        from classifier.fastfit import fit
+
+        history = fit(model, x_train, split.y_train, bucketing=cfg.bucketing, seed=cfg.seed, **fit_kwargs)
+    else:
+        history = model.fit(x_train, split.y_train, **fit_kwargs)
+    from classifier.baseline import fit_head
+
+    head = fit_head(cfg, model, tokenizer, split, x_train)  # threshold; tuned: the stacked TF-IDF model
     train_seconds = time.perf_counter() - start
     loss, acc = model.evaluate(x_test, split.y_test, verbose=0)
+    lstm_alone = {}
+    if head.predict_test is not None:
+        from classifier.report import log_loss
+
+        lstm_alone = {"lstm_test_loss": float(loss), "lstm_test_accuracy": float(acc)}
+        p = head.predict_test(x_test, split.x_test)
+        loss, acc = log_loss(split.y_test, p), float(np.mean((p > 0.5) == (split.y_test == 1)))
     rows = history_rows(history)
     metrics = {
         "test_loss": float(loss),
@@ -68,10 +94,13 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
         "n_train": len(split.x_train),
         "n_test": len(split.x_test),
         "test_positive_share": float(np.mean(split.y_test)),
+        **head.meta,
+        **lstm_alone,
     }
     data = Path(data)
     save_bundle(
         out, model=model, tokenizer=tokenizer, config=cfg, history=rows, metrics=metrics,
-        extra={"data": {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df)}},
+        extra={"data": {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df)}, **head.meta},
+        write_files=head.write_files,
     )
     return metrics

@@ -1,0 +1,292 @@
+"""Benchmark plain Keras against the fast paths on one machine in one run; prints a table, writes bench.json.
+
+    python -m classifier.bench --model saved_models/default --data data/womens_clothing_ecommerce_reviews.csv
+
+(a) training seconds per epoch, Keras fit vs pad-skipping fit (classifier.fastfit.bench_training);
+(b) rows/s on the reference test split, model.predict(batch_size=512) vs the NumPy engine, and their
+    max abs difference; (c) whole-process wall time, `classifier score` vs a plain Keras script on a CSV
+    of the same rows; (d) peak RSS of those two processes. Goals: (a) 4x, (b) 20x, (c) 10x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from classifier.artifacts import ENGINE_FILE, load, write_json
+from classifier.config import DEFAULT_DATA, DEFAULT_MODEL_DIR
+from classifier.data import load_labelled, make_split
+from classifier.errors import UserError
+
+GOALS = {"training": 4.0, "engine": 20.0, "process": 10.0}
+
+# The baseline a user would write without this project: Keras, the bundle's tokenizer, model.predict.
+KERAS_SCRIPT = """
+import sys
+import keras
+import pandas as pd
+from classifier.tokenizer import Tokenizer
+model_dir, src, dst = sys.argv[1:4]
+model = keras.saving.load_model(model_dir + "/classifier.keras", compile=False, safe_mode=True)
+tokenizer = Tokenizer.load(model_dir + "/tokenizer.json")
+df = pd.read_csv(src)
+x = tokenizer.texts_to_padded(df["Review Text"].fillna("").astype(str))
+df["proba"] = model.predict(x, batch_size=512, verbose=0).reshape(-1)
+df.to_csv(dst, index=False)
+"""
+
+# Used only while `classifier score` does not exist: the engine over the same CSV.
+ENGINE_SCRIPT = """
+import sys
+import pandas as pd
+import classifier
+model_dir, src, dst = sys.argv[1:4]
+df = pd.read_csv(src)
+df["proba"] = classifier.load(model_dir).predict_proba(df["Review Text"].fillna("").astype(str).tolist())
+df.to_csv(dst, index=False)
+assert "tensorflow" not in sys.modules
+"""
+
+
+# Runs the command as its own child: a child of this (TensorFlow-sized) process would inherit its peak
+# RSS through fork and exec, so the small wrapper forks it and reports what wait4 saw.
+RSS_WRAPPER = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+seconds = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"code": code, "seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "kb": usage.ru_maxrss}))
+"""
+
+
+def timed_process(cmd: list[str]) -> dict:
+    """Wall seconds, CPU seconds (all threads) and peak RSS (MB) of one process, start to exit."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", RSS_WRAPPER, *cmd], capture_output=True, text=True, env=env)
+    if proc.returncode != 0 or json.loads(proc.stdout)["code"] != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed: {proc.stderr.strip()[-500:]}")
+    out = json.loads(proc.stdout)
+    return {"seconds": round(out["seconds"], 2), "cpu_seconds": round(out["cpu"], 2),
+            "peak_rss_mb": round(out["kb"] / 1024, 1)}
+
+
+def engine_bundle(model_dir: Path, scratch: Path) -> tuple[Path, str]:
+    """The bundle itself, or a scratch copy with the engine exported if it was saved without one."""
+    if ENGINE_FILE in load(model_dir).meta.get("files", {}):
+        return model_dir, ""
+    from classifier.engine import export_bundle_engine
+
+    copy = scratch / "bundle"
+    shutil.copytree(model_dir, copy)
+    export_bundle_engine(copy)
+    return copy, f"{model_dir} has no {ENGINE_FILE}: benchmarked a copy with it exported"
+
+
+def bench_predict(bundle_dir: Path, texts: list[str]) -> dict:
+    """(b) in one process: model.predict vs the engine on the same rows, each after a warm-up."""
+    bundle = load(bundle_dir)
+    ids = bundle.tokenizer.encode_many(texts)
+    x = bundle.tokenizer.pad(ids)
+    model = bundle.keras_classifier()
+    model.predict(x[:512], batch_size=512, verbose=0)  # traces the predict function
+    start, cpu = time.perf_counter(), time.process_time()
+    keras_p = model.predict(x, batch_size=512, verbose=0).reshape(-1)
+    keras_s, keras_cpu = time.perf_counter() - start, time.process_time() - cpu
+    engine = bundle.numpy_engine()
+    engine.predict_ids(ids[:512])
+    start, cpu = time.perf_counter(), time.process_time()
+    engine_p = engine.predict_ids(ids)
+    engine_s, engine_cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {
+        "rows": len(texts),
+        "keras_rows_per_s": round(len(texts) / keras_s, 1),
+        "engine_rows_per_s": round(len(texts) / engine_s, 1),
+        "ratio": round(keras_s / engine_s, 1),
+        # CPU seconds (all threads): what the work costs, whatever else shares the machine
+        "keras_cpu_seconds": round(keras_cpu, 2),
+        "engine_cpu_seconds": round(engine_cpu, 2),
+        "cpu_ratio": round(keras_cpu / engine_cpu, 1),
+        "max_abs_diff": float(np.abs(engine_p - keras_p).max()),
+        "mean_words": round(float(np.mean([min(len(s), x.shape[1]) for s in ids])), 1),
+        "maxlen": int(x.shape[1]),
+    }
+
+
+def score_command_exists() -> bool:
+    result = subprocess.run([sys.executable, "-m", "classifier", "score", "--help"], capture_output=True)
+    return result.returncode == 0
+
+
+def bench_processes(bundle_dir: Path, csv_path: Path, scratch: Path) -> dict:
+    """(c) and (d): whole processes, from start to the scored CSV on disk."""
+    keras_run = timed_process([sys.executable, "-c", KERAS_SCRIPT, str(bundle_dir), str(csv_path),
+                               str(scratch / "keras.csv")])
+    ours = None
+    if score_command_exists():
+        ours_cmd = "classifier score"
+        try:
+            ours = timed_process([sys.executable, "-m", "classifier", "score", str(csv_path), "--model",
+                                  str(bundle_dir), "-o", str(scratch / "scored.csv"), "--quiet"])
+        except RuntimeError as e:
+            print(f"bench: `classifier score CSV --model DIR` failed, timing the engine instead: {e}",
+                  file=sys.stderr)
+    if ours is None:
+        ours_cmd = "python -c (engine over the CSV; `classifier score` not built yet)"
+        ours = timed_process([sys.executable, "-c", ENGINE_SCRIPT, str(bundle_dir), str(csv_path),
+                              str(scratch / "engine.csv")])
+    return {
+        "ours_command": ours_cmd,
+        "keras_script_seconds": keras_run["seconds"],
+        "ours_seconds": ours["seconds"],
+        "ratio": round(keras_run["seconds"] / ours["seconds"], 1),
+        "keras_script_cpu_seconds": keras_run["cpu_seconds"],
+        "ours_cpu_seconds": ours["cpu_seconds"],
+        "cpu_ratio": round(keras_run["cpu_seconds"] / ours["cpu_seconds"], 1),
+        "keras_script_peak_rss_mb": keras_run["peak_rss_mb"],
+        "ours_peak_rss_mb": ours["peak_rss_mb"],
+    }
+
+
+def bench_training(data: Path, n_batches: int) -> dict | None:
+    """(a) from classifier.fastfit, or None while it is not built."""
+    try:
+        from classifier.fastfit import bench_training as fastfit_bench
+    except ImportError:
+        return None
+    return fastfit_bench(data, n_batches=n_batches)
+
+
+def bench_scoring_memory(bundle_dir: Path, data: Path) -> dict | None:
+    """classifier.bench_score in its own process (this one holds TensorFlow, which its children would
+    count as their peak RSS), or None while it is not built."""
+    import importlib.util
+
+    if importlib.util.find_spec("classifier.bench_score") is None:
+        return None
+    proc = subprocess.run([sys.executable, "-m", "classifier.bench_score", "--model", str(bundle_dir),
+                           "--data", str(data)], capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip()[-500:])
+    return json.loads(proc.stdout)
+
+
+def attempt(result: dict, key: str, fn, *args) -> None:
+    """result[key] = fn(*args); a failure is recorded (and printed) instead of losing the other parts."""
+    try:
+        result[key] = fn(*args)
+    except Exception as e:  # one broken part must not lose the figures of the others
+        result[key] = None
+        result["notes"].append(f"{key} failed: {type(e).__name__}: {e}")
+        print(f"bench: {key} failed: {e}", file=sys.stderr)
+
+
+def run(model_dir: Path, data: Path, training_batches: int) -> dict:
+    bundle = load(model_dir)
+    cfg = bundle.config
+    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows)
+    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
+    result = {"model": str(model_dir), "data": str(data), "cpus": os.cpu_count(),
+              "load_average_before": [round(v, 2) for v in os.getloadavg()], "notes": []}
+    with tempfile.TemporaryDirectory(prefix="classifier-bench-") as scratch:
+        scratch = Path(scratch)
+        bundle_dir, note = engine_bundle(model_dir, scratch)
+        if note:
+            result["notes"].append(note)
+        csv_path = scratch / "test_split.csv"
+        import pandas as pd
+
+        pd.DataFrame({cfg.text_column: split.x_test, cfg.label_column: split.y_test.astype(int)}).to_csv(
+            csv_path, index=False)
+        attempt(result, "predict", bench_predict, bundle_dir, split.x_test)
+        attempt(result, "process", bench_processes, bundle_dir, csv_path, scratch)
+        print(json.dumps({k: result[k] for k in ("predict", "process")}), file=sys.stderr)  # kept if a later part hangs
+        attempt(result, "training", bench_training, data, training_batches)
+        attempt(result, "scoring_memory", bench_scoring_memory, bundle_dir, data)
+    result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+    return result
+
+
+def verdict(ratio: float | None, goal: float) -> str:
+    return "n/a" if ratio is None else ("yes" if ratio >= goal else "NO")
+
+
+def table(result: dict) -> str:
+    p, c, t = result["predict"], result["process"], result["training"]
+    rows = [("measure", "plain Keras", "ours", "ratio", "goal", "met")]
+    if t:
+        rows.append(("(a) training s/epoch", f"{t['keras_seconds_per_epoch']}", f"{t['padskip_seconds_per_epoch']}",
+                     f"{t['ratio']}x", f"{GOALS['training']:g}x", verdict(t["ratio"], GOALS["training"])))
+    else:
+        why = "failed, see notes" if any(n.startswith("training") for n in result["notes"]) else "n/a (not built)"
+        rows.append(("(a) training s/epoch", why, "", "", f"{GOALS['training']:g}x", "n/a"))
+    if p:
+        rows.append((f"(b) rows/s, {p['rows']} test rows", f"{p['keras_rows_per_s']:.0f}",
+                     f"{p['engine_rows_per_s']:.0f}", f"{p['ratio']}x", f"{GOALS['engine']:g}x",
+                     verdict(p["ratio"], GOALS["engine"])))
+        rows.append(("(b) CPU seconds, all threads", f"{p['keras_cpu_seconds']}", f"{p['engine_cpu_seconds']}",
+                     f"{p['cpu_ratio']}x", "", ""))
+        rows.append(("(b) max abs prob diff", "", f"{p['max_abs_diff']:.1e}", "", "<= 1e-05",
+                     "yes" if p["max_abs_diff"] <= 1e-5 else "NO"))
+    else:
+        rows.append(("(b) rows/s", "failed, see notes", "", "", f"{GOALS['engine']:g}x", "n/a"))
+    if c:
+        rows.append(("(c) whole process s", f"{c['keras_script_seconds']}", f"{c['ours_seconds']}",
+                     f"{c['ratio']}x", f"{GOALS['process']:g}x", verdict(c["ratio"], GOALS["process"])))
+        rows.append(("(c) CPU seconds, all threads", f"{c['keras_script_cpu_seconds']}", f"{c['ours_cpu_seconds']}",
+                     f"{c['cpu_ratio']}x", "", ""))
+        rows.append(("(d) peak RSS MB", f"{c['keras_script_peak_rss_mb']}", f"{c['ours_peak_rss_mb']}",
+                     f"{c['keras_script_peak_rss_mb'] / c['ours_peak_rss_mb']:.1f}x", "", ""))
+    else:
+        rows.append(("(c) whole process s", "failed, see notes", "", "", f"{GOALS['process']:g}x", "n/a"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if c:
+        lines.append(f"(c) ours = {c['ours_command']}; Keras = a script that loads the model, pads with the "
+                     f"tokenizer, predicts and writes the CSV")
+    if p:
+        lines.append(f"(b) mean {p['mean_words']} words a review, padded to {p['maxlen']}")
+    if t:
+        lines.append(f"(a) {t['batches']} batches of {t['batch_size']} per fit, scaled to "
+                     f"{t['batches_per_epoch']} batches an epoch")
+    if result.get("scoring_memory") is not None:
+        lines.append(f"scoring memory (classifier.bench_score): {json.dumps(result['scoring_memory'])}")
+    lines.append(f"load average before/after: {result['load_average_before']} / {result['load_average_after']} "
+                 f"on {result['cpus']} CPUs")
+    lines.extend(f"note: {n}" for n in result["notes"])
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    parser = argparse.ArgumentParser(prog="python -m classifier.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="review CSV (default: %(default)s)")
+    parser.add_argument("--out", default="bench.json", help="JSON results file (default: %(default)s)")
+    parser.add_argument("--training-batches", type=int, default=200,
+                        help="training steps timed for each of (a)'s two fits (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        result = run(Path(args.model), Path(args.data), args.training_batches)
+    except UserError as e:
+        print(f"classifier: error: {e}", file=sys.stderr)
+        return 2
+    print(table(result))
+    write_json(Path(args.out), result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
