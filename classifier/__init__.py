@@ -11,6 +11,7 @@ path load it when first needed.
 from classifier.artifacts import Bundle, load
 from classifier.config import TrainConfig, preset
 from classifier.errors import UserError
+from classifier.score import score_csv, score_files
 
 
 def train(cfg=None, data="data/womens_clothing_ecommerce_reviews.csv", out="saved_models/default", verbose=1):
@@ -27,4 +28,4 @@ def evaluate(model_dir="saved_models/default", data=None):
     return _evaluate(model_dir, data)
 
 
-__all__ = ["Bundle", "TrainConfig", "UserError", "evaluate", "load", "preset", "train"]
+__all__ = ["Bundle", "TrainConfig", "UserError", "evaluate", "load", "preset", "score_csv", "score_files", "train"]
