@@ -1,0 +1,139 @@
+"""Train several presets on the same split and compare them in one table (also compare.json).
+
+    python -m classifier compare --out out/compare             # make compare: seed, tuned, tfidf (~30 min)
+    python -m classifier compare --max-rows 2000 --epochs 1    # a quick look
+
+Every preset gets the same data, clean rows and split (test_size 0.2, seed 42), so the
+figures are comparable. Scoring speed is `Bundle.predict_proba` over the test texts,
+tokenizing included, with the bundle's default engine (Keras when it has no NumPy engine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from classifier.artifacts import load, write_json
+from classifier.config import DEFAULT_DATA, TrainConfig, preset
+from classifier.data import load_labelled, make_split
+from classifier.errors import UserError
+from classifier.report import class_scores, log_loss
+
+DEFAULT_PRESETS = ("seed", "tuned", "tfidf")
+COLUMNS = [  # (key, header, format)
+    ("preset", "preset", "{}"), ("loss", "log loss", "{:.4f}"), ("accuracy", "accuracy", "{:.4f}"),
+    ("roc_auc", "ROC AUC", "{:.4f}"), ("f1_not_rec", "F1 not-rec", "{:.4f}"),
+    ("f1_not_rec_at_threshold", "F1 not-rec @thr", "{:.4f}"), ("threshold", "thr", "{:.2f}"),
+    ("train_seconds", "train s", "{:.0f}"), ("score_rows_per_s", "score rows/s", "{:,.0f}"),
+]
+
+
+def score_timed(bundle, texts: list[str]) -> tuple[np.ndarray, float, str]:
+    """Probabilities, rows/s and engine: NumPy when the bundle has it, else Keras."""
+    for engine in ("numpy", "keras"):
+        try:
+            bundle.predict_proba(texts[:64], engine=engine)  # load the model outside the timing
+        except UserError:
+            continue
+        start = time.perf_counter()
+        p = bundle.predict_proba(texts, engine=engine)
+        return np.asarray(p, dtype=np.float64), len(texts) / (time.perf_counter() - start), engine
+    raise UserError(f"{bundle.path} cannot be scored by any engine; retrain it")
+
+
+def compare_one(bundle_dir: Path, split, lstm_alone: bool = False) -> dict:
+    """One table row; `lstm_alone` scores a blended bundle's LSTM without its TF-IDF partner."""
+    from sklearn.metrics import roc_auc_score
+
+    bundle = load(bundle_dir)
+    if lstm_alone:
+        bundle.predict_proba_ids = bundle.predict_proba_lstm_ids
+    p, rows_per_s, engine = score_timed(bundle, split.x_test)
+    y = split.y_test.astype(int)
+    trained = json.loads((bundle_dir / "metrics.json").read_text(encoding="utf-8"))
+    not_rec = "not recommended"
+    return {
+        "preset": bundle.config.preset + (" (LSTM alone)" if lstm_alone else ""),
+        "bundle": str(bundle_dir),
+        "loss": log_loss(y, p),
+        "accuracy": float(np.mean((p > 0.5) == (y == 1))),  # as Keras counts
+        "roc_auc": float(roc_auc_score(y, p)),
+        "f1_not_rec": class_scores(y, p, 0.5)["per_class"][not_rec]["f1"],
+        "f1_not_rec_at_threshold": class_scores(y, p, bundle.threshold)["per_class"][not_rec]["f1"],
+        "threshold": bundle.threshold,
+        "train_seconds": float(trained.get("train_seconds", float("nan"))),
+        "epochs_run": trained.get("epochs_run"),
+        "score_rows_per_s": rows_per_s,
+        "engine": engine,
+        "n_test": len(y),
+    }
+
+
+def format_table(rows: list[dict]) -> str:
+    cells = [[h for _, h, _ in COLUMNS]] + [[f.format(r[k]) for k, _, f in COLUMNS] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+             for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def same_settings(bundle_dir: Path, cfg) -> bool:
+    """Whether the bundle was trained with `cfg` (fields added since count at their defaults)."""
+    saved = TrainConfig.from_dict(json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))["config"])
+    for c in (saved, cfg):
+        c.init_seed = c.seed if c.init_seed is None else c.init_seed
+    return saved.to_dict() == cfg.to_dict()
+
+
+def summary_rows(name: str, rows: list[dict]) -> list[dict]:
+    """Mean and spread (max - min) over the seeds of one preset, as two table rows."""
+    keys = [k for k, _, f in COLUMNS if k != "preset"]
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    spread = {k: float(np.max([r[k] for r in rows]) - np.min([r[k] for r in rows])) for k in keys}
+    n = len(rows)
+    return [{"preset": f"{name} mean of {n} seeds", **mean}, {"preset": f"{name} spread (max - min)", **spread}]
+
+
+def compare(data: str | os.PathLike = DEFAULT_DATA, out: str | os.PathLike = "out/compare",
+            presets=DEFAULT_PRESETS, max_rows: int | None = None, epochs: int | None = None,
+            reuse: bool = False, verbose: int = 0, init_seeds=None) -> list[dict]:
+    """Train each preset into out/PRESET (or reuse a bundle there trained with the same settings),
+    score the shared test split, write out/compare.json and return its rows.
+
+    With `init_seeds`, each preset is trained once per seed (weights and shuffling; the split stays
+    the reference one) into out/PRESET-seedS, and mean and spread rows follow its rows."""
+    from classifier.train import train
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    split = None
+    for name in presets:
+        seed_rows = []
+        for init_seed in init_seeds or [None]:
+            cfg = preset(name, max_rows=max_rows, epochs=epochs, init_seed=init_seed)
+            bundle_dir = out / (name if init_seed is None else f"{name}-seed{init_seed}")
+            same = reuse and (bundle_dir / "config.json").exists() and same_settings(bundle_dir, cfg)
+            if not same:
+                print(f"compare: training {name} into {bundle_dir}", flush=True)
+                train(cfg, data, bundle_dir, verbose=verbose)
+            if split is None:  # one split for all: the presets share text/label columns, test_size and seed
+                df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows)
+                split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
+            row = compare_one(bundle_dir, split)
+            if init_seed is not None:
+                row["preset"] += f" (seed {init_seed})"
+            rows.append(row)
+            seed_rows.append(row)
+            if "blend" in load(bundle_dir).meta:
+                rows.append(compare_one(bundle_dir, split, lstm_alone=True))
+        if len(seed_rows) > 1:
+            rows.extend(summary_rows(name, seed_rows))
+    write_json(out / "compare.json", {"data": str(data), "max_rows": max_rows, "init_seeds": init_seeds,
+                                      "rows": rows})
+    return rows

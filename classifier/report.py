@@ -1,0 +1,326 @@
+"""Evaluation report: metrics.json, PNG plots and one self-contained report.html.
+
+    python -m classifier evaluate --model saved_models/tuned --report out/tuned-report
+
+Also the decision threshold rule used at training time (`choose_threshold`).
+matplotlib is imported only when plots are drawn.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+EPS = 1e-7  # Keras' clipping in binary_crossentropy, so our loss matches model.evaluate
+CLASSES = ("not recommended", "recommended")  # label 0, label 1
+GRID = np.round(np.arange(0.01, 1.0, 0.01), 2)  # candidate thresholds
+
+
+# -- metrics -------------------------------------------------------------------
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
+    y = np.asarray(y, dtype=np.float64)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def class_scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    """Confusion matrix and precision / recall / F1 per class, predicting 1 when p >= threshold."""
+    y = np.asarray(y).astype(int)
+    pred = (np.asarray(p) >= threshold).astype(int)
+    cm = [[int(np.sum((y == t) & (pred == q))) for q in (0, 1)] for t in (0, 1)]
+    per_class = {}
+    for c, name in enumerate(CLASSES):
+        tp = cm[c][c]
+        pred_c = cm[0][c] + cm[1][c]
+        true_c = cm[c][0] + cm[c][1]
+        precision = tp / pred_c if pred_c else 0.0
+        recall = tp / true_c if true_c else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": true_c}
+    return {
+        "threshold": float(threshold),
+        "accuracy": float(np.mean(pred == y)),
+        "f1_macro": (per_class[CLASSES[0]]["f1"] + per_class[CLASSES[1]]["f1"]) / 2,
+        "per_class": per_class,
+        "confusion_matrix": cm,  # rows: true 0, 1; columns: predicted 0, 1
+    }
+
+
+def choose_threshold(y: np.ndarray, p: np.ndarray, rule: str) -> float:
+    """The decision threshold for `rule`: "fixed" is 0.5; "f1_macro" maximises the mean F1 of both
+    classes over a 0.01 grid (ties go to the cut nearest 0.5). Call it on validation data only."""
+    if rule == "fixed":
+        return 0.5
+    if rule != "f1_macro":
+        raise ValueError(f"unknown threshold rule {rule!r}")
+    scores = np.array([class_scores(y, p, t)["f1_macro"] for t in GRID])
+    best = np.flatnonzero(scores >= scores.max() - 1e-12)
+    return float(GRID[best[np.argmin(np.abs(GRID[best] - 0.5))]])
+
+
+def compute_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict:
+    """Every figure of the report, as plain JSON-ready numbers."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=np.float64)
+    at_half = class_scores(y, p, 0.5)
+    at_threshold = class_scores(y, p, threshold)
+    sweep = []
+    for t in np.round(np.arange(0.05, 1.0, 0.05), 2):
+        s = class_scores(y, p, t)
+        sweep.append({
+            "threshold": float(t), "accuracy": s["accuracy"], "f1_macro": s["f1_macro"],
+            **{f"{k}_{'not_rec' if c == CLASSES[0] else 'rec'}": s["per_class"][c][k]
+               for c in CLASSES for k in ("precision", "recall", "f1")},
+        })
+    frac_pos, mean_pred, counts = calibration_bins(y, p)
+    return {
+        "n": int(len(y)),
+        "positive_share": float(np.mean(y)),
+        "loss": log_loss(y, p),
+        "accuracy": at_half["accuracy"],
+        "roc_auc": float(roc_auc_score(y, p)),
+        # precision-recall AUC (average precision) for each class as the "positive" one
+        "pr_auc": float(average_precision_score(y, p)),
+        "pr_auc_not_recommended": float(average_precision_score(1 - y, 1 - p)),
+        "brier": float(np.mean((p - y) ** 2)),
+        "threshold": float(threshold),
+        "at_0.5": at_half,
+        "at_threshold": at_threshold,
+        "threshold_sweep": sweep,
+        "calibration": {"mean_predicted": mean_pred, "fraction_positive": frac_pos, "count": counts},
+    }
+
+
+def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[list, list, list]:
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    frac, mean, count = [], [], []
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            frac.append(float(y[m].mean()))
+            mean.append(float(p[m].mean()))
+            count.append(int(m.sum()))
+    return frac, mean, count
+
+
+def confidently_wrong(texts, y, p, threshold: float, n: int = 10) -> list[dict]:
+    """The n misclassified texts the model was most sure about."""
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=np.float64)
+    wrong = np.flatnonzero((p >= threshold).astype(int) != y)
+    order = wrong[np.argsort(-np.abs(p[wrong] - y[wrong]))][:n]
+    return [{"text": str(texts[i]), "label": int(y[i]), "p_recommend": float(p[i])} for i in order]
+
+
+# -- plots ---------------------------------------------------------------------
+def _figure(path: Path, draw, size=(5.2, 4.0)) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, dpi=100)
+    draw(fig, ax)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def plot_all(out: Path, y: np.ndarray, p: np.ndarray, metrics: dict, history: list[dict]) -> list[tuple[str, str]]:
+    """Write the PNGs into `out`; return (file name, caption) pairs in report order."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    y = np.asarray(y).astype(int)
+    made = []
+
+    if history:
+        def curves(fig, ax):
+            epochs = np.arange(1, len(history) + 1)
+            for key, style in (("loss", "-"), ("val_loss", "--")):
+                if key in history[0]:
+                    ax.plot(epochs, [r[key] for r in history], style, marker="o", label=key)
+            ax.set_xlabel("epoch")
+            ax.set_xticks(epochs)
+            ax.set_ylabel("binary cross-entropy")
+            ax2 = ax.twinx()
+            for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+                if key in history[0]:
+                    ax2.plot(epochs, [r[key] for r in history], style, color="tab:green", alpha=0.6, label=key)
+            ax2.set_ylabel("accuracy")
+            lines = ax.get_legend_handles_labels()
+            lines2 = ax2.get_legend_handles_labels()
+            # below the axes: "best" cannot see the twin axis' lines and lands on them
+            ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper center",
+                      bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+            ax.set_title("Training history")
+        _figure(out / "training_curves.png", curves)
+        made.append(("training_curves.png", "Loss and accuracy per epoch (dashed: validation split)."))
+
+    def roc(fig, ax):
+        fpr, tpr, _ = roc_curve(y, p)
+        ax.plot(fpr, tpr, label=f"ROC AUC {metrics['roc_auc']:.3f}")
+        ax.plot([0, 1], [0, 1], ":", color="grey")
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+        ax.set_title("ROC curve")
+        ax.legend(loc="lower right")
+    _figure(out / "roc.png", roc)
+    made.append(("roc.png", "ROC curve: recommended is the positive class."))
+
+    def pr(fig, ax):
+        for target, score, name, auc in ((y, p, "recommended", metrics["pr_auc"]),
+                                         (1 - y, 1 - p, "not recommended", metrics["pr_auc_not_recommended"])):
+            prec, rec, _ = precision_recall_curve(target, score)
+            ax.plot(rec, prec, label=f"{name} (AP {auc:.3f})")
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_ylim(0, 1.02)
+        ax.set_title("Precision-recall, each class as positive")
+        ax.legend(loc="lower left")
+    _figure(out / "precision_recall.png", pr)
+    made.append(("precision_recall.png", "Precision against recall for each class."))
+
+    def confusion(fig, ax):
+        cm = np.array(metrics["at_threshold"]["confusion_matrix"])
+        ax.imshow(cm, cmap="Blues")
+        for i in range(2):
+            for j in range(2):
+                ax.text(j, i, f"{cm[i, j]:,}", ha="center", va="center",
+                        color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=14)
+        ax.set_xticks([0, 1], ["not rec.", "rec."])
+        ax.set_yticks([0, 1], ["not rec.", "rec."])
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"Confusion matrix at threshold {metrics['threshold']:.2f}")
+    _figure(out / "confusion_matrix.png", confusion, size=(4.6, 4.0))
+    made.append(("confusion_matrix.png", "Counts of test reviews by true and predicted class."))
+
+    def calibration(fig, ax):
+        c = metrics["calibration"]
+        ax.plot([0, 1], [0, 1], ":", color="grey", label="perfect")
+        ax.plot(c["mean_predicted"], c["fraction_positive"], marker="o", label="model")
+        ax.set_xlabel("mean predicted probability of recommending")
+        ax.set_ylabel("fraction that recommend")
+        ax.set_title(f"Calibration (Brier {metrics['brier']:.3f})")
+        ax.legend(loc="upper left")
+    _figure(out / "calibration.png", calibration)
+    made.append(("calibration.png", "Predicted probability against observed share, in ten bins."))
+
+    def histogram(fig, ax):
+        bins = np.linspace(0, 1, 41)
+        for c, name in enumerate(CLASSES):
+            ax.hist(p[y == c], bins=bins, alpha=0.6, label=f"true: {name}")
+        ax.axvline(metrics["threshold"], color="black", linestyle="--", label=f"threshold {metrics['threshold']:.2f}")
+        ax.set_yscale("log")
+        ax.set_xlabel("predicted probability of recommending")
+        ax.set_ylabel("reviews (log scale)")
+        ax.set_title("Scores by true class")
+        ax.legend(loc="upper center", fontsize=8)
+    _figure(out / "score_histogram.png", histogram)
+    made.append(("score_histogram.png", "How the scores of each true class spread."))
+    return made
+
+
+# -- HTML ----------------------------------------------------------------------
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2em; } .sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+td, th { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+th { background: #f2f2f2; } .text { text-align: left; max-width: 700px; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 1em 0; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: 10px 16px; min-width: 120px; }
+.card b { display: block; font-size: 1.6em; } .card span { color: #666; font-size: 0.9em; }
+.plots { display: flex; flex-wrap: wrap; gap: 16px; }
+figure { margin: 0; } figcaption { color: #555; font-size: 0.9em; max-width: 520px; }
+"""
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def render_html(title: str, subtitle: str, metrics: dict, plots: list[tuple[Path, str]], wrong: list[dict]) -> str:
+    e = html.escape
+    cards = [
+        ("log loss", f"{metrics['loss']:.4f}"), ("accuracy", f"{metrics['accuracy']:.4f}"),
+        ("ROC AUC", f"{metrics['roc_auc']:.4f}"), ("PR AUC (not rec.)", f"{metrics['pr_auc_not_recommended']:.4f}"),
+        ("Brier", f"{metrics['brier']:.4f}"), ("threshold", f"{metrics['threshold']:.2f}"),
+    ]
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1><p class='sub'>{e(subtitle)}</p>",
+        "<div class='cards'>",
+        *(f"<div class='card'><b>{v}</b><span>{e(k)}</span></div>" for k, v in cards),
+        "</div>",
+    ]
+    # per-class table at 0.5 and at the bundle's threshold
+    parts.append("<h2>Per class</h2><table><tr><th>threshold</th><th>class</th><th>precision</th>"
+                 "<th>recall</th><th>F1</th><th>support</th><th>accuracy</th></tr>")
+    cuts = [("at_0.5", metrics["at_0.5"])]
+    if metrics["threshold"] != 0.5:
+        cuts.append(("at_threshold", metrics["at_threshold"]))
+    for _, s in cuts:
+        for name in CLASSES:
+            c = s["per_class"][name]
+            parts.append(
+                f"<tr><td>{s['threshold']:.2f}</td><td>{e(name)}</td><td>{c['precision']:.3f}</td>"
+                f"<td>{c['recall']:.3f}</td><td>{c['f1']:.3f}</td><td>{c['support']:,}</td>"
+                f"<td>{s['accuracy']:.4f}</td></tr>"
+            )
+    parts.append("</table>")
+    parts.append("<h2>Plots</h2><div class='plots'>")
+    for path, caption in plots:
+        parts.append(f"<figure>{_img(path)}<figcaption>{e(caption)}</figcaption></figure>")
+    parts.append("</div>")
+    parts.append("<h2>Threshold sweep</h2><table><tr><th>threshold</th><th>accuracy</th><th>F1 macro</th>"
+                 "<th>precision not rec.</th><th>recall not rec.</th><th>F1 not rec.</th><th>F1 rec.</th></tr>")
+    for r in metrics["threshold_sweep"]:
+        parts.append(
+            f"<tr><td>{r['threshold']:.2f}</td><td>{r['accuracy']:.4f}</td><td>{r['f1_macro']:.3f}</td>"
+            f"<td>{r['precision_not_rec']:.3f}</td><td>{r['recall_not_rec']:.3f}</td>"
+            f"<td>{r['f1_not_rec']:.3f}</td><td>{r['f1_rec']:.3f}</td></tr>"
+        )
+    parts.append("</table>")
+    parts.append(f"<h2>Most confidently wrong test reviews (threshold {metrics['threshold']:.2f})</h2>"
+                 "<table><tr><th>true label</th><th>P(recommend)</th><th class='text'>review</th></tr>")
+    for w in wrong:
+        parts.append(f"<tr><td>{e(CLASSES[w['label']])}</td><td>{w['p_recommend']:.3f}</td>"
+                     f"<td class='text'>{e(w['text'])}</td></tr>")
+    parts.append("</table></body></html>")
+    return "\n".join(parts)
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def write_report(out: str | os.PathLike, *, title: str, subtitle: str, texts, y, p,
+                 threshold: float = 0.5, history: list[dict] | None = None) -> dict:
+    """metrics.json, the PNGs and report.html in `out`; returns the metrics."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=np.float64).reshape(-1)
+    metrics = compute_metrics(y, p, threshold)
+    wrong = confidently_wrong(texts, y, p, threshold)
+    _write_text(out / "metrics.json", json.dumps({**metrics, "confidently_wrong": wrong}, indent=2) + "\n")
+    plots = plot_all(out, y, p, metrics, history or [])
+    _write_text(out / "report.html", render_html(title, subtitle, metrics, [(out / f, c) for f, c in plots], wrong))
+    return metrics

@@ -1,0 +1,68 @@
+"""`classifier evaluate --report DIR`: metrics.json, PNG plots and a self-contained report.html."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+
+from tests.conftest import run_cli
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PLOTS = ["training_curves", "roc", "precision_recall", "confusion_matrix", "calibration", "score_histogram"]
+
+
+@pytest.fixture(scope="module")
+def report(small_bundle, data_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "out"
+    r = run_cli("evaluate", "--model", small_bundle, "--data", data_path, "--report", out)
+    assert r.returncode == 0, r.stderr
+    return out, r.stdout
+
+
+def test_last_line_stays_loss_and_accuracy(report):
+    out, stdout = report
+    last = stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"\[\d\.\d{4}, \d\.\d{4}\]", last)
+    loss, acc = json.loads(last)
+    metrics = json.loads((out / "metrics.json").read_text())
+    # the report's figures come from the same model and split as Keras' evaluate
+    assert metrics["loss"] == pytest.approx(loss, abs=1e-4)
+    assert metrics["accuracy"] == pytest.approx(acc, abs=1e-4)
+
+
+def test_metrics_json(report):
+    out, _ = report
+    m = json.loads((out / "metrics.json").read_text())
+    for key in ("loss", "accuracy", "roc_auc", "pr_auc", "brier", "at_0.5", "threshold_sweep", "confidently_wrong"):
+        assert key in m
+    cm = m["at_0.5"]["confusion_matrix"]
+    assert sum(map(sum, cm)) == m["n"] == 400  # the test split of 2,000 rows
+    per_class = m["at_0.5"]["per_class"]
+    assert set(per_class) == {"not recommended", "recommended"}
+    assert per_class["recommended"]["support"] == cm[1][0] + cm[1][1]
+    assert 0.5 <= m["roc_auc"] <= 1.0 and 0.0 <= m["brier"] <= 1.0
+    assert [r["threshold"] for r in m["threshold_sweep"]][:3] == [0.05, 0.1, 0.15]
+    wrong = m["confidently_wrong"]
+    assert wrong and all((w["p_recommend"] >= m["threshold"]) != (w["label"] == 1) for w in wrong)
+
+
+def test_plots_are_pngs(report):
+    out, _ = report
+    for name in PLOTS:
+        data = (out / f"{name}.png").read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 5000, name
+
+
+def test_html_is_self_contained_and_shows_the_metrics(report):
+    out, _ = report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    m = json.loads((out / "metrics.json").read_text())
+    # every image is inline; nothing is fetched from anywhere
+    assert page.count('src="data:image/png;base64,') == len(PLOTS)
+    assert not re.search(r"""(src|href)\s*=\s*(["'])(?!data:)""", page)
+    assert "<script" not in page and "<link" not in page and "url(" not in page
+    assert f"{m['accuracy']:.4f}" in page and f"{m['roc_auc']:.4f}" in page
+    assert html.escape(m["confidently_wrong"][0]["text"]) in page

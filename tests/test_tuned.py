@@ -1,0 +1,76 @@
+"""The tuned preset: masked LSTM stacked with TF-IDF, threshold chosen on the validation split."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import classifier
+from classifier.baseline import BlendBundle, blend_proba
+from classifier.config import TrainConfig, preset
+from classifier.data import load_labelled, make_split
+from classifier.report import choose_threshold, class_scores
+from classifier.train import train
+from tests.conftest import run_cli
+
+
+def test_seed_preset_is_still_the_reference():
+    cfg = preset("seed")
+    assert cfg.to_dict() == {**TrainConfig().to_dict(), "preset": "seed"}
+    assert (cfg.tokenizer.num_words, cfg.tokenizer.maxlen, cfg.embedding_dim, cfg.lstm_units) == (3000, 400, 300, 64)
+    assert not (cfg.mask_zero or cfg.bidirectional or cfg.dropout or cfg.restore_best_weights or cfg.blend_tfidf)
+    assert cfg.threshold_rule == "fixed" and cfg.model == "lstm"
+
+
+def test_tuned_preset_settings():
+    cfg = preset("tuned")
+    assert cfg.mask_zero and cfg.restore_best_weights and cfg.blend_tfidf
+    assert cfg.tokenizer.maxlen >= 116  # the longest review: masking, not truncation, handles length
+    assert cfg.threshold_rule == "f1_macro"
+    preset("tuned").tokenizer.maxlen = 5  # presets hand out fresh objects
+    assert preset("tuned").tokenizer.maxlen == cfg.tokenizer.maxlen
+
+
+def test_choose_threshold_maximises_macro_f1():
+    y = np.array([0] * 10 + [1] * 90)
+    p = np.r_[np.linspace(0.55, 0.65, 10), np.linspace(0.70, 1.0, 90)]
+    t = choose_threshold(y, p, "f1_macro")
+    assert 0.65 < t <= 0.70 and class_scores(y, p, t)["f1_macro"] == 1.0
+    assert class_scores(y, p, 0.5)["f1_macro"] < 1.0  # 0.5 would call every review "recommended"
+    assert choose_threshold(y, p, "fixed") == 0.5
+
+
+@pytest.fixture(scope="module")
+def tuned_bundle(tmp_path_factory, data_path):
+    out = tmp_path_factory.mktemp("tuned") / "bundle"
+    cfg = preset("tuned", max_rows=1500, epochs=1, embedding_dim=16, lstm_units=16)
+    train(cfg, data_path, out, verbose=0)
+    return out
+
+
+def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
+    bundle = classifier.load(tuned_bundle)
+    assert isinstance(bundle, BlendBundle)
+    meta = json.loads((tuned_bundle / "config.json").read_text())
+    assert 0.0 < meta["threshold"] < 1.0 and bundle.threshold == meta["threshold"]
+    assert {"lstm", "tfidf", "bias"} <= set(meta["blend"]) and meta["blend"]["tfidf"] > 0
+
+    cfg = bundle.config
+    df = load_labelled(data_path, cfg.text_column, cfg.label_column, cfg.max_rows)
+    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
+    ids = bundle.tokenizer.encode_many(split.x_test)
+    p = bundle.predict_proba(split.x_test)
+    # the bundle's probability is its LSTM and its TF-IDF model stacked with the saved weights
+    p_lstm = bundle.keras_classifier().predict(bundle.tokenizer.pad(ids), verbose=0).reshape(-1)
+    p_tfidf = bundle.tfidf.predict_proba_ids([bundle.tfidf.features.encode_ids(s) for s in ids])
+    np.testing.assert_allclose(p, blend_proba(meta["blend"], p_lstm, p_tfidf), atol=1e-5)
+    np.testing.assert_allclose(bundle.predict_proba(split.x_test, engine="keras"), p, atol=1e-5)
+
+    # evaluate in a new process gives the [loss, acc] recorded at training time
+    metrics = json.loads((tuned_bundle / "metrics.json").read_text())
+    r = run_cli("evaluate", "--model", tuned_bundle, "--data", data_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == f"[{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]"
+    assert "lstm_test_loss" in metrics  # the LSTM's own figure is kept beside the blend's
