@@ -1,0 +1,174 @@
+"""Training the generator head: presets, the bundle record, the split, perplexity, the n-gram baseline, Korean."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from classifier.artifacts import load
+from classifier.config import TokenizerConfig, generator_preset
+from classifier.data import load_labelled, make_split
+from classifier.generate import GENERATOR_KERAS, GENERATOR_WEIGHTS, Net, continue_ids, load_generator
+from classifier.generator import (
+    build_generator,
+    fit,
+    heldout_split,
+    perplexity,
+    split_texts,
+    to_net,
+    word_logprobs,
+)
+from classifier.ngram import KneserNeyTrigram
+from classifier.tokenizer import Tokenizer
+from tests.conftest import run_cli
+
+
+def test_seed_preset_is_the_reference_network():
+    from keras import layers
+
+    cfg = generator_preset("seed")
+    model = build_generator(cfg, 3000)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Embedding"] + ["LSTM"] * 5 + ["Dense", "ReLU", "Dense"]
+    assert model.input_shape == (None, 2)
+    lstms = [layer for layer in model.layers if isinstance(layer, layers.LSTM)]
+    assert [lstm.units for lstm in lstms] == [64] * 5
+    assert [lstm.return_sequences for lstm in lstms] == [True] * 4 + [False]
+    assert model.layers[0].output_dim == 16
+    v, e, u = 3000, 16, 64
+    lstm = lambda n_in: 4 * u * (n_in + u + 1)  # noqa: E731
+    assert model.count_params() == v * e + lstm(e) + 4 * lstm(u) + (u * v + v) + (v * v + v) == 9_398_832
+    assert (cfg.learning_rate, cfg.batch_size, cfg.context) == (1e-3, 64, 2)
+    assert model.loss is None  # built uncompiled; compile_generator adds cross-entropy from logits
+
+
+def test_train_records_the_generator_in_the_bundle(generator_bundle, small_bundle):
+    meta = json.loads((generator_bundle / "config.json").read_text())
+    gen = meta["generator"]
+    assert gen["config"]["preset"] == "default" and gen["config"]["lstm_units"] == 32
+    assert gen["tokenizer_sha256"] == load(small_bundle).tokenizer.sha256
+    assert {GENERATOR_KERAS, GENERATOR_WEIGHTS} <= set(meta["files"])
+    m = gen["metrics"]
+    assert m["n_train"] == 300 and m["words_scored"] > 1000
+    assert 1 < m["perplexity"] < 3000  # better than uniform over the vocabulary
+    a = gen["agreement"]
+    assert a["samples_per_side"] == 200 and 0 <= a["positive"] <= 1 and 0 <= a["negative"] <= 1
+    # the bundle still loads (files re-hashed) and its classifier is untouched
+    bundle = load(generator_bundle)
+    np.testing.assert_allclose(bundle.predict_proba(["love it"]), load(small_bundle).predict_proba(["love it"]))
+    with np.load(generator_bundle / GENERATOR_WEIGHTS, allow_pickle=False) as z:
+        assert z["embedding"].shape == (3003, 16)  # vocabulary + neutral, negative, positive start tokens
+
+
+def test_generator_split_is_the_classifiers(small_bundle, data_path):
+    cfg = load(small_bundle).config
+    df = load_labelled(data_path, cfg.text_column, cfg.label_column, cfg.max_rows)
+    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
+    train, labels, test = split_texts(data_path, cfg, "Review Text")
+    assert test == split.x_test and train == split.x_train
+    assert labels == split.y_train.astype(int).tolist()
+    titles, _, title_test = split_texts(data_path, cfg, "Title")
+    assert 0 < len(titles) < len(train) and 0 < len(title_test) < len(test)  # rows without a title dropped
+
+
+def hand_net(context: int) -> Net:
+    """Zero LSTM, so the logits are the head's bias: ids [end, 1, 2, 3] -> [ln 100, 0, ln 2, 0]."""
+    nw, u = 4, 1
+    arrays = {
+        "embedding": np.zeros((nw + 3, 1), np.float32),
+        "lstm0_kernel": np.zeros((1, 4 * u), np.float32),
+        "lstm0_recurrent": np.zeros((u, 4 * u), np.float32),
+        "lstm0_bias": np.zeros(4 * u, np.float32),
+        "dense0_kernel": np.zeros((u, nw), np.float32),
+        "dense0_bias": np.log(np.array([100, 1, 2, 1], np.float32)),
+    }
+    spec = {"context": context, "num_words": nw, "lstm_layers": 1, "dense_activations": ["linear"]}
+    return Net(arrays, spec)
+
+
+@pytest.mark.parametrize("context", [0, 2])
+def test_perplexity_by_hand(context):
+    # over the words only (end of review left out): p(1) = 1/4, p(2) = 1/2, p(3) = 1/4.
+    # Scored: the words from the third on. [1, 2, 3, 2] -> 3 then 2: p = 1/4 and 1/2;
+    # [3, 3] has no third word. Perplexity = (1/4 * 1/2) ** (-1/2) = sqrt(8).
+    lp = word_logprobs(hand_net(context), [[1, 2, 3, 2], [3, 3]])
+    np.testing.assert_allclose(lp, np.log([0.25, 0.5]))
+    assert perplexity(lp) == pytest.approx(math.sqrt(8))
+
+
+def test_kneser_ney_by_hand():
+    # D = 0.5 everywhere. Continuation counts N(. w) from the bigram types {(0,1), (1,2), (2,3), (2,1)}:
+    # w=1: 2, w=2: 1, w=3: 1 -> P1(3) = (1 - .5)/4 + .5 * 3/4 * 1/3 = 0.25
+    # P2(3|2) = (N(. 2 3) - .5)/N(. 2 .) + .5 * 2/2 * P1(3) = .5/2 + .5 * .25 = 0.375
+    # P3(3|1,2) = (c(1 2 3) - .5)/c(1 2 .) + .5 * 2/3 * P2(3|2) = 1.5/3 + .125 = 0.625
+    lm = KneserNeyTrigram.fit([[1, 2, 3], [1, 2, 3], [1, 2, 1]], num_words=4, discount=0.5)
+    assert lm.prob([1], [2], [3])[0] == pytest.approx(0.625)
+    assert perplexity(lm.word_logprobs([[1, 2, 3]], skip=2)) == pytest.approx(1 / 0.625)
+
+
+def test_kneser_ney_sums_to_one_for_seen_and_unseen_contexts():
+    rng = np.random.default_rng(0)
+    seqs = [list(rng.integers(1, 50, size=rng.integers(1, 30))) for _ in range(200)]
+    lm = KneserNeyTrigram.fit(seqs, num_words=60)
+    w = np.arange(1, 60)
+    for u, v in [(0, 0), (seqs[0][0], seqs[0][1]), (59, 58), (0, 59)]:
+        p = lm.prob(np.full_like(w, u), np.full_like(w, v), w)
+        assert p.min() > 0 and p.sum() == pytest.approx(1.0)
+
+
+def test_korean_passage_is_reproduced_greedily():
+    passage = ("나는 오늘 아침 일찍 일어나서 조용한 공원을 천천히 걸었다 하늘은 맑고 바람은 시원했다 "
+               "작은 새들이 나무 위에서 노래를 불렀고 나는 그 소리를 들으며 행복을 느꼈다")
+    tok = Tokenizer.fit([passage], TokenizerConfig(num_words=64))  # a small output layer learns it fast
+    ids = tok.encode(passage)
+    assert len(ids) == len(passage.split())  # Hangul words survive cleaning whole
+    cfg = generator_preset("default", sentiment_token=False, embedding_dim=16, lstm_units=64, dropout=0.0,
+                           epochs=60, learning_rate=0.02, clipnorm=None, validation_split=0.0, patience=0)
+    model, history = fit(cfg, tok, [passage], verbose=0)
+    assert history[-1]["loss"] < history[0]["loss"]
+    net = to_net(model, cfg, tok.config.num_words)
+    out = continue_ids(net, ids[:1], len(ids) + 5)[0]
+    assert " ".join(tok.words[i - 1] for i in ids[:1] + out) == passage  # and it ends where the passage ends
+
+
+def test_evaluate_generator_and_compare_cli(generator_bundle):
+    r = run_cli("evaluate-generator", "--model", generator_bundle)
+    assert r.returncode == 0, r.stderr
+    recorded = load(generator_bundle).meta["generator"]["metrics"]["perplexity"]
+    assert f"test perplexity: {recorded:.2f}" in r.stdout
+    r = run_cli("evaluate-generator", "--model", generator_bundle, "--ngram")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:2] == ["model", "perplexity"]
+    assert lines[1].startswith("default preset") and lines[2].startswith("Kneser-Ney trigram")
+    words = {line.split()[-2] for line in lines[1:]}
+    assert len(words) == 1  # every model scored on the same words
+
+
+def test_train_generator_cli_on_the_title_column(small_bundle, tmp_path):
+    import shutil
+
+    bundle = tmp_path / "titles"
+    shutil.copytree(small_bundle, bundle)
+    r = run_cli("train-generator", "--model", bundle, "--text-column", "Title", "--max-rows", "200",
+                "--epochs", "1", "--no-agreement", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "test perplexity" in r.stdout
+    gen = load(bundle).meta["generator"]
+    assert gen["config"]["text_column"] == "Title" and gen["metrics"]["n_train"] == 200
+    _, _, test = heldout_split(load(bundle))
+    assert len(test) == gen["metrics"]["n_test"]
+    assert load_generator(load(bundle)).sentiment_token
+
+
+def test_train_generator_refuses_a_swapped_tokenizer(small_bundle, tmp_path):
+    import shutil
+
+    bundle = tmp_path / "swapped"
+    shutil.copytree(small_bundle, bundle)
+    Tokenizer.fit(["a completely different vocabulary"]).save(bundle / "tokenizer.json")
+    r = run_cli("train-generator", "--model", bundle, "--epochs", "1")
+    assert r.returncode == 2 and "tokenizer" in r.stderr and "Traceback" not in r.stderr
