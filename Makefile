@@ -10,8 +10,10 @@ DATA_MIRROR ?= ../shared/data
 DATA_SHA256 := bd93cc515747ad1f87b8bc863c9e40da758509e6db6506a96d06976e61e36ee0
 MODEL ?= saved_models/default
 PRESET ?= seed
+GEN_PRESET ?= default
 
-.PHONY: help install data train evaluate test lint clean
+.PHONY: help install data train evaluate score bench compare compare-seeds report train-generator \
+	evaluate-generator compare-generator test lint clean
 
 ## help: list the targets
 help:
@@ -49,6 +51,45 @@ train: install data
 ## evaluate: print [loss, acc] of MODEL on its test split
 evaluate: install data
 	$(PY) -m classifier evaluate --model $(MODEL) --data $(DATA)
+
+## score: add recommend_proba, recommend, status to CSVs: make score IN="a.csv dir/" [OUT=FILE|DIR] [ARGS=...]
+score: install
+	@if [ -z "$(IN)" ]; then echo "make score: give IN=FILE (files, folders or -), optionally OUT=FILE" >&2; exit 2; fi
+	$(PY) -m classifier score $(IN) $(if $(OUT),-o $(OUT)) --model $(MODEL) $(ARGS)
+
+## bench: Keras vs our training, engine and `classifier score` on MODEL; prints a table, writes bench.json
+bench: install data
+	$(PY) -m classifier.bench --model $(MODEL) --data $(DATA) --out bench.json
+
+## compare: train seed, tuned and tfidf on one split; table + out/compare/compare.json (long: ~30 min)
+compare: install data
+	$(PY) -m classifier compare --data $(DATA) --out out/compare $(ARGS)
+
+## compare-seeds: the tuned preset over 3 seeds, mean and spread (out/compare-seeds/compare.json; ~15 min)
+compare-seeds: install data
+	$(PY) -m classifier compare --data $(DATA) --out out/compare-seeds --presets tuned --init-seeds 42,43,44 --reuse $(ARGS)
+
+## report: evaluate MODEL and write metrics.json, plots and report.html into out/report
+report: install data
+	$(PY) -m classifier evaluate --model $(MODEL) --data $(DATA) --report out/report
+
+## train-generator: train the GEN_PRESET (default) text generator into MODEL's bundle [ARGS=--max-rows N ...]
+train-generator: install data
+	$(PY) -m classifier train-generator --preset $(GEN_PRESET) --model $(MODEL) --data $(DATA) $(ARGS)
+
+## evaluate-generator: print the test-split perplexity of MODEL's generator
+evaluate-generator: install data
+	$(PY) -m classifier evaluate-generator --model $(MODEL) --data $(DATA)
+
+## compare-generator: train seed and default generators on copies of MODEL; perplexity table with a
+##   Kneser-Ney trigram (hours on the full data on 2 cores; ARGS="--max-rows 2000 --epochs 1" for a look)
+compare-generator: install data
+	rm -rf out/generators && mkdir -p out/generators
+	cp -r $(MODEL) out/generators/seed && cp -r $(MODEL) out/generators/default
+	$(PY) -m classifier train-generator --preset seed --model out/generators/seed --data $(DATA) --quiet $(ARGS)
+	$(PY) -m classifier train-generator --preset default --model out/generators/default --data $(DATA) --quiet $(ARGS)
+	$(PY) -m classifier evaluate-generator --model out/generators/seed --data $(DATA) \
+	  --compare out/generators/default --ngram
 
 ## test: run the test suite (trains on small slices of the real data)
 test: install data

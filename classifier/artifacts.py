@@ -5,6 +5,7 @@
 
 A bundle is a folder:
     classifier.keras   plain Keras model over front-padded ids (no optimizer state)
+    classifier.npz     the same model as NumPy arrays for classifier.engine (no TensorFlow)
     tokenizer.json     the shared tokenizer (JSON, never pickle)
     config.json        every setting, data sha256, versions, and the sha256 of each file
     history.csv        per-epoch training history
@@ -30,6 +31,8 @@ from classifier.tokenizer import Tokenizer
 
 FORMAT = "classifier-bundle/1"
 CLASSIFIER_FILE = "classifier.keras"
+ENGINE_FILE = "classifier.npz"
+ENGINES = ("numpy", "keras")
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
@@ -57,7 +60,9 @@ def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"{path.parent} is not a model bundle: {path.name} is missing; train one with `classifier train --out DIR`") from None
+        raise UserError(
+            f"{path.parent} is not a model bundle: {path.name} is missing; train one with `classifier train --out DIR`"
+        ) from None
     except ValueError as e:
         raise UserError(f"{path} is not valid JSON ({e}); retrain the bundle") from None
 
@@ -84,6 +89,7 @@ class Bundle:
         self.config = TrainConfig.from_dict(meta["config"])
         self.tokenizer = tokenizer
         self._keras_classifier = None
+        self._numpy_engine = None
 
     @property
     def threshold(self) -> float:
@@ -94,13 +100,37 @@ class Bundle:
             self._keras_classifier = load_keras(self.path / CLASSIFIER_FILE)
         return self._keras_classifier
 
-    def predict_proba(self, texts, batch_size: int = 512) -> np.ndarray:
-        """Probability of recommending, one float per text."""
-        x = self.tokenizer.texts_to_padded(texts)
+    def numpy_engine(self):
+        """The classifier as a `classifier.engine.ClassifierEngine` (NumPy only, no TensorFlow)."""
+        if self._numpy_engine is None:
+            # only a hash-checked engine file: an unrecorded one may belong to another model
+            if ENGINE_FILE not in self.meta.get("files", {}):
+                raise UserError(
+                    f"{self.path} has no {ENGINE_FILE} (saved before the NumPy engine existed); add it with "
+                    f"`classifier export-engine --model {self.path}` (needs TensorFlow) or use --engine keras"
+                )
+            from classifier.engine import ClassifierEngine
+
+            self._numpy_engine = ClassifierEngine.load(self.path / ENGINE_FILE)
+        return self._numpy_engine
+
+    def predict_proba(self, texts, batch_size: int = 512, engine: str = "numpy") -> np.ndarray:
+        """Probability of recommending, one float32 per text; engine "keras" runs the Keras model."""
+        return self.predict_proba_ids(self.tokenizer.encode_many(texts), batch_size=batch_size, engine=engine)
+
+    def predict_proba_ids(self, id_lists, batch_size: int = 512, engine: str = "numpy") -> np.ndarray:
+        """predict_proba for texts already encoded by `self.tokenizer.encode` (scoring tokenizes once).
+
+        `batch_size` is the model.predict batch of the Keras engine; the NumPy engine sizes its own chunks.
+        """
+        if engine == "numpy":
+            return self.numpy_engine().predict_ids(id_lists)
+        if engine != "keras":
+            raise UserError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+        x = self.tokenizer.pad(id_lists)
         if not len(x):
             return np.zeros(0, dtype=np.float32)
-        model = self.keras_classifier()
-        return model.predict(x, batch_size=batch_size, verbose=0).reshape(-1)
+        return self.keras_classifier().predict(x, batch_size=batch_size, verbose=0).reshape(-1)
 
 
 def load_keras(path: Path):
@@ -115,7 +145,9 @@ def load_keras(path: Path):
 def load(path: str | os.PathLike) -> Bundle:
     path = Path(path)
     if not path.is_dir():
-        raise UserError(f"{path}: no such model folder; train one with `classifier train --out {path}` or pass --model DIR")
+        raise UserError(
+            f"{path}: no such model folder; train one with `classifier train --out {path}` or pass --model DIR"
+        )
     meta = read_json(path / CONFIG_FILE)
     if meta.get("format") != FORMAT or "config" not in meta:
         raise UserError(f"{path / CONFIG_FILE} is not the config of a model bundle; retrain the bundle")
@@ -136,6 +168,14 @@ def load(path: str | os.PathLike) -> Bundle:
                 f"{f} is not the file this bundle was saved with (sha256 differs); "
                 f"restore it or retrain the bundle"
             )
+    if meta["config"].get("model") == "tfidf":
+        from classifier.baseline import TfidfBundle
+
+        return TfidfBundle(path, meta, tokenizer)
+    if "blend" in meta:
+        from classifier.baseline import BlendBundle
+
+        return BlendBundle(path, meta, tokenizer)
     return Bundle(path, meta, tokenizer)
 
 
@@ -157,15 +197,27 @@ def add_files(path: Path, names: list[str], **meta_updates) -> None:
 
 
 def save_bundle(out: str | os.PathLike, *, model, tokenizer: Tokenizer, config: TrainConfig,
-                history: list[dict], metrics: dict, extra: dict | None = None) -> Path:
-    """Write every file into a temp folder, then swap it in: a bundle is whole or absent."""
+                history: list[dict], metrics: dict, extra: dict | None = None, write_files=None) -> Path:
+    """Write every file into a temp folder, then swap it in: a bundle is whole or absent.
+
+    A model that is not Keras (model=None, the tfidf baseline) passes `write_files(folder) -> names`.
+    """
     import pandas as pd
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
     try:
-        save_keras(model, tmp / CLASSIFIER_FILE)
+        files = [TOKENIZER_FILE]
+        if model is not None:
+            save_keras(model, tmp / CLASSIFIER_FILE)
+            files.insert(0, CLASSIFIER_FILE)
+            from classifier.engine import export_engine
+
+            if export_engine(model, tokenizer.config, tmp / ENGINE_FILE):
+                files.append(ENGINE_FILE)
+        if write_files is not None:
+            files += write_files(tmp)
         tokenizer.save(tmp / TOKENIZER_FILE)
         pd.DataFrame(history).to_csv(tmp / HISTORY_FILE, index_label="epoch")
         write_json(tmp / METRICS_FILE, metrics)
@@ -175,7 +227,7 @@ def save_bundle(out: str | os.PathLike, *, model, tokenizer: Tokenizer, config: 
             "tokenizer_sha256": tokenizer.sha256,
             "versions": package_versions(),
             **(extra or {}),
-            "files": {n: file_sha256(tmp / n) for n in (CLASSIFIER_FILE, TOKENIZER_FILE)},
+            "files": {n: file_sha256(tmp / n) for n in files},
         }
         write_json(tmp / CONFIG_FILE, meta)
         os.chmod(tmp, umask_mode(0o777))

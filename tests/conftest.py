@@ -45,3 +45,32 @@ def small_bundle(tmp_path_factory, data_path) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "small"
     train(preset("seed", epochs=1, max_rows=2000), data_path, out, verbose=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def generator_bundle(tmp_path_factory, small_bundle) -> Path:
+    """A copy of small_bundle with a narrow default-preset generator (300 reviews, 1 epoch, a few seconds)."""
+    import shutil
+
+    from classifier.config import generator_preset
+    from classifier.generator import train_generator
+
+    out = tmp_path_factory.mktemp("bundles") / "generator"
+    shutil.copytree(small_bundle, out)
+    cfg = generator_preset("default", max_rows=300, epochs=1, embedding_dim=16, lstm_units=32)
+    train_generator(cfg, out, verbose=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def seed_generator_bundle(tmp_path_factory, small_bundle) -> Path:
+    """A copy of small_bundle with the full-size seed-preset generator, 1 epoch on 40 reviews (~15 s)."""
+    import shutil
+
+    from classifier.config import generator_preset
+    from classifier.generator import train_generator
+
+    out = tmp_path_factory.mktemp("bundles") / "seed-generator"
+    shutil.copytree(small_bundle, out)
+    train_generator(generator_preset("seed", max_rows=40, epochs=1), out, verbose=0, evaluate=False)
+    return out

@@ -1,4 +1,4 @@
-"""The committed saved_models/default bundle loads and evaluates to its recorded figures."""
+"""The committed saved_models/default and saved_models/tuned bundles load and evaluate to their recorded figures."""
 
 import json
 from pathlib import Path
@@ -17,5 +17,14 @@ def test_committed_bundle_evaluates_to_recorded_line(data_path):
     # within the band of the plain-Keras run of the recipe ([0.2977, 0.8805])
     assert 0.87 <= metrics["test_accuracy"] <= 0.90 and metrics["test_loss"] <= 0.32
     result = run_cli("evaluate", "--model", DEFAULT, "--data", data_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == f"[{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]"
+
+
+def test_committed_tuned_bundle_evaluates_to_recorded_line(data_path):
+    tuned = DEFAULT.parent / "tuned"
+    metrics = json.loads((tuned / "metrics.json").read_text())
+    assert classifier.load(tuned).config.preset == "tuned"
+    result = run_cli("evaluate", "--model", tuned, "--data", data_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == f"[{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]"
