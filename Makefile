@@ -61,11 +61,11 @@ score: install
 bench: install data
 	$(PY) -m classifier.bench --model $(MODEL) --data $(DATA) --out bench.json
 
-## compare: train seed, tuned and tfidf on one split; table + out/compare/compare.json (long: ~30 min)
+## compare: train seed, tuned and tfidf on one split; table + out/compare/compare.json (~5 min)
 compare: install data
 	$(PY) -m classifier compare --data $(DATA) --out out/compare $(ARGS)
 
-## compare-seeds: the tuned preset over 3 seeds, mean and spread (out/compare-seeds/compare.json; ~15 min)
+## compare-seeds: the tuned preset over 3 seeds, mean and spread (out/compare-seeds/compare.json; ~5 min)
 compare-seeds: install data
 	$(PY) -m classifier compare --data $(DATA) --out out/compare-seeds --presets tuned --init-seeds 42,43,44 --reuse $(ARGS)
 
