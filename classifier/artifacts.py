@@ -26,7 +26,7 @@ import numpy as np
 
 from classifier.config import TrainConfig
 from classifier.data import file_sha256
-from classifier.errors import UserError
+from classifier.errors import UserError, import_tensorflow_quietly
 from classifier.tokenizer import Tokenizer
 
 FORMAT = "classifier-bundle/1"
@@ -107,22 +107,29 @@ class Bundle:
             if ENGINE_FILE not in self.meta.get("files", {}):
                 raise UserError(
                     f"{self.path} has no {ENGINE_FILE} (saved before the NumPy engine existed); add it with "
-                    f"`classifier export-engine --model {self.path}` (needs TensorFlow) or use --engine keras"
+                    f"`classifier export-engine --model {self.path}` (needs TensorFlow) or leave out --engine numpy"
                 )
             from classifier.engine import ClassifierEngine
 
             self._numpy_engine = ClassifierEngine.load(self.path / ENGINE_FILE)
         return self._numpy_engine
 
-    def predict_proba(self, texts, batch_size: int = 512, engine: str = "numpy") -> np.ndarray:
-        """Probability of recommending, one float32 per text; engine "keras" runs the Keras model."""
+    def default_engine(self) -> str:
+        """numpy when the bundle carries its engine file, else keras (a model the engine cannot run,
+        or one whose file was left out to keep the bundle small)."""
+        return "numpy" if ENGINE_FILE in self.meta.get("files", {}) else "keras"
+
+    def predict_proba(self, texts, batch_size: int = 512, engine: str | None = None) -> np.ndarray:
+        """Probability of recommending, one float32 per text; engine "keras" runs the Keras model,
+        None the bundle's default."""
         return self.predict_proba_ids(self.tokenizer.encode_many(texts), batch_size=batch_size, engine=engine)
 
-    def predict_proba_ids(self, id_lists, batch_size: int = 512, engine: str = "numpy") -> np.ndarray:
+    def predict_proba_ids(self, id_lists, batch_size: int = 512, engine: str | None = None) -> np.ndarray:
         """predict_proba for texts already encoded by `self.tokenizer.encode` (scoring tokenizes once).
 
         `batch_size` is the model.predict batch of the Keras engine; the NumPy engine sizes its own chunks.
         """
+        engine = engine or self.default_engine()
         if engine == "numpy":
             return self.numpy_engine().predict_ids(id_lists)
         if engine != "keras":
@@ -134,6 +141,7 @@ class Bundle:
 
 
 def load_keras(path: Path):
+    import_tensorflow_quietly()
     import keras
 
     try:

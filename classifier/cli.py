@@ -11,7 +11,7 @@ import os
 import sys
 
 from classifier.config import DEFAULT_DATA, DEFAULT_MODEL_DIR, GENERATOR_PRESETS, PRESETS
-from classifier.errors import UserError
+from classifier.errors import UserError, import_tensorflow_quietly
 
 
 def cmd_train(args) -> None:
@@ -193,16 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     p.add_argument("--summary-json", metavar="FILE", help="also write the counts as JSON")
-    p.add_argument("--engine", choices=["numpy", "keras"], default="numpy",
-                   help="numpy: no TensorFlow, fast (default); keras: the saved Keras model")
+    p.add_argument("--engine", choices=["numpy", "keras"],
+                   help="numpy: no TensorFlow, fast (the default when the bundle has classifier.npz); "
+                        "keras: the saved Keras model (the default otherwise)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("predict", help="print probability, label and status of reviews (arguments or stdin lines)")
     p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to score (none or -: one review per stdin line)")
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
     p.add_argument("--threshold", type=probability, help="recommend = 1 at or above this (default: the bundle's, 0.5)")
-    p.add_argument("--engine", choices=["numpy", "keras"], default="numpy",
-                   help="numpy: no TensorFlow, fast (default); keras: the saved Keras model")
+    p.add_argument("--engine", choices=["numpy", "keras"],
+                   help="numpy: no TensorFlow, fast (the default when the bundle has classifier.npz); "
+                        "keras: the saved Keras model (the default otherwise)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train-generator", help="train the text generator into an existing bundle")
@@ -243,11 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# commands that always load TensorFlow
+TENSORFLOW_COMMANDS = {cmd_train, cmd_evaluate, cmd_compare, cmd_export_engine, cmd_train_generator}
+
+
 def main(argv: list[str] | None = None) -> int:
     # keep TensorFlow's start-up chatter off the user's terminal
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     try:
+        if args.func in TENSORFLOW_COMMANDS or getattr(args, "engine", None) == "keras":
+            import_tensorflow_quietly()
         args.func(args)
     except UserError as e:
         print(f"classifier: error: {e}", file=sys.stderr)

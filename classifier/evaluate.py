@@ -25,6 +25,10 @@ def evaluate(model_dir: str | os.PathLike, data: str | os.PathLike | None = None
     """Rebuild the bundle's test split from `data` and return Keras' (loss, accuracy) on it;
     with `report`, also write metrics.json, the plots and report.html into that folder."""
     bundle = load(model_dir)
+    if report is not None:
+        from classifier.report import prepare_folder
+
+        prepare_folder(report)
     cfg = bundle.config
     recorded = bundle.meta.get("data", {})
     data = Path(data or recorded.get("path") or "data/womens_clothing_ecommerce_reviews.csv")

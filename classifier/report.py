@@ -311,11 +311,24 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def prepare_folder(out: str | os.PathLike) -> Path:
+    """Create the report folder, or a UserError naming it (checked before the slow evaluation)."""
+    from classifier.errors import UserError
+
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out}: cannot create the report folder ({e.strerror}); choose another --report DIR") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"{out}: the report folder is not writable; choose another --report DIR")
+    return out
+
+
 def write_report(out: str | os.PathLike, *, title: str, subtitle: str, texts, y, p,
                  threshold: float = 0.5, history: list[dict] | None = None) -> dict:
     """metrics.json, the PNGs and report.html in `out`; returns the metrics."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_folder(out)
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64).reshape(-1)
     metrics = compute_metrics(y, p, threshold)

@@ -66,3 +66,11 @@ def test_html_is_self_contained_and_shows_the_metrics(report):
     assert "<script" not in page and "<link" not in page and "url(" not in page
     assert f"{m['accuracy']:.4f}" in page and f"{m['roc_auc']:.4f}" in page
     assert html.escape(m["confidently_wrong"][0]["text"]) in page
+
+
+def test_unwritable_report_folder_is_a_one_line_error(small_bundle, data_path, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    r = run_cli("evaluate", "--model", small_bundle, "--data", data_path, "--report", blocker / "report")
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("classifier: error:") and "a-file" in r.stderr and "Traceback" not in r.stderr
