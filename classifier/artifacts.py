@@ -49,11 +49,30 @@ def umask_mode(mode: int) -> int:
 def write_json(path: Path, obj) -> None:
     """Write JSON atomically: a temp file beside it, then rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.chmod(tmp, umask_mode(0o666))
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        os.chmod(tmp, umask_mode(0o666))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def check_bundle_destination(out: Path) -> None:
+    """Refuse to replace anything at `out` but a bundle: a mistyped --out must not delete a folder of data."""
+    if not out.exists():
+        return
+    if out.is_dir() and not any(out.iterdir()):
+        return
+    try:
+        is_bundle = out.is_dir() and json.loads((out / CONFIG_FILE).read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        is_bundle = False
+    if not is_bundle:
+        raise UserError(f"{out} exists and is not a model bundle; choose a new or empty folder for --out "
+                        f"(only a bundle is replaced)")
 
 
 def read_json(path: Path) -> dict:
@@ -213,6 +232,7 @@ def save_bundle(out: str | os.PathLike, *, model, tokenizer: Tokenizer, config: 
     import pandas as pd
 
     out = Path(out)
+    check_bundle_destination(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
     try:

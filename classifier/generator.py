@@ -367,6 +367,9 @@ def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1
     """Train the generator into the bundle at `model_dir`, evaluate it, record it; returns its metrics."""
     model_dir = Path(model_dir)
     bundle = load(model_dir)  # refuses a tokenizer.json that is not the bundle's
+    if bundle.config.model == "tfidf":
+        raise UserError(f"{model_dir} is a tfidf bundle; the generator needs a word-tokenizer bundle "
+                        f"(train one with --preset seed or tuned)")
     data = resolve_data(bundle, data)
     train_texts, labels, test_texts = split_texts(data, bundle.config, cfg.text_column, cfg.max_rows)
     if cfg.sentiment_token and labels is None:

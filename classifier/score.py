@@ -171,6 +171,8 @@ def write_summary_json(path: str | os.PathLike, summaries: list[Summary]) -> Non
 
 def check_summary_path(path: str | os.PathLike) -> None:
     folder = Path(path).parent
+    if Path(path).is_dir():
+        raise UserError(f"{path} is a folder; give --summary-json a file name such as {Path(path) / 'summary.json'}")
     if not folder.is_dir():
         raise UserError(f"{path}: folder {folder} does not exist; create it or choose another --summary-json")
 
@@ -545,7 +547,10 @@ def plan_outputs(files: list[str], out: str | None, several: bool) -> list[str]:
         folder = Path(out)
         if folder.exists() and not folder.is_dir():
             raise UserError(f"{folder} is a file; with several inputs -o names a folder")
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"{folder}: cannot create the output folder ({e.strerror}); choose another -o") from None
         dests = [str(folder / Path(default_destination("stdin.csv" if f == "-" else f)).name) for f in files]
     else:
         dests = [default_destination(f) for f in files]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import save_bundle
+from classifier.artifacts import check_bundle_destination, save_bundle
 from classifier.config import TrainConfig
 from classifier.data import file_sha256, load_labelled, make_split
 from classifier.errors import UserError
@@ -40,6 +40,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
     """Fit the classifier on the training split, evaluate on the test split, save the bundle."""
     if cfg.fit_engine not in FIT_ENGINES:
         raise UserError(f"unknown fit engine {cfg.fit_engine!r}; choose one of: {', '.join(FIT_ENGINES)}")
+    check_bundle_destination(Path(out))  # before minutes of training, not after
     df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows)
     split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
     tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
@@ -69,7 +70,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
     if cfg.fit_engine == "padskip":
         from classifier.fastfit import fit
 
-        history = fit(model, x_train, split.y_train, bucketing=cfg.bucketing, seed=cfg.seed, **fit_kwargs)
+        shuffle_seed = cfg.seed if cfg.init_seed is None else cfg.init_seed
+        history = fit(model, x_train, split.y_train, bucketing=cfg.bucketing, seed=shuffle_seed, **fit_kwargs)
     else:
         history = model.fit(x_train, split.y_train, **fit_kwargs)
     from classifier.baseline import fit_head

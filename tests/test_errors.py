@@ -93,3 +93,13 @@ def test_model_file_from_elsewhere_is_refused(bundle_copy):
     with open(bundle_copy / "classifier.keras", "ab") as f:
         f.write(b"\0")
     assert_user_error(run_cli("evaluate", "--model", bundle_copy), "classifier.keras", "sha256 differs")
+
+
+def test_train_out_onto_a_folder_that_is_not_a_bundle_is_refused_and_kept(data_path, tmp_path):
+    precious = tmp_path / "work"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    result = run_cli("train", "--data", data_path, "--max-rows", "300", "--epochs", "1", "--quiet",
+                     "--out", precious)
+    assert_user_error(result, str(precious), "not a model bundle")
+    assert (precious / "notes.txt").read_text() == "keep me"

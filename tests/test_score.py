@@ -255,3 +255,19 @@ def test_error_half_way_leaves_nothing_and_existing_output_untouched(small_bundl
     assert_user_error(run_cli("score", src, "-o", dest, "--model", small_bundle, "--overwrite"), "line 20002")
     assert dest.read_bytes() == b"precious\n"
     assert sorted(os.listdir(tmp_path)) == ["in.csv", "out.csv"]
+
+
+def test_output_folder_and_summary_path_mistakes_are_one_line_errors(small_bundle, tmp_path):
+    a = tmp_path / "a.csv"
+    a.write_text("Review Text\nlove it\n")
+    b = tmp_path / "b.csv"
+    b.write_text("Review Text\nhate it\n")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    r = run_cli("score", a, b, "-o", blocker / "sub", "--model", small_bundle)
+    assert_user_error(r, "cannot create the output folder")
+    folder = tmp_path / "summary-folder"
+    folder.mkdir()
+    r = run_cli("score", a, "-o", tmp_path / "out.csv", "--summary-json", folder, "--model", small_bundle)
+    assert_user_error(r, "is a folder")
+    assert not (tmp_path / "out.csv").exists() and list(folder.iterdir()) == []

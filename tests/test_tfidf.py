@@ -111,3 +111,11 @@ def test_compare_prints_one_row_per_model(tfidf_bundle, data_path, tmp_path):
     metrics = json.loads((tmp_path / "tfidf" / "metrics.json").read_text())
     assert rows[0]["loss"] == pytest.approx(metrics["test_loss"], abs=1e-6)
     assert rows[0]["score_rows_per_s"] > 0 and 0.0 < rows[0]["f1_not_rec"] < 1.0
+
+
+def test_generator_commands_refuse_a_tfidf_bundle(tfidf_bundle):
+    from tests.test_errors import assert_user_error
+
+    assert_user_error(run_cli("train-generator", "--model", tfidf_bundle, "--max-rows", "50", "--epochs", "1"),
+                      "tfidf bundle")
+    assert_user_error(run_cli("generate", "this dress", "--model", tfidf_bundle), "has no generator")
