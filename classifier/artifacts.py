@@ -27,6 +27,7 @@ import numpy as np
 from classifier.config import TrainConfig
 from classifier.data import file_sha256
 from classifier.errors import UserError, import_tensorflow_quietly
+from classifier.files import atomic_write, umask_mode
 from classifier.tokenizer import Tokenizer
 
 FORMAT = "classifier-bundle/1"
@@ -39,25 +40,11 @@ HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 
 
-def umask_mode(mode: int) -> int:
-    """`mode` less the process umask: temp files are made 0600, finished ones should not be."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mode & ~mask
-
-
 def write_json(path: Path, obj) -> None:
     """Write JSON atomically: a temp file beside it, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        os.chmod(tmp, umask_mode(0o666))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.write("\n")
 
 
 def check_bundle_destination(out: Path) -> None:

@@ -19,7 +19,6 @@ float32 throughout, like Keras; TensorFlow is imported only by `from_keras`.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from classifier.errors import UserError
+from classifier.files import atomic_write
 from classifier.lstm_numpy import lstm_step, sigmoid
 
 FORMAT = "classifier-engine/1"
@@ -136,23 +136,13 @@ class ClassifierEngine:
     # -- persistence -----------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Write the .npz atomically (plain arrays and strings: loads with allow_pickle=False)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f, format=np.array(FORMAT), table=self.table, recurrent=self.recurrent,
-                    dense_kernel=self.dense_kernel, dense_bias=np.array([self.dense_bias]),
-                    maxlen=np.array(self.maxlen), mask_zero=np.array(self.mask_zero),
-                    padding=np.array(self.padding), truncating=np.array(self.truncating),
-                )
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_write(path) as f:
+            np.savez(
+                f, format=np.array(FORMAT), table=self.table, recurrent=self.recurrent,
+                dense_kernel=self.dense_kernel, dense_bias=np.array([self.dense_bias]),
+                maxlen=np.array(self.maxlen), mask_zero=np.array(self.mask_zero),
+                padding=np.array(self.padding), truncating=np.array(self.truncating),
+            )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ClassifierEngine:

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import add_files, load, umask_mode, write_json
+from classifier.artifacts import add_files, load, write_json
 from classifier.config import GeneratorConfig
 from classifier.data import file_sha256, read_csv
 from classifier.errors import UserError
+from classifier.files import umask_mode
 from classifier.generate import (
     END,
     GENERATOR_KERAS,

@@ -12,10 +12,11 @@ import base64
 import html
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from classifier.files import atomic_write
 
 EPS = 1e-7  # Keras' clipping in binary_crossentropy, so our loss matches model.evaluate
 CLASSES = ("not recommended", "recommended")  # label 0, label 1
@@ -130,10 +131,9 @@ def _figure(path: Path, draw, size=(5.2, 4.0)) -> None:
     fig, ax = plt.subplots(figsize=size, dpi=100)
     draw(fig, ax)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, format="png")
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def plot_all(out: Path, y: np.ndarray, p: np.ndarray, metrics: dict, history: list[dict]) -> list[tuple[str, str]]:
@@ -304,11 +304,8 @@ def render_html(title: str, subtitle: str, metrics: dict, plots: list[tuple[Path
 
 
 def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_write(path, "w", encoding="utf-8") as f:
         f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def prepare_folder(out: str | os.PathLike) -> Path:

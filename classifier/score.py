@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from classifier.artifacts import Bundle, load, umask_mode, write_json
+from classifier.artifacts import Bundle, load, write_json
 from classifier.config import DEFAULT_MODEL_DIR
 from classifier.data import missing_column_error
 from classifier.errors import UserError
+from classifier.files import umask_mode
 
 NEW_COLUMNS = ("recommend_proba", "recommend", "status")
 STATUSES = ("ok", "truncated", "no_known_words", "empty")
