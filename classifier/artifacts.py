@@ -210,6 +210,46 @@ def add_files(path: Path, names: list[str], **meta_updates) -> None:
     write_json(path / CONFIG_FILE, meta)
 
 
+def swap_in(tmp: Path, out: Path) -> None:
+    """Put the finished folder `tmp` at `out`, replacing an old one: readers see the old or the new, whole."""
+    os.chmod(tmp, umask_mode(0o777))
+    if out.exists():
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old"))
+        os.replace(out, old / "bundle")
+        os.replace(tmp, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, out)
+
+
+def update_bundle(path: str | os.PathLike, write_files, **meta_updates) -> None:
+    """Add or replace files of an existing bundle and record them, all or nothing: `write_files(folder)`
+    writes the new files into an empty folder and returns their names; they join hard links of the
+    bundle's other files in a staging copy, which is swapped in whole."""
+    path = Path(path)
+    meta = read_json(path / CONFIG_FILE)
+    stage = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
+    try:
+        new = stage / ".new"
+        new.mkdir()
+        names = write_files(new)
+        for f in path.iterdir():
+            if f.is_file() and f.name not in names:
+                try:
+                    os.link(f, stage / f.name)
+                except OSError:  # no hard links on this file system
+                    shutil.copy2(f, stage / f.name)
+        for name in names:
+            os.replace(new / name, stage / name)
+            meta.setdefault("files", {})[name] = file_sha256(stage / name)
+        new.rmdir()
+        meta.update(meta_updates)
+        write_json(stage / CONFIG_FILE, meta)  # a new file: the linked original is untouched
+        swap_in(stage, path)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def save_bundle(out: str | os.PathLike, *, model, tokenizer: Tokenizer, config: TrainConfig,
                 history: list[dict], metrics: dict, extra: dict | None = None, write_files=None) -> Path:
     """Write every file into a temp folder, then swap it in: a bundle is whole or absent.
@@ -245,14 +285,7 @@ def save_bundle(out: str | os.PathLike, *, model, tokenizer: Tokenizer, config: 
             "files": {n: file_sha256(tmp / n) for n in files},
         }
         write_json(tmp / CONFIG_FILE, meta)
-        os.chmod(tmp, umask_mode(0o777))
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old"))
-            os.replace(out, old / "bundle")
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
+        swap_in(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -199,7 +199,7 @@ def export_engine(model, tokenizer_config, path: str | os.PathLike) -> bool:
 def export_bundle_engine(model_dir: str | os.PathLike, check_rows: int = 64) -> tuple[Path, float]:
     """Add classifier.npz to a bundle saved without one; returns its path and the max abs
     difference from model.predict on `check_rows` random id lists (refused above 1e-4)."""
-    from classifier.artifacts import ENGINE_FILE, add_files, load
+    from classifier.artifacts import ENGINE_FILE, load, update_bundle
 
     bundle = load(model_dir)
     model = bundle.keras_classifier()
@@ -213,7 +213,9 @@ def export_bundle_engine(model_dir: str | os.PathLike, check_rows: int = 64) -> 
     if diff > 1e-4:
         raise UserError(f"the NumPy engine differs from the Keras model of {bundle.path} by {diff:.2g}; "
                         f"not exported, use --engine keras")
-    path = bundle.path / ENGINE_FILE
-    engine.save(path)
-    add_files(bundle.path, [ENGINE_FILE])
-    return path, diff
+    def write_files(folder: Path) -> list[str]:
+        engine.save(folder / ENGINE_FILE)
+        return [ENGINE_FILE]
+
+    update_bundle(bundle.path, write_files)
+    return bundle.path / ENGINE_FILE, diff

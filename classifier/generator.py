@@ -18,18 +18,15 @@ the rest renormalised), and unknown words are dropped as the tokenizer does.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import add_files, load, write_json
+from classifier.artifacts import load, update_bundle, write_json
 from classifier.config import GeneratorConfig
 from classifier.data import file_sha256, read_csv
 from classifier.errors import UserError
-from classifier.files import umask_mode
 from classifier.generate import (
     END,
     GENERATOR_KERAS,
@@ -345,20 +342,15 @@ def save_generator(path: Path, model, cfg: GeneratorConfig, tokenizer: Tokenizer
     from classifier.artifacts import save_keras
 
     arrays, acts = export_weights(model)
-    tmp = Path(tempfile.mkdtemp(dir=path, prefix=".generator.tmp"))
-    try:
-        save_keras(model, tmp / GENERATOR_KERAS)
-        np.savez(tmp / GENERATOR_WEIGHTS, **arrays)
-        pd.DataFrame(history).to_csv(tmp / GENERATOR_HISTORY, index_label="epoch")
-        for name in (GENERATOR_KERAS, GENERATOR_WEIGHTS, GENERATOR_HISTORY):
-            os.chmod(tmp / name, umask_mode(0o666))
-            os.replace(tmp / name, path / name)
-    finally:
-        import shutil
 
-        shutil.rmtree(tmp, ignore_errors=True)
+    def write_files(folder: Path) -> list[str]:
+        save_keras(model, folder / GENERATOR_KERAS)
+        np.savez(folder / GENERATOR_WEIGHTS, **arrays)
+        pd.DataFrame(history).to_csv(folder / GENERATOR_HISTORY, index_label="epoch")
+        return [GENERATOR_KERAS, GENERATOR_WEIGHTS, GENERATOR_HISTORY]
+
     spec = net_spec(cfg, tokenizer.config.num_words, acts)
-    add_files(path, [GENERATOR_KERAS, GENERATOR_WEIGHTS], generator={
+    update_bundle(path, write_files, generator={
         "config": cfg.to_dict(), "tokenizer_sha256": tokenizer.sha256, "spec": spec, **meta})
     return Net(arrays, spec)
 

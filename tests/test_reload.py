@@ -29,3 +29,33 @@ def test_reload_in_new_process_identical(small_bundle, data_path, tmp_path):
     assert there.shape == (64, 1)
     assert np.array_equal(here, there)
     assert here.std() > 0  # the predictions really depend on the text
+
+
+def test_update_bundle_is_all_or_nothing(small_bundle, tmp_path):
+    import shutil
+
+    import pytest
+
+    from classifier.artifacts import update_bundle
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    before = {f.name: f.read_bytes() for f in bundle.iterdir()}
+
+    def fails_half_way(folder):
+        (folder / "extra.bin").write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        update_bundle(bundle, fails_half_way, note="never")
+    assert {f.name: f.read_bytes() for f in bundle.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no staging folder left behind
+
+    def writes(folder):
+        (folder / "extra.bin").write_bytes(b"whole")
+        return ["extra.bin"]
+
+    update_bundle(bundle, writes, note="added")
+    loaded = classifier.load(bundle)  # every recorded hash, the new file's included, checks out
+    assert loaded.meta["note"] == "added" and "extra.bin" in loaded.meta["files"]
+    assert all((bundle / name).read_bytes() == data for name, data in before.items() if name != "config.json")
