@@ -149,11 +149,20 @@ def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: 
     vec = TfidfVectorizer(ngram_range=(1, cfg.tfidf_ngrams), min_df=cfg.tfidf_min_df, sublinear_tf=True,
                           token_pattern=token_pattern)
     x = vec.fit_transform(texts)
+    scale = np.ones(x.shape[1])
+    if cfg.tfidf_nb:
+        y = np.asarray(y)
+        present = (x > 0).astype(np.float64)
+        pos, neg = 1.0 + present[y == 1].sum(axis=0).A1, 1.0 + present[y == 0].sum(axis=0).A1
+        r = np.log(pos / pos.sum()) - np.log(neg / neg.sum())
+        scale = np.sign(r) * np.abs(r) ** cfg.tfidf_nb
+        x = x.multiply(scale).tocsr()  # after the l2 norm, so the scale folds into coef below
     lr = LogisticRegression(C=cfg.tfidf_c, max_iter=1000).fit(x, y)
     terms = [""] * len(vec.vocabulary_)
     for term, i in vec.vocabulary_.items():
         terms[i] = term
-    return TfidfModel(TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern), vec.idf_, lr.coef_[0], lr.intercept_[0])
+    return TfidfModel(TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern), vec.idf_, lr.coef_[0] * scale,
+                      lr.intercept_[0])
 
 
 def train_tfidf(cfg: TrainConfig, df, split, tokenizer, data: str | os.PathLike, out: str | os.PathLike) -> dict:
@@ -210,10 +219,10 @@ class BlendBundle(Bundle):
         self.tfidf = TfidfModel.load(path)
         self.blend = meta["blend"]
 
-    def predict_proba_lstm_ids(self, id_lists, batch_size: int = 512, engine: str = "numpy") -> np.ndarray:
+    def predict_proba_lstm_ids(self, id_lists, batch_size: int = 512, engine: str | None = None) -> np.ndarray:
         return super().predict_proba_ids(id_lists, batch_size=batch_size, engine=engine)
 
-    def predict_proba_ids(self, id_lists, batch_size: int = 512, engine: str = "numpy") -> np.ndarray:
+    def predict_proba_ids(self, id_lists, batch_size: int = 512, engine: str | None = None) -> np.ndarray:
         p_lstm = self.predict_proba_lstm_ids(id_lists, batch_size=batch_size, engine=engine)
         features = self.tfidf.features
         return blend_proba(self.blend, p_lstm, self.tfidf.predict_proba_ids([features.encode_ids(s) for s in id_lists]))
