@@ -9,19 +9,19 @@ path load it when first needed.
 """
 
 from classifier.artifacts import Bundle, load
-from classifier.config import TrainConfig, preset
+from classifier.config import DEFAULT_DATA, DEFAULT_MODEL_DIR, TrainConfig, preset
 from classifier.errors import UserError
 from classifier.score import score_csv, score_files
 
 
-def train(cfg=None, data="data/womens_clothing_ecommerce_reviews.csv", out="saved_models/default", verbose=1):
+def train(cfg=None, data=DEFAULT_DATA, out=DEFAULT_MODEL_DIR, verbose=1):
     """Train a bundle (default: the seed preset) and return its test metrics."""
     from classifier.train import train as _train
 
     return _train(cfg or preset("seed"), data, out, verbose=verbose)
 
 
-def evaluate(model_dir="saved_models/default", data=None):
+def evaluate(model_dir=DEFAULT_MODEL_DIR, data=None):
     """(loss, accuracy) of a bundle on its test split."""
     from classifier.evaluate import evaluate as _evaluate
 

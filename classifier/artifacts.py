@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.config import TrainConfig
+from classifier.config import DEFAULT_DATA, TrainConfig
 from classifier.data import file_sha256
 from classifier.errors import UserError, import_tensorflow_quietly
 from classifier.files import atomic_write, umask_mode
@@ -96,6 +96,10 @@ class Bundle:
         self.tokenizer = tokenizer
         self._keras_classifier = None
         self._numpy_engine = None
+
+    def data_path(self, data: str | os.PathLike | None = None) -> Path:
+        """`data` if given, else the file the bundle was trained on, else the default data file."""
+        return Path(data or self.meta.get("data", {}).get("path") or DEFAULT_DATA)
 
     @property
     def threshold(self) -> float:

@@ -44,19 +44,6 @@ df["proba"] = model.predict(x, batch_size=512, verbose=0).reshape(-1)
 df.to_csv(dst, index=False)
 """
 
-# Used only while `classifier score` does not exist: the engine over the same CSV.
-ENGINE_SCRIPT = """
-import sys
-import pandas as pd
-import classifier
-model_dir, src, dst = sys.argv[1:4]
-df = pd.read_csv(src)
-df["proba"] = classifier.load(model_dir).predict_proba(df["Review Text"].fillna("").astype(str).tolist())
-df.to_csv(dst, index=False)
-assert "tensorflow" not in sys.modules
-"""
-
-
 # Runs the command as its own child: a child of this (TensorFlow-sized) process would inherit its peak
 # RSS through fork and exec, so the small wrapper forks it and reports what wait4 saw.
 RSS_WRAPPER = """
@@ -122,30 +109,14 @@ def bench_predict(bundle_dir: Path, texts: list[str]) -> dict:
     }
 
 
-def score_command_exists() -> bool:
-    result = subprocess.run([sys.executable, "-m", "classifier", "score", "--help"], capture_output=True)
-    return result.returncode == 0
-
-
 def bench_processes(bundle_dir: Path, csv_path: Path, scratch: Path) -> dict:
     """(c) and (d): whole processes, from start to the scored CSV on disk."""
     keras_run = timed_process([sys.executable, "-c", KERAS_SCRIPT, str(bundle_dir), str(csv_path),
                                str(scratch / "keras.csv")])
-    ours = None
-    if score_command_exists():
-        ours_cmd = "classifier score"
-        try:
-            ours = timed_process([sys.executable, "-m", "classifier", "score", str(csv_path), "--model",
-                                  str(bundle_dir), "-o", str(scratch / "scored.csv"), "--quiet"])
-        except RuntimeError as e:
-            print(f"bench: `classifier score CSV --model DIR` failed, timing the engine instead: {e}",
-                  file=sys.stderr)
-    if ours is None:
-        ours_cmd = "python -c (engine over the CSV; `classifier score` not built yet)"
-        ours = timed_process([sys.executable, "-c", ENGINE_SCRIPT, str(bundle_dir), str(csv_path),
-                              str(scratch / "engine.csv")])
+    ours = timed_process([sys.executable, "-m", "classifier", "score", str(csv_path), "--model", str(bundle_dir),
+                          "-o", str(scratch / "scored.csv"), "--quiet"])
     return {
-        "ours_command": ours_cmd,
+        "ours_command": "classifier score",
         "keras_script_seconds": keras_run["seconds"],
         "ours_seconds": ours["seconds"],
         "ratio": round(keras_run["seconds"] / ours["seconds"], 1),
@@ -157,22 +128,16 @@ def bench_processes(bundle_dir: Path, csv_path: Path, scratch: Path) -> dict:
     }
 
 
-def bench_training(data: Path, n_batches: int) -> dict | None:
-    """(a) from classifier.fastfit, or None while it is not built."""
-    try:
-        from classifier.fastfit import bench_training as fastfit_bench
-    except ImportError:
-        return None
+def bench_training(data: Path, n_batches: int) -> dict:
+    """(a) from classifier.fastfit."""
+    from classifier.fastfit import bench_training as fastfit_bench
+
     return fastfit_bench(data, n_batches=n_batches)
 
 
-def bench_scoring_memory(bundle_dir: Path, data: Path) -> dict | None:
+def bench_scoring_memory(bundle_dir: Path, data: Path) -> dict:
     """classifier.bench_score in its own process (this one holds TensorFlow, which its children would
-    count as their peak RSS), or None while it is not built."""
-    import importlib.util
-
-    if importlib.util.find_spec("classifier.bench_score") is None:
-        return None
+    count as their peak RSS)."""
     proc = subprocess.run([sys.executable, "-m", "classifier.bench_score", "--model", str(bundle_dir),
                            "--data", str(data)], capture_output=True, text=True,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -228,8 +193,7 @@ def table(result: dict) -> str:
         rows.append(("(a) training s/epoch", f"{t['keras_seconds_per_epoch']}", f"{t['padskip_seconds_per_epoch']}",
                      f"{t['ratio']}x", f"{GOALS['training']:g}x", verdict(t["ratio"], GOALS["training"])))
     else:
-        why = "failed, see notes" if any(n.startswith("training") for n in result["notes"]) else "n/a (not built)"
-        rows.append(("(a) training s/epoch", why, "", "", f"{GOALS['training']:g}x", "n/a"))
+        rows.append(("(a) training s/epoch", "failed, see notes", "", "", f"{GOALS['training']:g}x", "n/a"))
     if p:
         rows.append((f"(b) rows/s, {p['rows']} test rows", f"{p['keras_rows_per_s']:.0f}",
                      f"{p['engine_rows_per_s']:.0f}", f"{p['ratio']}x", f"{GOALS['engine']:g}x",

@@ -12,7 +12,6 @@ from pathlib import Path
 
 DEFAULT_DATA = Path("data/womens_clothing_ecommerce_reviews.csv")
 DEFAULT_MODEL_DIR = Path("saved_models/default")
-DATA_SHA256 = "bd93cc515747ad1f87b8bc863c9e40da758509e6db6506a96d06976e61e36ee0"
 
 # Keras Tokenizer's default filters: apostrophes are not in it, so "it's" stays one word.
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'

@@ -31,7 +31,7 @@ def evaluate(model_dir: str | os.PathLike, data: str | os.PathLike | None = None
         prepare_folder(report)
     cfg = bundle.config
     recorded = bundle.meta.get("data", {})
-    data = Path(data or recorded.get("path") or "data/womens_clothing_ecommerce_reviews.csv")
+    data = bundle.data_path(data)
     df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows)
     if recorded.get("sha256") and file_sha256(data) != recorded["sha256"]:
         print(

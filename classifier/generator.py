@@ -302,8 +302,7 @@ def heldout_split(bundle, data=None):
 
 
 def resolve_data(bundle, data=None) -> Path:
-    recorded = bundle.meta.get("data", {})
-    data = Path(data or recorded.get("path") or "data/womens_clothing_ecommerce_reviews.csv")
+    data = bundle.data_path(data)
     if not data.is_file():
         raise UserError(f"{data}: file not found; pass --data CSV (the file the bundle was trained on)")
     return data
@@ -408,8 +407,8 @@ def evaluate_generator(model_dir, data=None, agreement: bool = False, record: bo
         record_["agreement"] = measure_agreement(bundle)
     if record:
         update_generator_meta(Path(model_dir), **record_)
-    return {**metrics, **({"agreement": record_["agreement"]} if agreement else gen.get("agreement") and
-                          {"agreement": gen["agreement"]} or {})}
+    measured = record_.get("agreement", gen.get("agreement"))  # this run's, else the one on record
+    return {**metrics, **({"agreement": measured} if measured else {})}
 
 
 def compare(model_dirs, data=None, ngram: bool = True) -> list[dict]:
