@@ -69,21 +69,35 @@ class TfidfFeatures:
 
 
 class TfidfModel:
-    def __init__(self, features: TfidfFeatures, idf: np.ndarray, coef: np.ndarray, intercept: float):
+    """Logistic regression weights over TF-IDF features; optionally a second linear model (`aux`,
+    the tuned preset's ridge regression on the star rating) over the same features."""
+
+    def __init__(self, features: TfidfFeatures, idf: np.ndarray, coef: np.ndarray, intercept: float,
+                 aux_coef: np.ndarray | None = None, aux_intercept: float = 0.0):
         self.features = features
         self.idf = idf.astype(np.float64)
         self.coef = coef.astype(np.float64)
         self.intercept = float(intercept)
+        self.aux_coef = None if aux_coef is None else aux_coef.astype(np.float64)
+        self.aux_intercept = float(aux_intercept)
 
-    def logits_ids(self, id_lists) -> np.ndarray:
+    def scores_ids(self, id_lists) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, aux predictions or None) for lists of feature ids."""
         out = np.full(len(id_lists), self.intercept)
+        weights = self.coef[:, None] if self.aux_coef is None else np.c_[self.coef, self.aux_coef]
+        both = np.zeros((len(id_lists), weights.shape[1]))
         for row, ids in enumerate(id_lists):
             if not len(ids):
                 continue
             terms, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
             x = (1.0 + np.log(counts)) * self.idf[terms]  # sublinear tf times idf
-            out[row] += x @ self.coef[terms] / np.sqrt(x @ x)  # l2-normalised row
-        return out
+            both[row] = x @ weights[terms] / np.sqrt(x @ x)  # l2-normalised row
+        out += both[:, 0]
+        aux = None if self.aux_coef is None else both[:, 1] + self.aux_intercept
+        return out, aux
+
+    def logits_ids(self, id_lists) -> np.ndarray:
+        return self.scores_ids(id_lists)[0]
 
     def predict_proba_ids(self, id_lists) -> np.ndarray:
         return (1.0 / (1.0 + np.exp(-self.logits_ids(id_lists)))).astype(np.float32)
@@ -97,7 +111,9 @@ class TfidfModel:
                  "terms": self.features.terms}
         (folder / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
         with open(folder / WEIGHTS_FILE, "wb") as f:
-            np.savez(f, idf=self.idf, coef=self.coef, intercept=np.array([self.intercept]))
+            aux = {} if self.aux_coef is None else {"aux_coef": self.aux_coef,
+                                                    "aux_intercept": np.array([self.aux_intercept])}
+            np.savez(f, idf=self.idf, coef=self.coef, intercept=np.array([self.intercept]), **aux)
         return [VOCAB_FILE, WEIGHTS_FILE]
 
     @classmethod
@@ -108,14 +124,17 @@ class TfidfModel:
                 raise ValueError(f"format is {vocab.get('format')!r}, expected {FORMAT!r}")
             with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as w:
                 idf, coef, intercept = w["idf"], w["coef"], float(w["intercept"][0])
+                aux_coef = w["aux_coef"] if "aux_coef" in w else None
+                aux_intercept = float(w["aux_intercept"][0]) if "aux_intercept" in w else 0.0
         except FileNotFoundError as e:
             name = Path(e.filename).name
             raise UserError(f"{folder} is not a complete tfidf bundle: {name} is missing; retrain it") from None
         except (ValueError, KeyError, TypeError) as e:
             raise UserError(f"{folder}: the tfidf files are not readable ({e}); retrain the bundle") from None
-        if not (len(vocab["terms"]) == len(idf) == len(coef)):
+        if not (len(vocab["terms"]) == len(idf) == len(coef)) or (aux_coef is not None and len(aux_coef) != len(coef)):
             raise UserError(f"{folder}: {VOCAB_FILE} and {WEIGHTS_FILE} disagree in size; retrain the bundle")
-        return cls(TfidfFeatures(vocab["terms"], int(vocab["ngrams"]), vocab["token_pattern"]), idf, coef, intercept)
+        features = TfidfFeatures(vocab["terms"], int(vocab["ngrams"]), vocab["token_pattern"])
+        return cls(features, idf, coef, intercept, aux_coef, aux_intercept)
 
 
 class TfidfBundle(Bundle):
@@ -142,13 +161,21 @@ class TfidfBundle(Bundle):
         return self.model.predict_proba_ids(id_lists)
 
 
-def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: str = TOKEN_PATTERN) -> TfidfModel:
+def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: str = TOKEN_PATTERN,
+              aux: np.ndarray | None = None) -> TfidfModel:
+    """With `aux` (a number per text, NaN where unknown), also a ridge regression on it over the
+    same plain TF-IDF rows."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, Ridge
 
     vec = TfidfVectorizer(ngram_range=(1, cfg.tfidf_ngrams), min_df=cfg.tfidf_min_df, sublinear_tf=True,
                           token_pattern=token_pattern)
     x = vec.fit_transform(texts)
+    aux_fit = {}
+    if aux is not None:
+        known = np.isfinite(aux)
+        ridge = Ridge(alpha=1.0).fit(x[known], aux[known])  # alpha 1 was best on validation of 0.3, 1, 3, 10
+        aux_fit = {"aux_coef": ridge.coef_, "aux_intercept": float(ridge.intercept_)}
     scale = np.ones(x.shape[1])
     if cfg.tfidf_nb:
         y = np.asarray(y)
@@ -162,7 +189,7 @@ def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: 
     for term, i in vec.vocabulary_.items():
         terms[i] = term
     return TfidfModel(TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern), vec.idf_, lr.coef_[0] * scale,
-                      lr.intercept_[0])
+                      lr.intercept_[0], **aux_fit)
 
 
 def train_tfidf(cfg: TrainConfig, df, split, tokenizer, data: str | os.PathLike, out: str | os.PathLike) -> dict:
@@ -205,14 +232,23 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def blend_proba(blend: dict, p_lstm: np.ndarray, p_tfidf: np.ndarray) -> np.ndarray:
+def blend_proba(blend: dict, p_lstm: np.ndarray, p_tfidf: np.ndarray, aux: np.ndarray | None = None) -> np.ndarray:
     z = blend["lstm"] * logit(p_lstm) + blend["tfidf"] * logit(p_tfidf) + blend["bias"]
+    if "aux" in blend:
+        z = z + blend["aux"] * aux
     return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def tfidf_parts(model: TfidfModel, word_id_lists) -> tuple[np.ndarray, np.ndarray | None]:
+    """(probability, aux prediction) of the stacked TF-IDF model for word-id sequences."""
+    z, aux = model.scores_ids([model.features.encode_ids(s) for s in word_id_lists])
+    return 1.0 / (1.0 + np.exp(-z)), aux
 
 
 class BlendBundle(Bundle):
     """An LSTM bundle with `blend` in its config: its probability is stacked with the TF-IDF model
-    over the same word ids (tfidf.json / tfidf.npz), so `predict_proba_ids` still takes word ids."""
+    over the same word ids (tfidf.json / tfidf.npz; with `aux` in the blend, also its rating
+    regression), so `predict_proba_ids` still takes word ids."""
 
     def __init__(self, path: Path, meta: dict, tokenizer):
         super().__init__(path, meta, tokenizer)
@@ -224,8 +260,7 @@ class BlendBundle(Bundle):
 
     def predict_proba_ids(self, id_lists, batch_size: int = 512, engine: str | None = None) -> np.ndarray:
         p_lstm = self.predict_proba_lstm_ids(id_lists, batch_size=batch_size, engine=engine)
-        features = self.tfidf.features
-        return blend_proba(self.blend, p_lstm, self.tfidf.predict_proba_ids([features.encode_ids(s) for s in id_lists]))
+        return blend_proba(self.blend, p_lstm, *tfidf_parts(self.tfidf, id_lists))
 
 
 @dataclass
@@ -239,7 +274,8 @@ class Head:
 
 def fit_head(cfg: TrainConfig, model, tokenizer, split, x_train: np.ndarray) -> Head:
     """Choose the threshold (and with `blend_tfidf` fit the stacked TF-IDF model) on the validation
-    split: the last `validation_split` of the training rows, which Keras held out (it rounds down)."""
+    split: the last `validation_split` of the training rows, which Keras held out (it rounds down).
+    With `split.aux_train` (cfg.aux_column's values), the stack also takes the rating regression."""
     from classifier.report import choose_threshold
 
     if cfg.threshold_rule == "fixed" and not cfg.blend_tfidf:
@@ -252,19 +288,24 @@ def fit_head(cfg: TrainConfig, model, tokenizer, split, x_train: np.ndarray) -> 
         from sklearn.linear_model import LogisticRegression
 
         ids = [" ".join(map(str, s)) for s in tokenizer.encode_many(split.x_train)]
-        held = fit_tfidf(ids[:cut], split.y_train[:cut], cfg, ID_PATTERN)  # has not seen the validation rows
-        full = fit_tfidf(ids, split.y_train, cfg, ID_PATTERN)
-        t_val = held.predict_proba(ids[cut:])
-        stack = LogisticRegression(C=100.0).fit(np.c_[logit(p_val), logit(t_val)], y_val)
-        (w_lstm, w_tfidf), bias = stack.coef_[0], stack.intercept_[0]
-        blend = {"lstm": float(w_lstm), "tfidf": float(w_tfidf), "bias": float(bias)}
+        aux = split.aux_train
+        held = fit_tfidf(ids[:cut], split.y_train[:cut], cfg, ID_PATTERN,  # has not seen the validation rows
+                         None if aux is None else aux[:cut])
+        full = fit_tfidf(ids, split.y_train, cfg, ID_PATTERN, aux)
+        z_val, a_val = held.scores_ids([held.features.encode(s) for s in ids[cut:]])
+        t_val = 1.0 / (1.0 + np.exp(-z_val))
+        inputs = [logit(p_val), logit(t_val)] + ([] if a_val is None else [a_val])
+        stack = LogisticRegression(C=100.0).fit(np.column_stack(inputs), y_val)
+        weights, bias = stack.coef_[0], stack.intercept_[0]
+        blend = {"lstm": float(weights[0]), "tfidf": float(weights[1]), "bias": float(bias)}
+        if a_val is not None:
+            blend.update(aux=float(weights[2]), aux_column=cfg.aux_column)
         meta["blend"] = blend
-        p_val = blend_proba(blend, p_val, t_val)
+        p_val = blend_proba(blend, p_val, t_val, a_val)
         write_files = full.save
 
         def predict_test(x_test, texts):
             p = model.predict(x_test, batch_size=512, verbose=0).reshape(-1)
-            return blend_proba(blend, p, full.predict_proba_ids([full.features.encode_ids(s) for s in
-                                                                 tokenizer.encode_many(texts)]))
+            return blend_proba(blend, p, *tfidf_parts(full, tokenizer.encode_many(texts)))
     meta["threshold"] = choose_threshold(y_val, p_val, cfg.threshold_rule)
     return Head(meta, write_files, predict_test)

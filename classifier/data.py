@@ -63,15 +63,21 @@ def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
 
 
 def load_labelled(
-    path: str | os.PathLike, text_column: str, label_column: str, max_rows: int | None = None
+    path: str | os.PathLike, text_column: str, label_column: str, max_rows: int | None = None,
+    optional_columns: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """The two columns, rows with a missing value dropped, labels checked to be 0/1."""
+    """The two columns, rows with a missing value dropped, labels checked to be 0/1.
+
+    Those of `optional_columns` the file has are kept as numbers (NaN where not one); a
+    missing value there does not drop the row."""
     df = read_csv(path, dtype={text_column: str}, keep_default_na=True)
     for name, role, flag in ((text_column, "text", "--text-column"), (label_column, "label", "--label-column")):
         if name not in df.columns:
             raise missing_column_error(path, name, role, df.columns, flag)
     n_read = len(df)
-    df = df[[text_column, label_column]].dropna()
+    extra = [c for c in optional_columns if c in df.columns and c not in (text_column, label_column)]
+    df = df[[text_column, label_column, *extra]].dropna(subset=[text_column, label_column])
+    df = df.assign(**{c: pd.to_numeric(df[c], errors="coerce") for c in extra})
     labels = pd.to_numeric(df[label_column], errors="coerce")
     bad = ~labels.isin([0, 1])
     if bad.any():
@@ -105,18 +111,26 @@ class Split:
     x_test: list[str]
     y_train: np.ndarray
     y_test: np.ndarray
+    aux_train: np.ndarray | None = None  # an auxiliary numeric column (e.g. Rating), NaN where missing
+    aux_test: np.ndarray | None = None
 
 
-def make_split(df: pd.DataFrame, text_column: str, label_column: str, test_size: float, seed: int) -> Split:
-    """The reference split: `train_test_split(test_size, random_state=seed)` over the clean rows."""
+def make_split(df: pd.DataFrame, text_column: str, label_column: str, test_size: float, seed: int,
+               aux_column: str | None = None) -> Split:
+    """The reference split: `train_test_split(test_size, random_state=seed)` over the clean rows.
+
+    `aux_column`, when `df` has it, is split along (the permutation does not depend on how
+    many columns are split)."""
     from sklearn.model_selection import train_test_split
 
-    x_train, x_test, y_train, y_test = train_test_split(
-        df[text_column], df[label_column], test_size=test_size, random_state=seed
+    aux = [df[aux_column]] if aux_column and aux_column in df.columns else []
+    x_train, x_test, y_train, y_test, *aux_parts = train_test_split(
+        df[text_column], df[label_column], *aux, test_size=test_size, random_state=seed
     )
     return Split(
         list(x_train),
         list(x_test),
         y_train.to_numpy(dtype=np.float32),
         y_test.to_numpy(dtype=np.float32),
+        *(a.to_numpy(dtype=np.float64) for a in aux_parts),
     )

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -41,8 +42,12 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
     if cfg.fit_engine not in FIT_ENGINES:
         raise UserError(f"unknown fit engine {cfg.fit_engine!r}; choose one of: {', '.join(FIT_ENGINES)}")
     check_bundle_destination(Path(out))  # before minutes of training, not after
-    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows)
-    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
+    aux = cfg.aux_column if cfg.blend_tfidf and cfg.model == "lstm" else None
+    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, optional_columns=(aux,) if aux else ())
+    if aux and aux not in df.columns:
+        print(f"note: {data} has no {aux!r} column; stacking the LSTM and TF-IDF without the {aux} regression",
+              file=sys.stderr)
+    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux)
     tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
     if cfg.model == "tfidf":
         from classifier.baseline import train_tfidf

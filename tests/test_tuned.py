@@ -56,6 +56,9 @@ def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
     meta = json.loads((tuned_bundle / "config.json").read_text())
     assert 0.0 < meta["threshold"] < 1.0 and bundle.threshold == meta["threshold"]
     assert {"lstm", "tfidf", "bias"} <= set(meta["blend"]) and meta["blend"]["tfidf"] > 0
+    # the star rating's regression is the stack's third input; a higher predicted rating means "recommends"
+    assert meta["blend"]["aux_column"] == "Rating" and meta["blend"]["aux"] > 0
+    assert bundle.tfidf.aux_coef is not None and len(bundle.tfidf.aux_coef) == len(bundle.tfidf.coef)
 
     cfg = bundle.config
     df = load_labelled(data_path, cfg.text_column, cfg.label_column, cfg.max_rows)
@@ -64,8 +67,16 @@ def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
     p = bundle.predict_proba(split.x_test)
     # the bundle's probability is its LSTM and its TF-IDF model stacked with the saved weights
     p_lstm = bundle.keras_classifier().predict(bundle.tokenizer.pad(ids), verbose=0).reshape(-1)
-    p_tfidf = bundle.tfidf.predict_proba_ids([bundle.tfidf.features.encode_ids(s) for s in ids])
-    np.testing.assert_allclose(p, blend_proba(meta["blend"], p_lstm, p_tfidf), atol=1e-5)
+    feature_ids = [bundle.tfidf.features.encode_ids(s) for s in ids]
+    p_tfidf = bundle.tfidf.predict_proba_ids(feature_ids)
+    x = np.zeros((len(ids), len(bundle.tfidf.coef)))  # the rating regression by hand: l2-normalised sublinear tf-idf
+    for row, f in enumerate(feature_ids):
+        terms, counts = np.unique(np.asarray(f, dtype=np.int64), return_counts=True)
+        x[row, terms] = (1 + np.log(counts)) * bundle.tfidf.idf[terms]
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-300)
+    rating = x @ bundle.tfidf.aux_coef + bundle.tfidf.aux_intercept
+    assert 3.0 < rating.mean() < 5.0  # a star rating, not a logit
+    np.testing.assert_allclose(p, blend_proba(meta["blend"], p_lstm, p_tfidf, rating), atol=1e-5)
     np.testing.assert_allclose(bundle.predict_proba(split.x_test, engine="keras"), p, atol=1e-5)
 
     # evaluate in a new process gives the [loss, acc] recorded at training time
@@ -74,3 +85,17 @@ def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == f"[{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]"
     assert "lstm_test_loss" in metrics  # the LSTM's own figure is kept beside the blend's
+
+
+def test_tuned_without_a_rating_column_stacks_two_models(tmp_path, data_path, capsys):
+    import pandas as pd
+
+    no_rating = tmp_path / "no_rating.csv"
+    pd.read_csv(data_path, nrows=700).drop(columns=["Rating"]).to_csv(no_rating, index=False)
+    out = tmp_path / "bundle"
+    train(preset("tuned", epochs=1, embedding_dim=8, lstm_units=8), no_rating, out, verbose=0)
+    assert "has no 'Rating' column" in capsys.readouterr().err
+    bundle = classifier.load(out)
+    assert "aux" not in bundle.meta["blend"] and bundle.tfidf.aux_coef is None
+    p = bundle.predict_proba(["lovely soft fabric", "it ripped after one wash"])
+    assert p.shape == (2,) and np.all((p > 0) & (p < 1))
