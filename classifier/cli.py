@@ -98,12 +98,13 @@ def cmd_evaluate_generator(args) -> None:
     if args.compare or args.ngram:
         print(format_table(compare([args.model, *args.compare], args.data, ngram=args.ngram)))
         return
-    m = evaluate_generator(args.model, args.data, agreement=args.agreement)
+    m = evaluate_generator(args.model, args.data, agreement=args.agreement, best_of=args.best_of)
     print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words, from the third word of each text)")
     if "agreement" in m:
         a = m["agreement"]
+        best = f", each the best of {a['best_of']} candidates" if a.get("best_of", 1) > 1 else ""
         print(f"sentiment agreement: positive {a['positive']:.1%}, negative {a['negative']:.1%} "
-              f"({a['samples_per_side']} samples a side)")
+              f"({a['samples_per_side']} samples a side{best})")
 
 
 def cmd_generate(args) -> None:
@@ -111,7 +112,7 @@ def cmd_generate(args) -> None:
 
     samples = generate(args.model, args.prompt, words=args.words, n=args.n, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, seed=args.seed, sentiment=args.sentiment,
-                       score=args.format == "jsonl")
+                       score=args.format == "jsonl", best_of=args.best_of)
     print(format_samples(samples, args.format))
 
 
@@ -224,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
     p.add_argument("--data", help="review CSV (default: the file the bundle was trained on)")
     p.add_argument("--agreement", action="store_true", help="also measure sentiment agreement (2 x 200 samples)")
+    p.add_argument("--best-of", type=positive_int, default=1,
+                   help="with --agreement: each sample the best of K candidates, as `generate --best-of K`")
     p.add_argument("--compare", nargs="+", default=[], metavar="DIR",
                    help="print one table with these bundles' generators (same tokenizer and split)")
     p.add_argument("--ngram", action="store_true", help="add a Kneser-Ney trigram baseline row to the table")
@@ -238,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=probability, help="sample only from the most likely words holding mass P")
     p.add_argument("--seed", type=int, help="random seed: the same seed gives the same samples")
     p.add_argument("--sentiment", choices=["positive", "negative"], help="ask for a review of this sentiment")
+    p.add_argument("--best-of", type=positive_int, default=1,
+                   help="with --sentiment and sampling: write K candidates per sample and keep the one the "
+                        "bundle's classifier puts furthest on that side (default: 1)")
     p.add_argument("--format", choices=["text", "jsonl"], default="text",
                    help="text: one sample a line; jsonl: JSON lines with the classifier's score")
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")

@@ -187,7 +187,9 @@ GENERATOR_PRESETS: dict[str, dict] = {
         "label_dropout": 0.15,  # so the model also writes reviews of no chosen sentiment
         "clipnorm": 1.0,
         "learning_rate": 2e-3,
-        "epochs": 4,
+        # full data, 2 cores: ~4 min an epoch; test perplexity 73.8 after 4 epochs, 50.4 after 12,
+        # validation loss still falling by ~0.02 an epoch at 12
+        "epochs": 12,
         "validation_split": 0.1,
         "patience": 1,
         "restore_best_weights": True,

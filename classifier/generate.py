@@ -210,7 +210,7 @@ def _stderr(message: str) -> None:
 
 
 def check_options(net: Net, words: int, n: int, temperature: float, top_k: int | None, top_p: float | None,
-                  sentiment: str | None) -> None:
+                  sentiment: str | None, best_of: int = 1) -> None:
     if words < 1 or n < 1:
         raise UserError(f"--words and --n must be 1 or more (got {words} and {n})")
     if temperature < 0:
@@ -227,25 +227,38 @@ def check_options(net: Net, words: int, n: int, temperature: float, top_k: int |
                 "this generator was trained without sentiment tokens; train the default preset "
                 "(`classifier train-generator --preset default`) to use --sentiment"
             )
+    if best_of < 1:
+        raise UserError(f"--best-of must be 1 or more, got {best_of}")
+    if best_of > 1 and (sentiment is None or temperature == 0):
+        raise UserError("--best-of picks among sampled candidates for a sentiment: give --sentiment and "
+                        "--temperature above 0")
 
 
 def generate(model: str | Path | Bundle, prompt: str, words: int = 10, n: int = 1, temperature: float = 0.0,
              top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-             sentiment: str | None = None, score: bool = False, warn=None) -> list[Sample]:
-    """`n` continuations of `prompt`; greedy (the same every run) at temperature 0, seeded sampling above."""
+             sentiment: str | None = None, score: bool = False, warn=None, best_of: int = 1) -> list[Sample]:
+    """`n` continuations of `prompt`; greedy (the same every run) at temperature 0, seeded sampling above.
+
+    With `sentiment` and `best_of` K > 1, K candidates are sampled for each sample (all in the
+    same batch) and the one the bundle's classifier puts furthest on the requested side is kept."""
     bundle = model if isinstance(model, Bundle) else load(model)
     net = load_generator(bundle)
-    check_options(net, words, n, temperature, top_k, top_p, sentiment)
+    check_options(net, words, n, temperature, top_k, top_p, sentiment, best_of)
     cleaned, ids = prompt_ids(bundle, prompt, warn)
     vocab = bundle.tokenizer.words
     head = " ".join(cleaned)
     samples = []
-    for new in continue_ids(net, ids, words, n, temperature, top_k, top_p, seed, sentiment):
+    for new in continue_ids(net, ids, words, n * best_of, temperature, top_k, top_p, seed, sentiment):
         cont = " ".join(vocab[i - 1] for i in new)
         samples.append(Sample(head, f"{head} {cont}".strip(), cont, len(new), sentiment))
-    if score:
-        for s, p in zip(samples, bundle.predict_proba([s.text for s in samples]), strict=True):
-            s.score = round(float(p), 4)
+    if score or best_of > 1:
+        p = bundle.predict_proba([s.text for s in samples])
+        for s, p_one in zip(samples, p, strict=True):
+            s.score = round(float(p_one), 4)
+        if best_of > 1:
+            groups = p.reshape(n, best_of)
+            chosen = groups.argmax(axis=1) if sentiment == "positive" else groups.argmin(axis=1)
+            samples = [samples[i * best_of + k] for i, k in enumerate(chosen)]
     return samples
 
 

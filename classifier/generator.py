@@ -314,16 +314,17 @@ def heldout_perplexity(net: Net, tokenizer: Tokenizer, test_texts) -> dict:
 
 
 def measure_agreement(bundle, samples: int = 200, words: int = 40, temperature: float = 1.0,
-                      top_p: float | None = 0.9, seed: int = 42) -> dict:
-    """Share of sentiment-conditioned samples the bundle's classifier puts on the requested side."""
+                      top_p: float | None = 0.9, seed: int = 42, best_of: int = 1) -> dict:
+    """Share of sentiment-conditioned samples the bundle's classifier puts on the requested side
+    (with `best_of` > 1, of the samples `generate` keeps after ranking that many candidates each)."""
     result = {"samples_per_side": samples, "words": words, "temperature": temperature, "top_p": top_p,
-              "prompts": list(AGREEMENT_PROMPTS), "threshold": bundle.threshold}
+              "best_of": best_of, "prompts": list(AGREEMENT_PROMPTS), "threshold": bundle.threshold}
     per_prompt = -(-samples // len(AGREEMENT_PROMPTS))
     for k, sentiment in enumerate(SENTIMENTS):
         texts = []
         for j, prompt in enumerate(AGREEMENT_PROMPTS):
             got = generate(bundle, prompt, words, per_prompt, temperature, None, top_p,
-                           seed + 100 * k + j, sentiment)
+                           seed + 100 * k + j, sentiment, best_of=best_of)
             texts += [s.text for s in got]
         p = bundle.predict_proba(texts[:samples])
         on_side = p >= bundle.threshold if sentiment == "positive" else p < bundle.threshold
@@ -391,7 +392,7 @@ def update_generator_meta(model_dir: Path, **updates) -> None:
     write_json(Path(model_dir) / CONFIG_FILE, meta)
 
 
-def evaluate_generator(model_dir, data=None, agreement: bool = False, record: bool = True) -> dict:
+def evaluate_generator(model_dir, data=None, agreement: bool = False, record: bool = True, best_of: int = 1) -> dict:
     """Test-split perplexity (and, asked for, sentiment agreement) of a bundle's generator, recorded in it."""
     from classifier.generate import load_generator
 
@@ -404,10 +405,12 @@ def evaluate_generator(model_dir, data=None, agreement: bool = False, record: bo
     if agreement:
         if not net.sentiment_token:
             raise UserError(f"the generator in {model_dir} has no sentiment token; agreement needs the default preset")
-        record_["agreement"] = measure_agreement(bundle)
+        key = "agreement" if best_of == 1 else "agreement_best_of"  # the model's own figure stays on record
+        record_[key] = measure_agreement(bundle, best_of=best_of)
     if record:
         update_generator_meta(Path(model_dir), **record_)
-    measured = record_.get("agreement", gen.get("agreement"))  # this run's, else the one on record
+    key = "agreement" if best_of == 1 else "agreement_best_of"
+    measured = record_.get(key, gen.get(key) if best_of == 1 else None)  # this run's, else the one on record
     return {**metrics, **({"agreement": measured} if measured else {})}
 
 

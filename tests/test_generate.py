@@ -115,6 +115,25 @@ def test_jsonl_has_the_classifier_score(generator_bundle):
         assert row["score"] == pytest.approx(float(p), abs=1e-4)
 
 
+@pytest.mark.parametrize("sentiment", ["negative", "positive"])
+def test_best_of_keeps_the_candidate_furthest_on_the_requested_side(generator_bundle, sentiment):
+    opts = dict(words=8, temperature=1.0, seed=5, sentiment=sentiment)
+    kept = generate(generator_bundle, "the fabric", n=3, best_of=4, **opts)
+    candidates = generate(generator_bundle, "the fabric", n=12, score=True, **opts)  # the same batch of 12
+    assert len(kept) == 3
+    for i, s in enumerate(kept):
+        group = candidates[4 * i : 4 * i + 4]
+        best = (max if sentiment == "positive" else min)(group, key=lambda c: c.score)
+        assert (s.text, s.score) == (best.text, best.score)
+    assert len({c.text for c in candidates}) > 3  # the groups really hold different candidates
+
+
+def test_best_of_needs_sentiment_and_sampling(generator_bundle):
+    for extra in ([], ["--sentiment", "negative"]):  # no sentiment; greedy (temperature 0)
+        r = run_cli("generate", "this dress", "--best-of", "4", *extra, "--model", generator_bundle)
+        assert r.returncode == 2 and "--best-of" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_sentiment_token_steers_the_words():
     """A toy corpus where only the label tells "love" from "hate": greedy output follows --sentiment."""
     from classifier.config import TokenizerConfig, generator_preset

@@ -148,6 +148,22 @@ def test_evaluate_generator_and_compare_cli(generator_bundle):
     assert len(words) == 1  # every model scored on the same words
 
 
+def test_agreement_with_best_of_is_recorded_beside_the_models_own(generator_bundle, tmp_path):
+    import shutil
+
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(generator_bundle, bundle_dir)
+    own = load(bundle_dir).meta["generator"]["agreement"]
+    r = run_cli("evaluate-generator", "--model", bundle_dir, "--agreement", "--best-of", "3")
+    assert r.returncode == 0, r.stderr
+    gen = load(bundle_dir).meta["generator"]
+    best = gen["agreement_best_of"]
+    assert best["best_of"] == 3 and gen["agreement"] == own  # the model's own figure is not overwritten
+    assert f"negative {best['negative']:.1%}" in r.stdout and "best of 3 candidates" in r.stdout
+    # keeping the best of 3 moves samples towards the requested side
+    assert best["negative"] >= own["negative"] and best["positive"] >= own["positive"]
+
+
 def test_train_generator_cli_on_the_title_column(small_bundle, tmp_path):
     import shutil
 
