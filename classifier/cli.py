@@ -252,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # commands that always load TensorFlow
-TENSORFLOW_COMMANDS = {cmd_train, cmd_evaluate, cmd_compare, cmd_export_engine, cmd_train_generator}
+# (evaluate loads it through the bundle, quietly too, and a tfidf bundle never needs it)
+TENSORFLOW_COMMANDS = {cmd_train, cmd_compare, cmd_export_engine, cmd_train_generator}
 
 
 def main(argv: list[str] | None = None) -> int:

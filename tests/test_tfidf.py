@@ -119,3 +119,18 @@ def test_generator_commands_refuse_a_tfidf_bundle(tfidf_bundle):
     assert_user_error(run_cli("train-generator", "--model", tfidf_bundle, "--max-rows", "50", "--epochs", "1"),
                       "tfidf bundle")
     assert_user_error(run_cli("generate", "this dress", "--model", tfidf_bundle), "has no generator")
+
+
+def test_evaluate_command_runs_without_tensorflow(tfidf_bundle, data_path):
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys; from classifier.cli import main; "
+        f"rc = main(['evaluate', '--model', {str(tfidf_bundle)!r}, '--data', {str(data_path)!r}]); "
+        "assert rc in (0, None) and 'tensorflow' not in sys.modules and 'keras' not in sys.modules, sys.modules.keys()"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(r"\[\d\.\d{4}, \d\.\d{4}\]", r.stdout.strip().splitlines()[-1])
