@@ -111,8 +111,7 @@ class Split:
     x_test: list[str]
     y_train: np.ndarray
     y_test: np.ndarray
-    aux_train: np.ndarray | None = None  # an auxiliary numeric column (e.g. Rating), NaN where missing
-    aux_test: np.ndarray | None = None
+    aux_train: np.ndarray | None = None  # an auxiliary numeric column (e.g. Rating), NaN where missing; training only
 
 
 def make_split(df: pd.DataFrame, text_column: str, label_column: str, test_size: float, seed: int,
@@ -132,5 +131,5 @@ def make_split(df: pd.DataFrame, text_column: str, label_column: str, test_size:
         list(x_test),
         y_train.to_numpy(dtype=np.float32),
         y_test.to_numpy(dtype=np.float32),
-        *(a.to_numpy(dtype=np.float64) for a in aux_parts),
+        aux_parts[0].to_numpy(dtype=np.float64) if aux_parts else None,  # [train, test]: the test part is not used
     )

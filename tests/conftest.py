@@ -36,6 +36,11 @@ def run_cli(*args, input: str | bytes | None = None, cwd: Path | None = None, en
     )
 
 
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """Run `python -c CODE` in a new process from the project folder (e.g. to see what it imports)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+
+
 @pytest.fixture(scope="session")
 def small_bundle(tmp_path_factory, data_path) -> Path:
     """The seed preset trained for 1 epoch on the first 2,000 clean rows (about 15 s)."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from classifier.artifacts import add_files, load, load_keras
 from classifier.generate import END, GENERATOR_KERAS, continue_ids, generate, load_generator, pick, start_id
 from classifier.tokenizer import Tokenizer
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli, run_python
 
 
 def keras_greedy_window(model, ids: list[int], words: int, context: int) -> list[int]:
@@ -193,6 +191,6 @@ def test_generate_does_not_import_tensorflow(generator_bundle):
         f"print(generate({str(generator_bundle)!r}, 'this dress', words=5, n=3)[0].text); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    r = run_python(code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("this dress")

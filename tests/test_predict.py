@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 
 from classifier import load
 from classifier.score import predict
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli, run_python
 
 REVIEWS = ["Love this dress, it fits perfectly", "It ripped after one wash and the color faded", "", "qzxv wkkrpf"]
 
@@ -60,6 +57,6 @@ def test_scoring_never_imports_tensorflow(small_bundle, tmp_path):
         f"classifier.load({str(small_bundle)!r}).predict_proba(['nice'])\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "r.scored.csv").read_text().splitlines()[2] == ",,,empty"  # a blank line is an empty text

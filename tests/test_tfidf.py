@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import textwrap
 
 import numpy as np
@@ -17,7 +16,7 @@ from classifier.data import load_labelled, make_split
 from classifier.errors import UserError
 from classifier.evaluate import format_result
 from classifier.train import train
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_python
 
 ROWS = 2000
 
@@ -63,9 +62,8 @@ def test_loads_and_predicts_without_tensorflow_or_scikit_learn(tfidf_bundle):
         p = classifier.load({str(tfidf_bundle)!r}).predict_proba(["Love this dress!", "It ripped after one wash."])
         print(p[0] > p[1], "tensorflow" in sys.modules, "sklearn" in sys.modules)
     """)
-    import subprocess
-
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "False", "False"]
 
 
@@ -122,15 +120,11 @@ def test_generator_commands_refuse_a_tfidf_bundle(tfidf_bundle):
 
 
 def test_evaluate_command_runs_without_tensorflow(tfidf_bundle, data_path):
-    import subprocess
-
-    from tests.conftest import ROOT
-
     code = (
         "import sys; from classifier.cli import main; "
         f"rc = main(['evaluate', '--model', {str(tfidf_bundle)!r}, '--data', {str(data_path)!r}]); "
         "assert rc in (0, None) and 'tensorflow' not in sys.modules and 'keras' not in sys.modules, sys.modules.keys()"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    r = run_python(code)
     assert r.returncode == 0, r.stderr
     assert re.fullmatch(r"\[\d\.\d{4}, \d\.\d{4}\]", r.stdout.strip().splitlines()[-1])
