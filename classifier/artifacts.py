@@ -4,8 +4,8 @@
     bundle.predict_proba(["love it", "it ripped"])
 
 A bundle is a folder:
-    classifier.keras   plain Keras model over front-padded ids (no optimizer state)
-    classifier.npz     the same model as NumPy arrays for classifier.engine (no TensorFlow)
+    classifier.keras   plain Keras model over front-padded ids (no optimizer state); the NumPy
+                       engine (classifier.engine) reads the same file without TensorFlow
     tokenizer.json     the shared tokenizer (JSON, never pickle)
     config.json        every setting, data sha256, versions, and the sha256 of each file
     history.csv        per-epoch training history
@@ -32,7 +32,6 @@ from classifier.tokenizer import Tokenizer
 
 FORMAT = "classifier-bundle/1"
 CLASSIFIER_FILE = "classifier.keras"
-ENGINE_FILE = "classifier.npz"
 ENGINES = ("numpy", "keras")
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "config.json"
@@ -86,6 +85,37 @@ def package_versions() -> dict:
     return out
 
 
+def read_keras_file(path: Path, weights: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
+    """A .keras file's model config and its weights by HDF5 path (none if not `weights`), without
+    TensorFlow (zip + h5py).
+
+    Keras names each layer's group by its class, in order: layers/embedding, layers/lstm,
+    layers/lstm_1, ..., layers/dense, layers/dense_1; an LSTM's weights are under cell/vars/0..2.
+    """
+    import io
+    import zipfile
+
+    import h5py
+
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+            if not weights:
+                return config, arrays
+            with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as h5:
+                h5.visititems(lambda name, obj: arrays.__setitem__(name, np.asarray(obj, np.float32))
+                              if isinstance(obj, h5py.Dataset) else None)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise UserError(f"{path} is not a Keras model saved by this tool ({e}); retrain it") from None
+    return config, arrays
+
+
+def keras_layer_path(kind: str, i: int = 0) -> str:
+    """HDF5 group of the i-th layer of a kind ("embedding", "lstm", "dense") in a .keras file."""
+    return f"layers/{kind}{f'_{i}' if i else ''}"
+
+
 class Bundle:
     """A loaded bundle: config, tokenizer, and the models, loaded when first used."""
 
@@ -96,6 +126,7 @@ class Bundle:
         self.tokenizer = tokenizer
         self._keras_classifier = None
         self._numpy_engine = None
+        self._default_engine = None
 
     def data_path(self, data: str | os.PathLike | None = None) -> Path:
         """`data` if given, else the file the bundle was trained on, else the default data file."""
@@ -111,23 +142,25 @@ class Bundle:
         return self._keras_classifier
 
     def numpy_engine(self):
-        """The classifier as a `classifier.engine.ClassifierEngine` (NumPy only, no TensorFlow)."""
+        """The classifier as a `classifier.engine.ClassifierEngine`, built from classifier.keras
+        without TensorFlow (UserError if the engine cannot run the model). An old bundle's
+        classifier.npz, if any, is not read: it held the same weights."""
         if self._numpy_engine is None:
-            # only a hash-checked engine file: an unrecorded one may belong to another model
-            if ENGINE_FILE not in self.meta.get("files", {}):
-                raise UserError(
-                    f"{self.path} has no {ENGINE_FILE} (saved before the NumPy engine existed); add it with "
-                    f"`classifier export-engine --model {self.path}` (needs TensorFlow) or leave out --engine numpy"
-                )
             from classifier.engine import ClassifierEngine
 
-            self._numpy_engine = ClassifierEngine.load(self.path / ENGINE_FILE)
+            tok = self.tokenizer.config
+            self._numpy_engine = ClassifierEngine.from_keras_file(self.path / CLASSIFIER_FILE, tok.padding,
+                                                                  tok.truncating)
         return self._numpy_engine
 
     def default_engine(self) -> str:
-        """numpy when the bundle carries its engine file, else keras (a model the engine cannot run,
-        or one whose file was left out to keep the bundle small)."""
-        return "numpy" if ENGINE_FILE in self.meta.get("files", {}) else "keras"
+        """numpy when the engine can run the bundle's model (decided from classifier.keras's config,
+        no TensorFlow), else keras."""
+        if self._default_engine is None:
+            from classifier.engine import runs_keras_file
+
+            self._default_engine = "numpy" if runs_keras_file(self.path / CLASSIFIER_FILE) else "keras"
+        return self._default_engine
 
     def predict_proba(self, texts, batch_size: int = 512, engine: str | None = None) -> np.ndarray:
         """Probability of recommending, one float32 per text; engine "keras" runs the Keras model,
@@ -226,10 +259,10 @@ def swap_in(tmp: Path, out: Path) -> None:
         os.replace(tmp, out)
 
 
-def update_bundle(path: str | os.PathLike, write_files, **meta_updates) -> None:
+def update_bundle(path: str | os.PathLike, write_files, drop: tuple[str, ...] = (), **meta_updates) -> None:
     """Add or replace files of an existing bundle and record them, all or nothing: `write_files(folder)`
     writes the new files into an empty folder and returns their names; they join hard links of the
-    bundle's other files in a staging copy, which is swapped in whole."""
+    bundle's other files (less `drop`, files made stale) in a staging copy, which is swapped in whole."""
     path = Path(path)
     meta = read_json(path / CONFIG_FILE)
     stage = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
@@ -238,11 +271,13 @@ def update_bundle(path: str | os.PathLike, write_files, **meta_updates) -> None:
         new.mkdir()
         names = write_files(new)
         for f in path.iterdir():
-            if f.is_file() and f.name not in names:
+            if f.is_file() and f.name not in names and f.name not in drop:
                 try:
                     os.link(f, stage / f.name)
                 except OSError:  # no hard links on this file system
                     shutil.copy2(f, stage / f.name)
+        for name in drop:
+            meta.get("files", {}).pop(name, None)
         for name in names:
             os.replace(new / name, stage / name)
             meta.setdefault("files", {})[name] = file_sha256(stage / name)
@@ -271,10 +306,6 @@ def save_bundle(out: str | os.PathLike, *, model, tokenizer: Tokenizer, config: 
         if model is not None:
             save_keras(model, tmp / CLASSIFIER_FILE)
             files.insert(0, CLASSIFIER_FILE)
-            from classifier.engine import export_engine
-
-            if export_engine(model, tokenizer.config, tmp / ENGINE_FILE):
-                files.append(ENGINE_FILE)
         if write_files is not None:
             files += write_files(tmp)
         tokenizer.save(tmp / TOKENIZER_FILE)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import ENGINE_FILE, load, write_json
+from classifier.artifacts import load, write_json
 from classifier.config import DEFAULT_DATA, DEFAULT_MODEL_DIR
 from classifier.data import load_labelled, make_split
 from classifier.errors import UserError
@@ -65,18 +64,6 @@ def timed_process(cmd: list[str]) -> dict:
     out = json.loads(proc.stdout)
     return {"seconds": round(out["seconds"], 2), "cpu_seconds": round(out["cpu"], 2),
             "peak_rss_mb": round(out["kb"] / 1024, 1)}
-
-
-def engine_bundle(model_dir: Path, scratch: Path) -> tuple[Path, str]:
-    """The bundle itself, or a scratch copy with the engine exported if it was saved without one."""
-    if ENGINE_FILE in load(model_dir).meta.get("files", {}):
-        return model_dir, ""
-    from classifier.engine import export_bundle_engine
-
-    copy = scratch / "bundle"
-    shutil.copytree(model_dir, copy)
-    export_bundle_engine(copy)
-    return copy, f"{model_dir} has no {ENGINE_FILE}: benchmarked a copy with it exported"
 
 
 def bench_predict(bundle_dir: Path, texts: list[str]) -> dict:
@@ -158,6 +145,7 @@ def attempt(result: dict, key: str, fn, *args) -> None:
 
 def run(model_dir: Path, data: Path, training_batches: int) -> dict:
     bundle = load(model_dir)
+    bundle.numpy_engine()  # UserError now, not after the slow parts, if the engine cannot run the model
     cfg = bundle.config
     df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows)
     split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
@@ -165,19 +153,16 @@ def run(model_dir: Path, data: Path, training_batches: int) -> dict:
               "load_average_before": [round(v, 2) for v in os.getloadavg()], "notes": []}
     with tempfile.TemporaryDirectory(prefix="classifier-bench-") as scratch:
         scratch = Path(scratch)
-        bundle_dir, note = engine_bundle(model_dir, scratch)
-        if note:
-            result["notes"].append(note)
         csv_path = scratch / "test_split.csv"
         import pandas as pd
 
         pd.DataFrame({cfg.text_column: split.x_test, cfg.label_column: split.y_test.astype(int)}).to_csv(
             csv_path, index=False)
-        attempt(result, "predict", bench_predict, bundle_dir, split.x_test)
-        attempt(result, "process", bench_processes, bundle_dir, csv_path, scratch)
+        attempt(result, "predict", bench_predict, model_dir, split.x_test)
+        attempt(result, "process", bench_processes, model_dir, csv_path, scratch)
         print(json.dumps({k: result[k] for k in ("predict", "process")}), file=sys.stderr)  # kept if a later part hangs
         attempt(result, "training", bench_training, data, training_batches)
-        attempt(result, "scoring_memory", bench_scoring_memory, bundle_dir, data)
+        attempt(result, "scoring_memory", bench_scoring_memory, model_dir, data)
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     return result
 

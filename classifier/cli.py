@@ -46,13 +46,6 @@ def cmd_compare(args) -> None:
     print(f"wrote {args.out}/compare.json")
 
 
-def cmd_export_engine(args) -> None:
-    from classifier.engine import export_bundle_engine
-
-    path, diff = export_bundle_engine(args.model)
-    print(f"wrote {path} (max abs difference from model.predict on random reviews: {diff:.1e})")
-
-
 def cmd_score(args) -> None:
     import signal
 
@@ -86,10 +79,12 @@ def cmd_train_generator(args) -> None:
                            batch_size=args.batch_size)
     m = train_generator(cfg, args.model, args.data, verbose=0 if args.quiet else 1, agreement=not args.no_agreement)
     print(f"saved the {args.preset} generator in {args.model} ({m['epochs_run']} epochs, {m['train_seconds']} s)")
-    print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words)")
+    alone = f"; the LSTM alone {m['perplexity_lstm_alone']:.2f}" if "perplexity_lstm_alone" in m else ""
+    print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words{alone})")
     if "agreement" in m:
         a = m["agreement"]
-        print(f"sentiment agreement: positive {a['positive']:.1%}, negative {a['negative']:.1%}")
+        print(f"sentiment agreement, the model's own samples: positive {a['positive']:.1%}, "
+              f"negative {a['negative']:.1%}")
 
 
 def cmd_evaluate_generator(args) -> None:
@@ -176,10 +171,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train each preset once per seed (weights and shuffling) and add mean and spread rows")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("export-engine", help="add the NumPy engine file to a bundle saved without one")
-    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
-    p.set_defaults(func=cmd_export_engine)
-
     p = sub.add_parser("score", help="add recommend_proba, recommend and status columns to review CSV files")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="CSV/TSV files (.gz too), folders (their *.csv, *.tsv, *.csv.gz) or - for stdin")
@@ -195,8 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     p.add_argument("--summary-json", metavar="FILE", help="also write the counts as JSON")
     p.add_argument("--engine", choices=["numpy", "keras"],
-                   help="numpy: no TensorFlow, fast (the default when the bundle has classifier.npz); "
-                        "keras: the saved Keras model (the default otherwise)")
+                   help="numpy: no TensorFlow, fast (the default when it runs the bundle's model: "
+                        "Embedding -> LSTM -> Dense); keras: the saved Keras model (the default otherwise)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("predict", help="print probability, label and status of reviews (arguments or stdin lines)")
@@ -204,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
     p.add_argument("--threshold", type=probability, help="recommend = 1 at or above this (default: the bundle's, 0.5)")
     p.add_argument("--engine", choices=["numpy", "keras"],
-                   help="numpy: no TensorFlow, fast (the default when the bundle has classifier.npz); "
-                        "keras: the saved Keras model (the default otherwise)")
+                   help="numpy: no TensorFlow, fast (the default when it runs the bundle's model: "
+                        "Embedding -> LSTM -> Dense); keras: the saved Keras model (the default otherwise)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train-generator", help="train the text generator into an existing bundle")
@@ -241,9 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=probability, help="sample only from the most likely words holding mass P")
     p.add_argument("--seed", type=int, help="random seed: the same seed gives the same samples")
     p.add_argument("--sentiment", choices=["positive", "negative"], help="ask for a review of this sentiment")
-    p.add_argument("--best-of", type=positive_int, default=1,
+    p.add_argument("--best-of", type=positive_int,
                    help="with --sentiment and sampling: write K candidates per sample and keep the one the "
-                        "bundle's classifier puts furthest on that side (default: 1)")
+                        "bundle's classifier puts furthest on that side (default: 8 there, else 1; "
+                        "--best-of 1 for the model's own samples)")
     p.add_argument("--format", choices=["text", "jsonl"], default="text",
                    help="text: one sample a line; jsonl: JSON lines with the classifier's score")
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
@@ -253,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # commands that always load TensorFlow
 # (evaluate loads it through the bundle, quietly too, and a tfidf bundle never needs it)
-TENSORFLOW_COMMANDS = {cmd_train, cmd_compare, cmd_export_engine, cmd_train_generator}
+TENSORFLOW_COMMANDS = {cmd_train, cmd_compare, cmd_train_generator}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@
 
 Every preset gets the same data, clean rows and split (test_size 0.2, seed 42), so the
 figures are comparable. Scoring speed is `Bundle.predict_proba` over the test texts,
-tokenizing included, with the bundle's default engine (Keras when it has no NumPy engine).
+tokenizing included, with the bundle's default engine (Keras when the NumPy engine cannot run its model).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ COLUMNS = [  # (key, header, format)
 
 
 def score_timed(bundle, texts: list[str]) -> tuple[np.ndarray, float, str]:
-    """Probabilities, rows/s and engine: NumPy when the bundle has it, else Keras."""
+    """Probabilities, rows/s and engine: NumPy when it runs the bundle's model, else Keras."""
     for engine in ("numpy", "keras"):
         try:
             bundle.predict_proba(texts[:64], engine=engine)  # load the model outside the timing

@@ -1,6 +1,6 @@
 """NumPy inference for the classifier: Keras' probabilities without TensorFlow.
 
-    engine = ClassifierEngine.load("saved_models/default/classifier.npz")
+    engine = ClassifierEngine.from_keras_file("saved_models/default/classifier.keras")
     engine.predict_ids([[12, 7, 431], []])      # float32, one probability per id list
 
 The model is Embedding -> LSTM -> Dense(1, sigmoid) over front-padded ids, and
@@ -13,7 +13,9 @@ three facts make it cheap to run exactly:
   (a mask_zero model skips padding, so it starts from the zero state);
 - rows sorted by length and aligned at their last word make every step one
   batched matmul over the rows that have started.
-float32 throughout, like Keras; TensorFlow is imported only by `from_keras`.
+float32 throughout, like Keras. The engine is built from the bundle's own classifier.keras,
+read with zip + h5py (`from_keras_file`), so TensorFlow is never imported; `from_keras` takes a
+live Keras model, and both check the architecture through `check_architecture`.
 """
 
 from __future__ import annotations
@@ -27,10 +29,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from classifier.errors import UserError
-from classifier.files import atomic_write
 from classifier.lstm_numpy import lstm_step, sigmoid
 
-FORMAT = "classifier-engine/1"
 # rows per chunk: each step's gate block (rows x 4u floats) stays near the CPU cache
 CHUNK_ROWS = 1024
 MIN_CHUNK_ROWS = 64  # below this a thread's per-step overhead outweighs its share of the work
@@ -133,89 +133,95 @@ class ClassifierEngine:
             h[:k], c[:k] = lstm_step(self.table[ids[j, :k]], h[:k], c[:k], self.recurrent)
         return sigmoid(h @ self.dense_kernel + self.dense_bias)
 
-    # -- persistence -----------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the .npz atomically (plain arrays and strings: loads with allow_pickle=False)."""
-        with atomic_write(path) as f:
-            np.savez(
-                f, format=np.array(FORMAT), table=self.table, recurrent=self.recurrent,
-                dense_kernel=self.dense_kernel, dense_bias=np.array([self.dense_bias]),
-                maxlen=np.array(self.maxlen), mask_zero=np.array(self.mask_zero),
-                padding=np.array(self.padding), truncating=np.array(self.truncating),
-            )
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> ClassifierEngine:
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if str(z["format"]) != FORMAT:
-                    raise ValueError(f"format is {str(z['format'])!r}, expected {FORMAT!r}")
-                return cls(z["table"], z["recurrent"], z["dense_kernel"], z["dense_bias"], int(z["maxlen"]),
-                           bool(z["mask_zero"]), str(z["padding"]), str(z["truncating"]))
-        except FileNotFoundError:
-            raise UserError(f"{path} not found") from None
-        except (OSError, ValueError, KeyError) as e:
-            raise UserError(f"{path} is not an engine file of this tool ({e}); "
-                            f"rewrite it with `classifier export-engine --model {path.parent}`") from None
-
-    # -- from a Keras model (needs TensorFlow) -----------------------------------
+    # -- from a Keras model ----------------------------------------------------
     @classmethod
     def from_keras(cls, model, padding: str = "pre", truncating: str = "pre") -> ClassifierEngine:
-        """The engine of a Keras Embedding -> LSTM -> Dense(1, sigmoid) model; UserError for other shapes."""
-        layers = [layer for layer in model.layers if type(layer).__name__ not in ("InputLayer", "Dropout")]
-        kinds = [type(layer).__name__ for layer in layers]
-        emb, lstm, dense = layers if kinds == ["Embedding", "LSTM", "Dense"] else (None, None, None)
-        supported = (
-            emb is not None
-            and lstm.activation.__name__ == "tanh" and lstm.recurrent_activation.__name__ == "sigmoid"
-            and lstm.use_bias and not (lstm.return_sequences or lstm.go_backwards or lstm.stateful)
-            and dense.units == 1 and dense.activation.__name__ == "sigmoid" and dense.use_bias
-        )
-        if not supported:
-            raise UserError(f"the NumPy engine runs Embedding -> LSTM -> Dense(1, sigmoid) models, not "
-                            f"{' -> '.join(kinds)}; use --engine keras")
-        maxlen = model.input_shape[1]
-        if maxlen is None:
-            raise UserError("the NumPy engine needs a model over fixed-length padded ids; use --engine keras")
-        (embedding,) = emb.get_weights()
-        kernel, recurrent, bias = (np.asarray(w, dtype=np.float32) for w in lstm.get_weights())
-        dense_kernel, dense_bias = dense.get_weights()
+        """The engine of a live Keras Embedding -> LSTM -> Dense(1, sigmoid) model; UserError for other shapes."""
+        layers = [(type(layer).__name__, layer.get_config()) for layer in model.layers]
+        emb_config = check_architecture(layers, model.input_shape[1])
+        emb, lstm, dense = (layer for layer in model.layers if type(layer).__name__ not in IGNORED_LAYERS)
+        return cls.from_weights([*emb.get_weights(), *lstm.get_weights(), *dense.get_weights()],
+                                maxlen=model.input_shape[1], mask_zero=bool(emb_config.get("mask_zero")),
+                                padding=padding, truncating=truncating)
+
+    @classmethod
+    def from_keras_file(cls, path: str | os.PathLike, padding: str = "pre",
+                        truncating: str = "pre") -> ClassifierEngine:
+        """The engine of a saved .keras model, read with zip + h5py (no TensorFlow); UserError for
+        a model of another shape, or a file that is not a Keras model saved by this tool."""
+        from classifier.artifacts import keras_layer_path, read_keras_file
+
+        config, arrays = read_keras_file(Path(path))
+        layers, maxlen = saved_layers(config)
+        emb_config = check_architecture(layers, maxlen)
+        names = [f"{keras_layer_path('embedding')}/vars/0",
+                 *(f"{keras_layer_path('lstm')}/cell/vars/{i}" for i in range(3)),
+                 *(f"{keras_layer_path('dense')}/vars/{i}" for i in range(2))]
+        try:
+            return cls.from_weights([arrays[n] for n in names], maxlen=maxlen,
+                                    mask_zero=bool(emb_config.get("mask_zero")), padding=padding, truncating=truncating)
+        except (KeyError, ValueError) as e:
+            raise UserError(f"{path} is not a Keras model saved by this tool (weights: {e}); retrain it") from None
+
+    @classmethod
+    def from_weights(cls, weights: list, maxlen: int, mask_zero: bool, padding: str,
+                     truncating: str) -> ClassifierEngine:
+        """From [embedding, LSTM kernel, recurrent kernel, bias, Dense kernel, bias] of a checked model."""
+        embedding, kernel, recurrent, bias, dense_kernel, dense_bias = (np.asarray(w, np.float32) for w in weights)
+        if embedding.shape[1] != kernel.shape[0]:
+            raise ValueError(f"embedding {embedding.shape} does not feed an LSTM kernel {kernel.shape}")
         table = embedding @ kernel + bias
-        return cls(table, recurrent, dense_kernel, dense_bias, maxlen=maxlen,
-                   mask_zero=emb.mask_zero, padding=padding, truncating=truncating)
+        return cls(table, recurrent, dense_kernel, dense_bias, maxlen=maxlen, mask_zero=mask_zero,
+                   padding=padding, truncating=truncating)
 
 
-def export_engine(model, tokenizer_config, path: str | os.PathLike) -> bool:
-    """Save the engine of a Keras classifier beside it; False (nothing written) if the engine cannot run it."""
+IGNORED_LAYERS = ("InputLayer", "Dropout")  # the identity at inference
+
+
+def saved_layers(model_config: dict) -> tuple[list[tuple[str, dict]], int | None]:
+    """(class name, config) of each layer of a saved model's config.json, and its input length."""
+    def as_dict(x) -> dict:
+        return x if isinstance(x, dict) else {}
+
+    inner = as_dict(as_dict(model_config).get("config"))
+    entries = inner.get("layers") if isinstance(inner.get("layers"), list) else []
+    layers = [(as_dict(e).get("class_name"), as_dict(as_dict(e).get("config"))) for e in entries]
+    shape = next((config.get("batch_shape") for kind, config in layers if kind == "InputLayer"), None)
+    shape = shape or inner.get("build_input_shape")
+    return layers, (shape[1] if isinstance(shape, list) and len(shape) == 2 else None)
+
+
+def check_architecture(layers: list[tuple[str, dict]], maxlen: int | None) -> dict:
+    """The Embedding's config if the layers, (class name, Keras config) in order, are a model the engine
+    runs: Embedding -> LSTM -> Dense(1, sigmoid) (Dropout and the InputLayer aside) over fixed-length ids;
+    else UserError. `from_keras` and `from_keras_file` both check through here."""
+    kept = [(kind, config) for kind, config in layers if kind not in IGNORED_LAYERS]
+    kinds = [kind for kind, _ in kept]
+    settings = []
+    if kinds == ["Embedding", "LSTM", "Dense"]:
+        (_, lstm), (_, dense) = kept[1:]
+        wanted = [(lstm, "LSTM", "activation", "tanh"), (lstm, "LSTM", "recurrent_activation", "sigmoid"),
+                  (lstm, "LSTM", "use_bias", True), (lstm, "LSTM", "return_sequences", False),
+                  (lstm, "LSTM", "go_backwards", False), (lstm, "LSTM", "stateful", False),
+                  (dense, "Dense", "units", 1), (dense, "Dense", "activation", "sigmoid"),
+                  (dense, "Dense", "use_bias", True)]
+        settings = [f"{kind} {key}={config.get(key)!r}" for config, kind, key, want in wanted
+                    if config.get(key) != want]
+    if kinds != ["Embedding", "LSTM", "Dense"] or settings:
+        shape = " -> ".join(map(str, kinds)) or "a model without layers"
+        raise UserError(f"the NumPy engine runs Embedding -> LSTM -> Dense(1, sigmoid) models, not "
+                        f"{shape}{' with ' + ', '.join(settings) if settings else ''}; use --engine keras")
+    if maxlen is None:
+        raise UserError("the NumPy engine needs a model over fixed-length padded ids; use --engine keras")
+    return kept[0][1]
+
+
+def runs_keras_file(path: str | os.PathLike) -> bool:
+    """Whether the engine can run the .keras model at `path`, from its config alone (no weights read)."""
+    from classifier.artifacts import read_keras_file
+
     try:
-        engine = ClassifierEngine.from_keras(model, tokenizer_config.padding, tokenizer_config.truncating)
+        check_architecture(*saved_layers(read_keras_file(Path(path), weights=False)[0]))
     except UserError:
         return False
-    engine.save(path)
     return True
-
-
-def export_bundle_engine(model_dir: str | os.PathLike, check_rows: int = 64) -> tuple[Path, float]:
-    """Add classifier.npz to a bundle saved without one; returns its path and the max abs
-    difference from model.predict on `check_rows` random id lists (refused above 1e-4)."""
-    from classifier.artifacts import ENGINE_FILE, load, update_bundle
-
-    bundle = load(model_dir)
-    model = bundle.keras_classifier()
-    tok = bundle.tokenizer.config
-    engine = ClassifierEngine.from_keras(model, tok.padding, tok.truncating)
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(0, engine.maxlen + 20, check_rows)
-    id_lists = [rng.integers(1, engine.vocab_size, n).tolist() for n in lengths]
-    keras_p = model.predict(bundle.tokenizer.pad(id_lists), verbose=0).reshape(-1)
-    diff = float(np.abs(engine.predict_ids(id_lists) - keras_p).max())
-    if diff > 1e-4:
-        raise UserError(f"the NumPy engine differs from the Keras model of {bundle.path} by {diff:.2g}; "
-                        f"not exported, use --engine keras")
-    def write_files(folder: Path) -> list[str]:
-        engine.save(folder / ENGINE_FILE)
-        return [ENGINE_FILE]
-
-    update_bundle(bundle.path, write_files)
-    return bundle.path / ENGINE_FILE, diff

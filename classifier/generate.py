@@ -6,7 +6,8 @@
     for s in generate("saved_models/default", "this dress is", words=12, n=3, temperature=0.8, seed=1):
         print(s.text)
 
-The generator's weights are exported to `generator.npz` in the bundle; the
+The weights are read straight from the bundle's `generator.keras` (its HDF5
+member, with h5py: no TensorFlow, and no second copy on disk); the
 forward pass here (embedding, stacked LSTMs via lstm_numpy.lstm_step, dense
 head) gives the same logits as the Keras model. The K samples of one call run
 together: one batched step per generated word.
@@ -21,13 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import Bundle, load
+from classifier.artifacts import Bundle, keras_layer_path, load, read_keras_file
 from classifier.errors import UserError
 from classifier.lstm_numpy import lstm_step
 
 GENERATOR_KERAS = "generator.keras"
-GENERATOR_WEIGHTS = "generator.npz"
+GENERATOR_NGRAM = "generator_ngram.npz"  # the trigram counts the default preset mixes in
+GENERATOR_WEIGHTS = "generator.npz"  # older bundles' copy of the weights; dropped when a generator is retrained
 SENTIMENTS = ("negative", "positive")
+SENTIMENT_BEST_OF = 8  # candidates per sample when sampling for a sentiment, unless told otherwise
 END = 0  # whole-review models predict id 0 (the padding id, never a word) for "end of review"
 
 
@@ -37,9 +40,9 @@ def start_id(num_words: int, sentiment: str | None = None) -> int:
 
 
 class Net:
-    """The generator's forward pass in NumPy (float32), from the arrays of generator.npz."""
+    """The generator's forward pass in NumPy (float32), from its Keras weights."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], spec: dict):
+    def __init__(self, arrays: dict[str, np.ndarray], spec: dict, ngram=None):
         self.spec = spec
         self.context = int(spec["context"])  # 0: whole-review model with carried state
         self.num_words = int(spec["num_words"])
@@ -53,15 +56,24 @@ class Net:
             (arrays[f"dense{i}_kernel"], arrays[f"dense{i}_bias"], act)
             for i, act in enumerate(spec["dense_activations"])
         ]
+        self.ngram = ngram  # a KneserNeyTrigram mixed in with weight spec["ngram_weight"], or None
+        self.ngram_weight = float(spec.get("ngram_weight", 0.0)) if ngram is not None else 0.0
 
     @classmethod
-    def load(cls, path: Path, spec: dict) -> Net:
+    def from_keras(cls, path: Path, spec: dict) -> Net:
+        """The arrays of generator.keras, read without TensorFlow."""
+        _, w = read_keras_file(path)
         try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-            return cls(arrays, spec)
-        except (OSError, ValueError, KeyError) as e:
-            raise UserError(f"{path} is not a generator weights file of this tool ({e}); retrain it") from None
+            arrays = {"embedding": w[f"{keras_layer_path('embedding')}/vars/0"]}
+            for i in range(int(spec["lstm_layers"])):
+                for j, part in enumerate(("kernel", "recurrent", "bias")):
+                    arrays[f"lstm{i}_{part}"] = w[f"{keras_layer_path('lstm', i)}/cell/vars/{j}"]
+            for i in range(len(spec["dense_activations"])):
+                arrays[f"dense{i}_kernel"] = w[f"{keras_layer_path('dense', i)}/vars/0"]
+                arrays[f"dense{i}_bias"] = w[f"{keras_layer_path('dense', i)}/vars/1"]
+        except KeyError as e:
+            raise UserError(f"{path} lacks the weights {e} its recorded settings need; retrain the generator") from None
+        return cls(arrays, spec)
 
     def zero_state(self, batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(np.zeros((batch, r.shape[0]), np.float32),) * 2 for _, r, _ in self.lstms]
@@ -88,6 +100,18 @@ class Net:
             if act == "relu":
                 h = np.maximum(h, 0)
         return h
+
+    def next_logprobs(self, logits: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Log-probabilities over the output ids after the words u, v (0 = none yet); with an n-gram
+        partner, (1 - a) P_lstm(w) + a (1 - P_lstm(end)) P_ngram(w | u, v), end keeping its probability."""
+        lp = log_softmax(logits)
+        if self.ngram is None:
+            return lp
+        p = np.exp(lp)
+        a = self.ngram_weight
+        p[:, 1:] = (1 - a) * p[:, 1:] + a * (1 - p[:, :1]) * self.ngram.next_probs(u, v)
+        with np.errstate(divide="ignore"):
+            return np.log(p)
 
     def window_logits(self, contexts: np.ndarray) -> np.ndarray:
         """Window models: logits for the word after each row of `context` ids."""
@@ -140,7 +164,8 @@ def continue_ids(net: Net, prompt_ids: list[int], words: int, n: int = 1, temper
     else:
         ids = np.array([[start_id(net.num_words, sentiment), *prompt_ids]] * n, np.int64)
         top, state = net.run(ids)
-        logits = net.head(top[:, -1])
+        u, v = (np.full(n, w, np.int64) for w in [0, 0, *prompt_ids][-2:])  # the n-gram's context
+        logits = net.next_logprobs(net.head(top[:, -1]), u, v)
     for t in range(words):
         if net.context:
             logits = net.window_logits(ctx)
@@ -156,7 +181,8 @@ def continue_ids(net: Net, prompt_ids: list[int], words: int, n: int = 1, temper
             ctx = np.concatenate([ctx[:, 1:], nxt[:, None]], axis=1)
         elif t + 1 < words:
             top, state = net.run(nxt[:, None], state)
-            logits = net.head(top[:, -1])
+            u, v = v, nxt
+            logits = net.next_logprobs(net.head(top[:, -1]), u, v)
     return [out[i, : lengths[i]].tolist() for i in range(n)]
 
 
@@ -182,9 +208,21 @@ def load_generator(bundle: Bundle) -> Net:
             f"{str(meta.get('tokenizer_sha256'))[:12]}, bundle's tokenizer.json {bundle.tokenizer.sha256[:12]}); "
             f"retrain it with `classifier train-generator --model {bundle.path}`"
         )
-    if GENERATOR_WEIGHTS not in bundle.meta.get("files", {}):
-        raise UserError(f"{bundle.path / GENERATOR_WEIGHTS} is not recorded in the bundle; retrain the generator")
-    return Net.load(bundle.path / GENERATOR_WEIGHTS, meta["spec"])
+    if GENERATOR_KERAS not in bundle.meta.get("files", {}):
+        raise UserError(f"{bundle.path / GENERATOR_KERAS} is not recorded in the bundle; retrain the generator")
+    net = Net.from_keras(bundle.path / GENERATOR_KERAS, meta["spec"])
+    if meta["spec"].get("ngram_weight"):
+        from classifier.ngram import KneserNeyTrigram
+
+        if GENERATOR_NGRAM not in bundle.meta.get("files", {}):
+            raise UserError(f"{bundle.path / GENERATOR_NGRAM} is not recorded in the bundle; retrain the generator")
+        try:
+            net.ngram = KneserNeyTrigram.load(bundle.path / GENERATOR_NGRAM)
+        except (OSError, ValueError, KeyError) as e:
+            raise UserError(f"{bundle.path / GENERATOR_NGRAM} is not an n-gram file of this tool ({e}); "
+                            f"retrain the generator") from None
+        net.ngram_weight = float(meta["spec"]["ngram_weight"])
+    return net
 
 
 def prompt_ids(bundle: Bundle, prompt: str, warn=None) -> tuple[list[str], list[int]]:
@@ -236,11 +274,15 @@ def check_options(net: Net, words: int, n: int, temperature: float, top_k: int |
 
 def generate(model: str | Path | Bundle, prompt: str, words: int = 10, n: int = 1, temperature: float = 0.0,
              top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-             sentiment: str | None = None, score: bool = False, warn=None, best_of: int = 1) -> list[Sample]:
+             sentiment: str | None = None, score: bool = False, warn=None, best_of: int | None = None) -> list[Sample]:
     """`n` continuations of `prompt`; greedy (the same every run) at temperature 0, seeded sampling above.
 
     With `sentiment` and `best_of` K > 1, K candidates are sampled for each sample (all in the
-    same batch) and the one the bundle's classifier puts furthest on the requested side is kept."""
+    same batch) and the one the bundle's classifier puts furthest on the requested side is kept.
+    `best_of` None: SENTIMENT_BEST_OF when sampling for a sentiment (the start token alone steers
+    weakly, see the README), else 1."""
+    if best_of is None:
+        best_of = SENTIMENT_BEST_OF if sentiment is not None and temperature > 0 else 1
     bundle = model if isinstance(model, Bundle) else load(model)
     net = load_generator(bundle)
     check_options(net, words, n, temperature, top_k, top_p, sentiment, best_of)

@@ -44,10 +44,17 @@ class KneserNeyTrigram:
     @classmethod
     def fit(cls, seqs, num_words: int, discount: float | None = None) -> KneserNeyTrigram:
         """Count the trigrams of `seqs`; `discount` fixes D for every order (else estimated)."""
+        S = np.int64(num_words)
+        u, v, w = cls(num_words)._triples(seqs)
+        return cls.from_counts(*np.unique((u * S + v) * S + w, return_counts=True), num_words, discount)
+
+    @classmethod
+    def from_counts(cls, k3: np.ndarray, c3: np.ndarray, num_words: int,
+                    discount: float | None = None) -> KneserNeyTrigram:
+        """From the sorted trigram keys ((u * V + v) * V + w) and their counts: all the rest derives from them."""
         lm = cls(num_words)
         S = np.int64(num_words)
-        u, v, w = lm._triples(seqs)
-        lm.k3, lm.c3 = np.unique((u * S + v) * S + w, return_counts=True)
+        lm.k3, lm.c3 = np.asarray(k3, np.int64), np.asarray(c3, np.int64)
         lm.ctx3, lm.total3, lm.types3 = _group(lm.k3, lm.c3, S)
         # continuation counts: N(. v w) = distinct words before the bigram (v, w)
         lm.k2, lm.n2 = np.unique(lm.k3 % (S * S), return_counts=True)
@@ -59,6 +66,37 @@ class KneserNeyTrigram:
         if discount is not None:
             lm.d3 = lm.d2 = lm.d1 = discount
         return lm
+
+    def save(self, path) -> None:
+        """The trigram counts only (sorted keys stored as gaps, compressed: about 1 MB for a million words)."""
+        np.savez_compressed(path, num_words=np.int64(self.size), key_gaps=np.diff(self.k3, prepend=0).astype(np.uint64),
+                            counts=self.c3.astype(np.uint32))
+
+    @classmethod
+    def load(cls, path) -> KneserNeyTrigram:
+        with np.load(path, allow_pickle=False) as z:
+            return cls.from_counts(np.cumsum(z["key_gaps"]).astype(np.int64), z["counts"], int(z["num_words"]))
+
+    def next_probs(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """P(w | u, v) for every word w = 1..num_words-1 (columns), one row per context: a context's
+        seen continuations are one contiguous run of the sorted keys, so a row costs two lookups."""
+        S = np.int64(self.size)
+        total1, types1 = self.n1.sum(), (self.n1 > 0).sum()
+        unigram = np.maximum(self.n1 - self.d1, 0) / total1 + self.d1 * types1 / total1 / (self.size - 1)
+        out = np.empty((len(u), self.size - 1))
+        for r, (a, b) in enumerate(zip(np.asarray(u, np.int64), np.asarray(v, np.int64), strict=True)):
+            p = self._level(unigram, self.k2, self.n2, self.ctx2, self.total2, self.types2, b, self.d2)
+            out[r] = self._level(p, self.k3, self.c3, self.ctx3, self.total3, self.types3, a * S + b, self.d3)[1:]
+        return out
+
+    def _level(self, lower, keys, counts, ctxs, totals, types, ctx, d) -> np.ndarray:
+        i = np.searchsorted(ctxs, ctx)
+        if i == len(ctxs) or ctxs[i] != ctx:  # unseen context: the lower order as it is
+            return lower
+        p = d * types[i] / totals[i] * lower
+        lo, hi = np.searchsorted(keys, [ctx * self.size, (ctx + 1) * self.size])
+        p[keys[lo:hi] - ctx * self.size] += np.maximum(counts[lo:hi] - d, 0) / totals[i]
+        return p
 
     def _triples(self, seqs):
         us, vs, ws = [], [], []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,11 +14,11 @@ import numpy as np
 import pytest
 
 import classifier
-from classifier.artifacts import ENGINE_FILE
+from classifier.artifacts import CLASSIFIER_FILE, add_files
 from classifier.data import load_labelled, make_split
-from classifier.engine import ClassifierEngine
+from classifier.engine import ClassifierEngine, runs_keras_file
 from classifier.lstm_numpy import lstm_step
-from tests.conftest import run_cli
+from tests.conftest import run_python
 
 
 def test_lstm_step_matches_hand_computed_gates():
@@ -84,7 +86,7 @@ def pad(id_lists, maxlen, padding="pre", truncating="pre"):
     "mask_zero, padding, truncating",
     [(False, "pre", "pre"), (True, "pre", "pre"), (False, "post", "post"), (True, "post", "pre")],
 )
-def test_engine_matches_keras_for_any_shape_masking_and_padding(mask_zero, padding, truncating):
+def test_engine_matches_keras_for_any_shape_masking_and_padding(mask_zero, padding, truncating, tmp_path):
     import keras
 
     vocab, maxlen = 50, 30
@@ -110,6 +112,73 @@ def test_engine_matches_keras_for_any_shape_masking_and_padding(mask_zero, paddi
     assert got.dtype == np.float32
     assert np.abs(got - want).max() <= 1e-5
     assert want.std() > 0.01  # the rows really differ, so agreement means something
+
+    # the same engine from the saved file: mask_zero, maxlen and the weights read from config.json and HDF5
+    model.save(tmp_path / "model.keras")
+    from_file = ClassifierEngine.from_keras_file(tmp_path / "model.keras", padding=padding, truncating=truncating)
+    assert (from_file.maxlen, from_file.vocab_size, from_file.units) == (maxlen, vocab, 5)
+    assert from_file.mask_zero == mask_zero
+    np.testing.assert_array_equal(from_file.predict_ids(id_lists, chunk_rows=16), got)
+
+
+def unsupported_model(variant: str):
+    import keras
+
+    maxlen = None if variant == "any_length" else 20
+    rnn = keras.layers.LSTM(4, activation="relu" if variant == "relu" else "tanh", go_backwards=variant == "backwards")
+    if variant == "bidirectional":
+        rnn = keras.layers.Bidirectional(rnn)
+    head = keras.layers.Dense(2, activation="softmax") if variant == "two_outputs" else keras.layers.Dense(1, "sigmoid")
+    return keras.Sequential([keras.Input(shape=(maxlen,), dtype="int32"), keras.layers.Embedding(30, 4),
+                             keras.layers.Dropout(0.2), rnn, head])
+
+
+@pytest.mark.parametrize("variant, message", [
+    ("bidirectional", "not Embedding -> Bidirectional -> Dense; use --engine keras"),
+    ("relu", "not Embedding -> LSTM -> Dense with LSTM activation='relu'; use --engine keras"),
+    ("backwards", "not Embedding -> LSTM -> Dense with LSTM go_backwards=True; use --engine keras"),
+    ("two_outputs", "not Embedding -> LSTM -> Dense with Dense units=2, Dense activation='softmax';"),
+    ("any_length", "needs a model over fixed-length padded ids; use --engine keras"),
+])
+def test_engine_refuses_other_models_alike_live_and_from_the_file(variant, message, tmp_path):
+    model = unsupported_model(variant)
+    model.save(tmp_path / "model.keras")
+    for build in (lambda: ClassifierEngine.from_keras(model),
+                  lambda: ClassifierEngine.from_keras_file(tmp_path / "model.keras")):
+        with pytest.raises(classifier.UserError, match=re.escape(message)):
+            build()
+    assert not runs_keras_file(tmp_path / "model.keras")
+
+
+def test_engine_refuses_a_file_that_is_not_a_whole_keras_model(tmp_path):
+    import io
+    import zipfile
+
+    import h5py
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(20,), dtype="int32"), keras.layers.Embedding(30, 4),
+                              keras.layers.LSTM(4), keras.layers.Dense(1, activation="sigmoid")])
+    model.save(tmp_path / "model.keras")
+    assert runs_keras_file(tmp_path / "model.keras")
+    ClassifierEngine.from_keras_file(tmp_path / "model.keras")  # the untouched file builds
+
+    with zipfile.ZipFile(tmp_path / "model.keras") as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    weights = io.BytesIO(parts["model.weights.h5"])
+    with h5py.File(weights, "r+") as h5:
+        del h5["layers/lstm/cell/vars/2"]  # the LSTM's bias
+    parts["model.weights.h5"] = weights.getvalue()
+    with zipfile.ZipFile(tmp_path / "no_bias.keras", "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    with pytest.raises(classifier.UserError, match="no_bias.keras is not a Keras model saved by this tool"):
+        ClassifierEngine.from_keras_file(tmp_path / "no_bias.keras")
+
+    (tmp_path / "text.keras").write_text("not a zip")
+    with pytest.raises(classifier.UserError, match="text.keras is not a Keras model saved by this tool"):
+        ClassifierEngine.from_keras_file(tmp_path / "text.keras")
+    assert not runs_keras_file(tmp_path / "text.keras") and not runs_keras_file(tmp_path / "missing.keras")
 
 
 @pytest.fixture(scope="module")
@@ -148,42 +217,88 @@ def test_engine_matches_model_predict_on_the_full_reference_test_split(small_bun
     assert np.abs(bundle.predict_proba_ids(ids) - want).max() <= 1e-5
 
 
-def test_bundle_saves_the_engine_and_hash_checks_it(small_bundle, tmp_path):
+def test_bundle_stores_the_classifier_once_and_the_engine_reads_it(small_bundle, reviews):
     bundle = classifier.load(small_bundle)
-    assert ENGINE_FILE in bundle.meta["files"]
-    with np.load(small_bundle / ENGINE_FILE, allow_pickle=False) as z:
-        assert z["table"].dtype == np.float32 and z["table"].shape == (3000, 256)
+    assert CLASSIFIER_FILE in bundle.meta["files"] and "classifier.npz" not in bundle.meta["files"]
+    assert not list(small_bundle.glob("*.npz"))  # no second copy of the weights
+    assert bundle.default_engine() == "numpy"
+    engine = bundle.numpy_engine()
+    assert bundle.numpy_engine() is engine  # built once per loaded bundle
+    assert engine.table.dtype == np.float32 and engine.table.shape == (3000, 256)
 
-    tampered = tmp_path / "tampered"
-    shutil.copytree(small_bundle, tampered)
-    engine = ClassifierEngine.load(tampered / ENGINE_FILE)
-    engine.dense_bias += np.float32(1)
-    engine.save(tampered / ENGINE_FILE)
-    with pytest.raises(classifier.UserError, match="sha256 differs"):
-        classifier.load(tampered)
+    # the same engine as from the live Keras model: same table, weights, settings and padding prefix
+    model = bundle.keras_classifier()
+    tok = bundle.tokenizer.config
+    live = ClassifierEngine.from_keras(model, tok.padding, tok.truncating)
+    for name in ("table", "recurrent", "dense_kernel", "prefix_h", "prefix_c"):
+        np.testing.assert_array_equal(getattr(engine, name), getattr(live, name), err_msg=name)
+    settings = ("dense_bias", "maxlen", "mask_zero", "padding", "truncating")
+    assert [getattr(engine, k) for k in settings] == [getattr(live, k) for k in settings]
+
+    ids = bundle.tokenizer.encode_many(reviews)
+    want = keras_proba(model, bundle.tokenizer.pad(ids))
+    assert np.abs(engine.predict_ids(ids) - want).max() <= 1e-5
+    assert want.std() > 0.01
 
 
-def test_old_bundle_without_engine_gets_a_clear_error_and_export_engine_fixes_it(small_bundle, tmp_path):
-    import json
+def rewrite_model_config(keras_file, change) -> None:
+    """Apply `change(config)` to the config.json inside a .keras file (the weights are kept)."""
+    import zipfile
 
-    old = tmp_path / "old"
-    shutil.copytree(small_bundle, old)
-    (old / ENGINE_FILE).unlink()
-    meta = json.loads((old / "config.json").read_text())
-    del meta["files"][ENGINE_FILE]
-    (old / "config.json").write_text(json.dumps(meta))
+    with zipfile.ZipFile(keras_file) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(parts["config.json"])
+    change(config)
+    parts["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(keras_file, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
 
-    texts = ["love it", "it ripped after one wash", ""]
-    # without the file the bundle falls back to Keras; asking for the NumPy engine says how to add it
-    np.testing.assert_allclose(classifier.load(old).predict_proba(texts),
-                               classifier.load(small_bundle).predict_proba(texts), atol=1e-5)
-    with pytest.raises(classifier.UserError, match="export-engine --model"):
-        classifier.load(old).predict_proba(["love it"], engine="numpy")
-    result = run_cli("export-engine", "--model", old)
+
+def test_bundle_with_a_model_the_engine_cannot_run_falls_back_to_keras(small_bundle, tmp_path):
+    changed = tmp_path / "changed"
+    shutil.copytree(small_bundle, changed)
+
+    def relu(config):
+        (lstm,) = [layer for layer in config["config"]["layers"] if layer["class_name"] == "LSTM"]
+        lstm["config"]["activation"] = "relu"
+
+    rewrite_model_config(changed / CLASSIFIER_FILE, relu)
+    with pytest.raises(classifier.UserError, match="sha256 differs"):  # an unrecorded model is refused
+        classifier.load(changed)
+    add_files(changed, [CLASSIFIER_FILE])
+
+    bundle = classifier.load(changed)
+    assert bundle.default_engine() == "keras"
+    message = "not Embedding -> LSTM -> Dense with LSTM activation='relu'; use --engine keras"
+    with pytest.raises(classifier.UserError, match=re.escape(message)):
+        bundle.numpy_engine()
+    with pytest.raises(classifier.UserError, match="activation='relu'"):
+        bundle.predict_proba(["love it"], engine="numpy")
+    texts = ["love it", "it ripped after one wash"]
+    keras_p = keras_proba(bundle.keras_classifier(), bundle.tokenizer.texts_to_padded(texts))
+    np.testing.assert_array_equal(bundle.predict_proba(texts), keras_p)  # the default ran the Keras model
+    assert np.abs(keras_p - classifier.load(small_bundle).predict_proba(texts)).max() > 1e-4  # relu does differ
+
+
+def test_engine_from_the_keras_file_does_not_import_tensorflow(small_bundle, reviews):
+    bundle = classifier.load(small_bundle)
+    ids = bundle.tokenizer.encode_many(reviews[:50])
+    code = (
+        "import json, sys\n"
+        "from classifier.engine import ClassifierEngine, runs_keras_file\n"
+        f"path = {str(small_bundle / CLASSIFIER_FILE)!r}\n"
+        "assert runs_keras_file(path)\n"
+        "engine = ClassifierEngine.from_keras_file(path)\n"
+        f"p = engine.predict_ids(json.loads({json.dumps(ids)!r}))\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
+        "print(json.dumps(p.tolist()))\n"
+    )
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
-    assert "wrote" in result.stdout
-    np.testing.assert_array_equal(classifier.load(old).predict_proba(texts),
-                                  classifier.load(small_bundle).predict_proba(texts))
+    there = np.array(json.loads(result.stdout), dtype=np.float32)
+    want = keras_proba(bundle.keras_classifier(), bundle.tokenizer.pad(ids))
+    assert there.shape == (50,) and np.abs(there - want).max() <= 1e-5
 
 
 def test_engine_runs_without_importing_tensorflow(small_bundle, reviews):
@@ -194,8 +309,6 @@ def test_engine_runs_without_importing_tensorflow(small_bundle, reviews):
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
         "print(json.dumps(p.tolist()))\n"
     )
-    import json
-
     result = subprocess.run([sys.executable, "-c", script, str(small_bundle)], input=json.dumps(reviews[:50]),
                             capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 
 from classifier.artifacts import add_files, load, load_keras
-from classifier.generate import END, GENERATOR_KERAS, continue_ids, generate, load_generator, pick, start_id
+from classifier.generate import (
+    END,
+    GENERATOR_KERAS,
+    SENTIMENT_BEST_OF,
+    Net,
+    continue_ids,
+    generate,
+    load_generator,
+    pick,
+    start_id,
+)
 from classifier.tokenizer import Tokenizer
 from tests.conftest import run_cli, run_python
 
@@ -48,10 +58,13 @@ def test_numpy_greedy_matches_keras_seed(seed_generator_bundle):
 
 def test_numpy_greedy_matches_keras_default(generator_bundle):
     bundle = load(generator_bundle)
-    net = load_generator(bundle)
+    net = Net.from_keras(generator_bundle / GENERATOR_KERAS, bundle.meta["generator"]["spec"])  # the LSTM alone
     model = load_keras(generator_bundle / GENERATOR_KERAS)
     ids = bundle.tokenizer.encode("the fabric is")
     assert continue_ids(net, ids, 10)[0] == keras_greedy_review(model, ids, 10, net.num_words)
+    x = np.array([[net.num_words + 2, *ids]])  # positive start token, then the prompt: every step's logits
+    top, _ = net.run(x)
+    np.testing.assert_allclose(net.head(top[0]), np.asarray(model(x.astype(np.int32)))[0], atol=1e-4)
 
 
 def test_cli_greedy_is_the_same_every_run(seed_generator_bundle):
@@ -117,13 +130,23 @@ def test_jsonl_has_the_classifier_score(generator_bundle):
 def test_best_of_keeps_the_candidate_furthest_on_the_requested_side(generator_bundle, sentiment):
     opts = dict(words=8, temperature=1.0, seed=5, sentiment=sentiment)
     kept = generate(generator_bundle, "the fabric", n=3, best_of=4, **opts)
-    candidates = generate(generator_bundle, "the fabric", n=12, score=True, **opts)  # the same batch of 12
+    candidates = generate(generator_bundle, "the fabric", n=12, score=True, best_of=1, **opts)  # the same 12
     assert len(kept) == 3
     for i, s in enumerate(kept):
         group = candidates[4 * i : 4 * i + 4]
         best = (max if sentiment == "positive" else min)(group, key=lambda c: c.score)
         assert (s.text, s.score) == (best.text, best.score)
     assert len({c.text for c in candidates}) > 3  # the groups really hold different candidates
+
+
+def test_sampling_for_a_sentiment_keeps_the_best_of_8_unless_told(generator_bundle):
+    opts = dict(words=6, temperature=1.0, seed=3, sentiment="negative", score=True)
+    texts = lambda samples: [(s.text, s.score) for s in samples]  # noqa: E731
+    default = generate(generator_bundle, "the fit", n=2, **opts)
+    assert texts(default) == texts(generate(generator_bundle, "the fit", n=2, best_of=SENTIMENT_BEST_OF, **opts))
+    assert texts(default) != texts(generate(generator_bundle, "the fit", n=2, best_of=1, **opts))
+    greedy = generate(generator_bundle, "the fit", words=6, sentiment="negative")  # greedy: one candidate
+    assert len(greedy) == 1
 
 
 def test_best_of_needs_sentiment_and_sampling(generator_bundle):

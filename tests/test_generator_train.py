@@ -11,7 +11,15 @@ import pytest
 from classifier.artifacts import load
 from classifier.config import TokenizerConfig, generator_preset
 from classifier.data import load_labelled, make_split
-from classifier.generate import GENERATOR_KERAS, GENERATOR_WEIGHTS, Net, continue_ids, load_generator
+from classifier.generate import (
+    GENERATOR_KERAS,
+    GENERATOR_NGRAM,
+    GENERATOR_WEIGHTS,
+    Net,
+    continue_ids,
+    load_generator,
+    log_softmax,
+)
 from classifier.generator import (
     build_generator,
     fit,
@@ -50,17 +58,18 @@ def test_train_records_the_generator_in_the_bundle(generator_bundle, small_bundl
     gen = meta["generator"]
     assert gen["config"]["preset"] == "default" and gen["config"]["lstm_units"] == 32
     assert gen["tokenizer_sha256"] == load(small_bundle).tokenizer.sha256
-    assert {GENERATOR_KERAS, GENERATOR_WEIGHTS} <= set(meta["files"])
+    assert GENERATOR_KERAS in meta["files"] and GENERATOR_WEIGHTS not in meta["files"]  # weights stored once
     m = gen["metrics"]
     assert m["n_train"] == 300 and m["words_scored"] > 1000
     assert 1 < m["perplexity"] < 3000  # better than uniform over the vocabulary
+    assert m["perplexity"] < m["perplexity_lstm_alone"]  # 300 reviews: the trigram mix helps a weak LSTM
     a = gen["agreement"]
     assert a["samples_per_side"] == 200 and 0 <= a["positive"] <= 1 and 0 <= a["negative"] <= 1
     # the bundle still loads (files re-hashed) and its classifier is untouched
     bundle = load(generator_bundle)
     np.testing.assert_allclose(bundle.predict_proba(["love it"]), load(small_bundle).predict_proba(["love it"]))
-    with np.load(generator_bundle / GENERATOR_WEIGHTS, allow_pickle=False) as z:
-        assert z["embedding"].shape == (3003, 16)  # vocabulary + neutral, negative, positive start tokens
+    # vocabulary + neutral, negative, positive start tokens
+    assert load_generator(bundle).embedding.shape == (3003, 16)
 
 
 def test_generator_split_is_the_classifiers(small_bundle, data_path):
@@ -119,6 +128,43 @@ def test_kneser_ney_sums_to_one_for_seen_and_unseen_contexts():
         assert p.min() > 0 and p.sum() == pytest.approx(1.0)
 
 
+def test_kneser_ney_next_probs_and_save_load_match_prob(tmp_path):
+    rng = np.random.default_rng(1)
+    seqs = [list(rng.integers(1, 40, size=rng.integers(1, 25))) for _ in range(300)]
+    lm = KneserNeyTrigram.fit(seqs, num_words=40)
+    lm.save(tmp_path / "ngram.npz")
+    again = KneserNeyTrigram.load(tmp_path / "ngram.npz")
+    u, v = np.array([0, 0, seqs[0][0], 39, 5]), np.array([0, seqs[1][0], seqs[0][1], 38, 39])
+    w = np.arange(1, 40)
+    want = np.stack([lm.prob(np.full_like(w, a), np.full_like(w, b), w) for a, b in zip(u, v, strict=True)])
+    np.testing.assert_allclose(lm.next_probs(u, v), want, rtol=1e-12)
+    np.testing.assert_allclose(again.next_probs(u, v), want, rtol=1e-12)
+    assert (again.d1, again.d2, again.d3) == (lm.d1, lm.d2, lm.d3)
+
+
+def test_default_generator_mixes_in_its_trigram(generator_bundle, data_path):
+    bundle = load(generator_bundle)
+    assert GENERATOR_NGRAM in bundle.meta["files"]
+    net = load_generator(bundle)
+    a = net.ngram_weight
+    assert net.ngram is not None and 0 <= a < 1 and a == bundle.meta["generator"]["spec"]["ngram_weight"]
+    lstm = Net.from_keras(generator_bundle / GENERATOR_KERAS, bundle.meta["generator"]["spec"])  # no n-gram
+    assert lstm.ngram is None
+    _, _, test = heldout_split(bundle, data_path)
+    seqs = [s for s in bundle.tokenizer.encode_many(test[:200]) if len(s) > 2]
+    mixed = word_logprobs(net, seqs)
+    parts = np.exp(word_logprobs(lstm, seqs)), np.exp(net.ngram.word_logprobs(seqs, skip=2))
+    np.testing.assert_allclose(mixed, np.log((1 - a) * parts[0] + a * parts[1]), rtol=1e-9)
+    # generation draws from the same mixture, over end of review + words, after any two words
+    u, v = np.array(seqs[0][:1]), np.array(seqs[0][1:2])
+    top, _ = net.run(np.array([[net.num_words, u[0], v[0]]]))
+    logits = net.head(top[:, -1])
+    p_lstm, p_ngram = np.exp(log_softmax(logits))[0], net.ngram.next_probs(u, v)[0]
+    step = np.exp(net.next_logprobs(logits, u, v))[0]
+    assert step.sum() == pytest.approx(1.0) and step[0] == pytest.approx(p_lstm[0])
+    np.testing.assert_allclose(step[1:], (1 - a) * p_lstm[1:] + a * (1 - p_lstm[0]) * p_ngram, rtol=1e-9)
+
+
 def test_korean_passage_is_reproduced_greedily():
     passage = ("나는 오늘 아침 일찍 일어나서 조용한 공원을 천천히 걸었다 하늘은 맑고 바람은 시원했다 "
                "작은 새들이 나무 위에서 노래를 불렀고 나는 그 소리를 들으며 행복을 느꼈다")
@@ -144,8 +190,12 @@ def test_evaluate_generator_and_compare_cli(generator_bundle):
     lines = r.stdout.splitlines()
     assert lines[0].split()[:2] == ["model", "perplexity"]
     assert lines[1].startswith("default preset") and lines[2].startswith("Kneser-Ney trigram")
-    words = {line.split()[-2] for line in lines[1:]}
+    words = {line.split()[-2] for line in lines[1:3]}
     assert len(words) == 1  # every model scored on the same words
+    (p_gen, p_kn), summary = [float(line.split()[-3]) for line in lines[1:3]], lines[3]
+    assert summary.startswith("default preset" if p_gen < p_kn else "Kneser-Ney")
+    pct = float(summary.split("% lower than")[0].split()[-1])  # "...: 12.3% lower than <the other>"
+    assert pct == pytest.approx(100 * (1 - min(p_gen, p_kn) / max(p_gen, p_kn)), abs=0.06)
 
 
 def test_agreement_with_best_of_is_recorded_beside_the_models_own(generator_bundle, tmp_path):
