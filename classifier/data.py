@@ -11,11 +11,14 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from classifier.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIN_ROWS = 10  # enough for a test, a validation and a training part
 
@@ -46,6 +49,8 @@ def missing_column_error(path, name: str, role: str, columns, flag: str) -> User
 
 
 def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+    import pandas as pd  # here, not at the top: `score` reaches this module and never needs pandas
+
     """pandas.read_csv with one-line errors for the ways a file can be wrong."""
     path = Path(path)
     if not path.exists():
@@ -70,6 +75,8 @@ def load_labelled(
 
     Those of `optional_columns` the file has are kept as numbers (NaN where not one); a
     missing value there does not drop the row."""
+    import pandas as pd
+
     df = read_csv(path, dtype={text_column: str}, keep_default_na=True)
     for name, role, flag in ((text_column, "text", "--text-column"), (label_column, "label", "--label-column")):
         if name not in df.columns:
