@@ -60,7 +60,7 @@ class Net:
         self.ngram_weight = float(spec.get("ngram_weight", 0.0)) if ngram is not None else 0.0
 
     @classmethod
-    def from_keras(cls, path: Path, spec: dict) -> Net:
+    def from_keras(cls, path: Path, spec: dict, ngram=None) -> Net:
         """The arrays of generator.keras, read without TensorFlow."""
         _, w = read_keras_file(path)
         try:
@@ -73,7 +73,7 @@ class Net:
                 arrays[f"dense{i}_bias"] = w[f"{keras_layer_path('dense', i)}/vars/1"]
         except KeyError as e:
             raise UserError(f"{path} lacks the weights {e} its recorded settings need; retrain the generator") from None
-        return cls(arrays, spec)
+        return cls(arrays, spec, ngram)
 
     def zero_state(self, batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(np.zeros((batch, r.shape[0]), np.float32),) * 2 for _, r, _ in self.lstms]
@@ -210,19 +210,18 @@ def load_generator(bundle: Bundle) -> Net:
         )
     if GENERATOR_KERAS not in bundle.meta.get("files", {}):
         raise UserError(f"{bundle.path / GENERATOR_KERAS} is not recorded in the bundle; retrain the generator")
-    net = Net.from_keras(bundle.path / GENERATOR_KERAS, meta["spec"])
+    ngram = None
     if meta["spec"].get("ngram_weight"):
         from classifier.ngram import KneserNeyTrigram
 
         if GENERATOR_NGRAM not in bundle.meta.get("files", {}):
             raise UserError(f"{bundle.path / GENERATOR_NGRAM} is not recorded in the bundle; retrain the generator")
         try:
-            net.ngram = KneserNeyTrigram.load(bundle.path / GENERATOR_NGRAM)
+            ngram = KneserNeyTrigram.load(bundle.path / GENERATOR_NGRAM)
         except (OSError, ValueError, KeyError) as e:
             raise UserError(f"{bundle.path / GENERATOR_NGRAM} is not an n-gram file of this tool ({e}); "
                             f"retrain the generator") from None
-        net.ngram_weight = float(meta["spec"]["ngram_weight"])
-    return net
+    return Net.from_keras(bundle.path / GENERATOR_KERAS, meta["spec"], ngram)
 
 
 def prompt_ids(bundle: Bundle, prompt: str, warn=None) -> tuple[list[str], list[int]]:
