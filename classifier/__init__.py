@@ -2,30 +2,50 @@
 
     import classifier
     bundle = classifier.load("saved_models/default")
-    bundle.predict_proba(["Love this dress!", "It ripped after one wash."])
+    bundle.predict_proba(["Love this dress!", "It ripped after one wash."])   # (2, 2), columns = bundle.classes_
+    bundle = classifier.fit(texts, labels, epochs=1)                          # in memory; bundle.save(path)
 
-Importing the package does not import TensorFlow; training and the Keras
-path load it when first needed.
+Importing the package does not import TensorFlow; training and the Keras path load it when
+first needed. The submodules' names differ from these functions' on purpose: importing a
+submodule never replaces one of them.
 """
 
-from classifier.artifacts import Bundle, load
-from classifier.config import DEFAULT_DATA, DEFAULT_MODEL_DIR, TrainConfig, preset
+from classifier.bundle import Bundle, load
+from classifier.config import TrainConfig, preset
 from classifier.errors import UserError
 from classifier.score import score_csv, score_files
 
 
-def train(cfg=None, data=DEFAULT_DATA, out=DEFAULT_MODEL_DIR, verbose=1):
-    """Train a bundle (default: the seed preset) and return its test metrics."""
-    from classifier.train import train as _train
+def train(cfg: TrainConfig, data, out, verbose: int = 1) -> dict:
+    """Train a bundle from the CSV file `data` into the folder `out`; returns its test metrics."""
+    from classifier.training import train as train_from_csv
 
-    return _train(cfg or preset("seed"), data, out, verbose=verbose)
-
-
-def evaluate(model_dir=DEFAULT_MODEL_DIR, data=None):
-    """(loss, accuracy) of a bundle on its test split."""
-    from classifier.evaluate import evaluate as _evaluate
-
-    return _evaluate(model_dir, data)
+    return train_from_csv(cfg, data, out, verbose=verbose)
 
 
-__all__ = ["Bundle", "TrainConfig", "UserError", "evaluate", "load", "preset", "score_csv", "score_files", "train"]
+def fit(texts, labels, preset: str = "reference", verbose: int = 0, **overrides) -> Bundle:
+    """Train on texts and 0/1 labels in memory (`overrides` set preset fields, e.g. epochs=1);
+    returns the bundle, written nowhere until `bundle.save(path)`. Seeds and TensorFlow's op
+    determinism are set for the fit only; TensorFlow's global seed stays set afterwards."""
+    from classifier.training import fit as fit_in_memory
+
+    return fit_in_memory(texts, labels, preset, verbose=verbose, **overrides)
+
+
+def evaluate(model, data=None) -> tuple[float, float]:
+    """(loss, accuracy) of a bundle (a folder or a loaded Bundle) on its test split of `data`
+    (default: the file it was trained on)."""
+    from classifier.evaluation import evaluate as evaluate_bundle
+
+    return evaluate_bundle(model, data)
+
+
+def generate(model, prompt: str, **options) -> list:
+    """Samples continuing `prompt` from the bundle's generator (see classifier.textgen.generate)."""
+    from classifier.textgen.generate import generate as generate_text
+
+    return generate_text(model, prompt, **options)
+
+
+__all__ = ["Bundle", "TrainConfig", "UserError", "evaluate", "fit", "generate", "load", "preset", "score_csv",
+           "score_files", "train"]

@@ -1,22 +1,82 @@
-"""Command line: thin commands over the library; no logic lives here.
+"""Command line: parsing and printing over the library; no logic lives here.
 
-    classifier train --preset seed --out saved_models/default
+    classifier train --preset reference -o saved_models/default
     classifier evaluate --model saved_models/default
+
+The same words mean the same thing in every command: `--model DIR` names a bundle to read,
+`-o/--out` what a command writes, `--data CSV` the labelled data, `--max-rows N` the first N
+clean rows of it, `--seed N` a random seed, `--overwrite` permission to replace an output.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import sys
 
 from classifier.config import DEFAULT_DATA, DEFAULT_MODEL_DIR, GENERATOR_PRESETS, PRESETS
-from classifier.errors import UserError, import_tensorflow_quietly
+from classifier.errors import UserError
 
 
+# -- argument types: numbers are range-checked here, before any work -------------------------
+def probability(text: str) -> float:
+    value = _number(text, float)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def bounded_int(high: int):
+    def parse(text: str) -> int:
+        value = _number(text, int)
+        if not 1 <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be 1 to {high:,}, got {value}")
+        return value
+    return parse
+
+
+def seed(text: str) -> int:
+    value = _number(text, int)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be 0 to {2**32 - 1}, got {value}")
+    return value
+
+
+def temperature(text: str) -> float:
+    value = _number(text, float)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (greedy) or a finite number above 0, got {text}")
+    return value
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        return [seed(s) for s in text.split(",")]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated seeds such as 42,43,44, got {text!r}") from None
+
+
+def _number(text: str, kind):
+    try:
+        return kind(text)
+    except ValueError:
+        wanted = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+
+
+# -- commands ------------------------------------------------------------------------------------
 def cmd_train(args) -> None:
     from classifier.config import preset
-    from classifier.train import train
+    from classifier.training import train
 
     cfg = preset(
         args.preset, epochs=args.epochs, max_rows=args.max_rows, text_column=args.text_column,
@@ -29,9 +89,9 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from classifier.evaluate import evaluate, format_result
+    from classifier.evaluation import evaluate, format_result
 
-    loss, acc = evaluate(args.model, args.data, report=args.report)
+    loss, acc = evaluate(args.model, args.data, report=args.report, overwrite=args.overwrite)
     if args.report:
         print(f"report: {args.report}/report.html")
     print(format_result(loss, acc))
@@ -47,22 +107,18 @@ def cmd_compare(args) -> None:
 
 
 def cmd_score(args) -> None:
-    import signal
-
     from classifier.score import score_files
 
-    # `kill` then cleans up like Ctrl-C: the temp file goes, the destination stays untouched
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     score_files(
         args.inputs, args.out, model=args.model, overwrite=args.overwrite, quiet=args.quiet,
         summary_json=args.summary_json, text_column=args.text_column, threshold=args.threshold,
-        batch_size=args.batch_size, encoding=args.encoding, sep=args.sep, engine=args.engine,
+        encoding=args.encoding, sep=args.sep, engine=args.engine,
     )
 
 
 def cmd_predict(args) -> None:
-    from classifier.artifacts import load
-    from classifier.score import predict_lines
+    from classifier.bundle import load
+    from classifier.predict import predict_lines
 
     bundle = load(args.model)
     texts = args.texts if args.texts and args.texts != ["-"] else sys.stdin
@@ -73,12 +129,14 @@ def cmd_predict(args) -> None:
 
 def cmd_train_generator(args) -> None:
     from classifier.config import generator_preset
-    from classifier.generator import train_generator
+    from classifier.textgen.train import train_generator
 
-    cfg = generator_preset(args.preset, epochs=args.epochs, max_rows=args.max_rows, text_column=args.text_column,
-                           batch_size=args.batch_size)
-    m = train_generator(cfg, args.model, args.data, verbose=0 if args.quiet else 1, agreement=not args.no_agreement)
-    print(f"saved the {args.preset} generator in {args.model} ({m['epochs_run']} epochs, {m['train_seconds']} s)")
+    cfg = generator_preset(args.preset, epochs=args.epochs, max_texts=args.max_texts, text_column=args.text_column,
+                           batch_size=args.batch_size, seed=args.seed)
+    out = args.out or args.model
+    m = train_generator(cfg, args.model, args.data, verbose=0 if args.quiet else 1, agreement=args.agreement,
+                        out=out)
+    print(f"saved the {args.preset} generator in {out} ({m['epochs_run']} epochs, {m['train_seconds']} s)")
     alone = f"; the LSTM alone {m['perplexity_lstm_alone']:.2f}" if "perplexity_lstm_alone" in m else ""
     print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words{alone})")
     if "agreement" in m:
@@ -88,7 +146,7 @@ def cmd_train_generator(args) -> None:
 
 
 def cmd_evaluate_generator(args) -> None:
-    from classifier.generator import compare, evaluate_generator, format_table
+    from classifier.textgen.evaluate import compare, evaluate_generator, format_table
 
     if args.compare or args.ngram:
         print(format_table(compare([args.model, *args.compare], args.data, ngram=args.ngram)))
@@ -103,7 +161,7 @@ def cmd_evaluate_generator(args) -> None:
 
 
 def cmd_generate(args) -> None:
-    from classifier.generate import format_samples, generate
+    from classifier.textgen.generate import format_samples, generate
 
     samples = generate(args.model, args.prompt, words=args.words, n=args.n, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, seed=args.seed, sentiment=args.sentiment,
@@ -111,150 +169,169 @@ def cmd_generate(args) -> None:
     print(format_samples(samples, args.format))
 
 
-def probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
+# -- the parser ------------------------------------------------------------------------------------
+def parent(*adders) -> argparse.ArgumentParser:
+    """A parent parser holding the arguments `adders` add: shared flags are written once."""
+    p = argparse.ArgumentParser(add_help=False)
+    for add in adders:
+        add(p)
+    return p
 
 
-def seed_list(text: str) -> list[int]:
-    try:
-        return [int(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 42,43,44, got {text!r}") from None
+def model_flag(p) -> None:
+    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), metavar="DIR",
+                   help="the bundle to read (default: %(default)s)")
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+def data_flag(p) -> None:
+    p.add_argument("--data", metavar="CSV", help="labelled review CSV (default: the file the bundle was trained on)")
+
+
+def quiet_flag(p) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def overwrite_flag(p) -> None:
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+
+
+def engine_flag(p) -> None:
+    p.add_argument("--engine", choices=["numpy", "keras"],
+                   help="numpy: no TensorFlow, fast (the default when it runs the bundle's model); "
+                        "keras: the saved Keras model (the default otherwise)")
+
+
+def threshold_flag(p) -> None:
+    p.add_argument("--threshold", type=probability,
+                   help="recommend = 1 at or above this (default: the bundle's, else 0.5)")
+
+
+def fit_flags(p) -> None:
+    p.add_argument("--data", default=str(DEFAULT_DATA), metavar="CSV",
+                   help="labelled review CSV (default: %(default)s)")
+    p.add_argument("--max-rows", type=positive_int, metavar="N", help="use only the first N clean rows")
+    p.add_argument("--epochs", type=positive_int, help="override the preset's epochs")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from classifier.textgen.generate import MAX_BEST_OF, MAX_SAMPLES, MAX_WORDS
+
     parser = argparse.ArgumentParser(prog="classifier", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    bundle_in = parent(model_flag)
+    scoring = parent(model_flag, threshold_flag, engine_flag)
 
-    p = sub.add_parser("train", help="train a classifier bundle")
-    p.add_argument("--preset", default="seed", choices=list(PRESETS), help="settings to start from (default: seed)")
-    p.add_argument("--data", default=str(DEFAULT_DATA), help="labelled review CSV (default: %(default)s)")
-    p.add_argument("--out", default=str(DEFAULT_MODEL_DIR), help="bundle folder to write (default: %(default)s)")
-    p.add_argument("--epochs", type=positive_int, help="override the preset's epochs")
-    p.add_argument("--max-rows", type=positive_int, help="use only the first N clean rows")
+    p = sub.add_parser("train", help="train a classifier bundle", parents=[parent(fit_flags, quiet_flag)])
+    p.add_argument("--preset", default="reference", choices=list(PRESETS),
+                   help="settings to start from (default: reference, the reference recipe)")
+    p.add_argument("-o", "--out", default=str(DEFAULT_MODEL_DIR), metavar="DIR",
+                   help="bundle folder to write (default: %(default)s)")
     p.add_argument("--text-column", help="text column (default: 'Review Text')")
     p.add_argument("--label-column", help="0/1 label column (default: 'Recommended IND')")
     p.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
-    p.add_argument("--seed", type=int, help="override the preset's seed (42)")
-    p.add_argument("--init-seed", type=int, help="seed weights and shuffling only, keeping the seed's split")
+    p.add_argument("--seed", type=seed, help="random seed of the split, weights and shuffling (default: 42)")
+    p.add_argument("--init-seed", type=seed, help="seed weights and shuffling only, keeping the --seed split")
     p.add_argument("--fit-engine", choices=["padskip", "keras"],
                    help="padskip: same model and gradients, padding run once per batch (default); keras: model.fit")
     p.add_argument("--no-bucketing", dest="bucketing", action="store_const", const=False,
                    help="padskip: keep fit()'s own shuffled batches instead of grouping rows by length")
-    p.add_argument("--quiet", action="store_true", help="no Keras progress output")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="print [loss, acc] on the bundle's test split")
-    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
-    p.add_argument("--data", help="labelled review CSV (default: the file the bundle was trained on)")
+    p = sub.add_parser("evaluate", help="print [loss, acc] on the bundle's test split",
+                       parents=[parent(model_flag, data_flag, overwrite_flag)])
     p.add_argument("--report", metavar="DIR", help="also write metrics.json, PNG plots and report.html into DIR")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("compare", help="train presets on the same split and print one comparison table")
-    p.add_argument("--data", default=str(DEFAULT_DATA), help="labelled review CSV (default: %(default)s)")
-    p.add_argument("--out", default="out/compare", help="bundles and compare.json go here (default: %(default)s)")
-    p.add_argument("--presets", default="seed,tuned,tfidf", help="comma-separated presets (default: %(default)s)")
-    p.add_argument("--max-rows", type=positive_int, help="use only the first N clean rows")
-    p.add_argument("--epochs", type=positive_int, help="override every preset's epochs")
+    p = sub.add_parser("compare", help="train presets on the same split and print one comparison table",
+                       parents=[parent(fit_flags)])
+    p.add_argument("-o", "--out", default="out/compare", metavar="DIR",
+                   help="bundles and compare.json go here (default: %(default)s)")
+    p.add_argument("--presets", default="reference,tuned,tfidf", help="comma-separated presets (default: %(default)s)")
     p.add_argument("--reuse", action="store_true", help="keep bundles in --out trained with the same settings")
     p.add_argument("--init-seeds", type=seed_list, metavar="S,S,...",
                    help="train each preset once per seed (weights and shuffling) and add mean and spread rows")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("score", help="add recommend_proba, recommend and status columns to review CSV files")
+    p = sub.add_parser("score", help="add recommend_proba, recommend and status columns to review CSV files",
+                       parents=[scoring, parent(overwrite_flag, quiet_flag)])
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="CSV/TSV files (.gz too), folders (their *.csv, *.tsv, *.csv.gz) or - for stdin")
-    p.add_argument("-o", "--out", help="output file, - for stdout, or a folder with several inputs "
+    p.add_argument("-o", "--out", help="output file (.gz: gzipped), - for stdout, or a folder with several inputs "
                                        "(default: NAME.scored.csv beside each input; stdout for stdin)")
-    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
     p.add_argument("--text-column", help="column to score (default: the one the model was trained on)")
-    p.add_argument("--threshold", type=probability, help="recommend = 1 at or above this (default: the bundle's, 0.5)")
-    p.add_argument("--batch-size", type=positive_int, default=512, help="rows per model batch (default: 512)")
     p.add_argument("--encoding", help="input encoding when not UTF-8, e.g. cp1252 (output is always UTF-8)")
     p.add_argument("--sep", help="field separator (default: tab for .tsv, else comma)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     p.add_argument("--summary-json", metavar="FILE", help="also write the counts as JSON")
-    p.add_argument("--engine", choices=["numpy", "keras"],
-                   help="numpy: no TensorFlow, fast (the default when it runs the bundle's model: "
-                        "Embedding -> LSTM -> Dense); keras: the saved Keras model (the default otherwise)")
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("predict", help="print probability, label and status of reviews (arguments or stdin lines)")
+    p = sub.add_parser("predict", help="print probability, label and status of reviews (arguments or stdin lines)",
+                       parents=[scoring])
     p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to score (none or -: one review per stdin line)")
-    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
-    p.add_argument("--threshold", type=probability, help="recommend = 1 at or above this (default: the bundle's, 0.5)")
-    p.add_argument("--engine", choices=["numpy", "keras"],
-                   help="numpy: no TensorFlow, fast (the default when it runs the bundle's model: "
-                        "Embedding -> LSTM -> Dense); keras: the saved Keras model (the default otherwise)")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("train-generator", help="train the text generator into an existing bundle")
+    p = sub.add_parser("train-generator", help="train the text generator of a bundle",
+                       parents=[bundle_in, parent(data_flag, quiet_flag)])
+    p.add_argument("-o", "--out", metavar="DIR",
+                   help="bundle folder to write, the classifier copied along (default: --model, updated in place)")
     p.add_argument("--preset", default="default", choices=list(GENERATOR_PRESETS),
-                   help="seed: the reference two-word model; default: whole reviews with a sentiment token")
-    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
-    p.add_argument("--data", help="review CSV (default: the file the bundle was trained on)")
+                   help="reference: the reference two-word model; default: whole reviews with a sentiment token")
     p.add_argument("--text-column", help="text column to learn (default: 'Review Text'; 'Title' for headlines)")
     p.add_argument("--epochs", type=positive_int, help="override the preset's epochs")
-    p.add_argument("--max-rows", type=positive_int, help="use only the first N training texts")
+    p.add_argument("--max-texts", type=positive_int, metavar="N", help="use only the first N training texts")
     p.add_argument("--batch-size", type=positive_int, help="override the preset's batch size (64)")
-    p.add_argument("--no-agreement", action="store_true", help="skip the 2 x 200-sample sentiment agreement check")
-    p.add_argument("--quiet", action="store_true", help="no Keras progress output")
+    p.add_argument("--seed", type=seed, help="random seed of the weights and batches (default: 42)")
+    p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure sentiment agreement after training (2 x 200 samples; default: on)")
     p.set_defaults(func=cmd_train_generator)
 
-    p = sub.add_parser("evaluate-generator", help="print the generator's test-split perplexity")
-    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
-    p.add_argument("--data", help="review CSV (default: the file the bundle was trained on)")
-    p.add_argument("--agreement", action="store_true", help="also measure sentiment agreement (2 x 200 samples)")
-    p.add_argument("--best-of", type=positive_int, default=1,
+    p = sub.add_parser("evaluate-generator", help="print the generator's test-split perplexity",
+                       parents=[bundle_in, parent(data_flag)])
+    p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=False,
+                   help="also measure sentiment agreement (2 x 200 samples; default: off)")
+    p.add_argument("--best-of", type=bounded_int(MAX_BEST_OF), default=1,
                    help="with --agreement: each sample the best of K candidates, as `generate --best-of K`")
     p.add_argument("--compare", nargs="+", default=[], metavar="DIR",
                    help="print one table with these bundles' generators (same tokenizer and split)")
     p.add_argument("--ngram", action="store_true", help="add a Kneser-Ney trigram baseline row to the table")
     p.set_defaults(func=cmd_evaluate_generator)
 
-    p = sub.add_parser("generate", help="write review text from a prompt with the bundle's generator")
+    p = sub.add_parser("generate", help="write review text from a prompt with the bundle's generator",
+                       parents=[bundle_in])
     p.add_argument("prompt", help="first words, e.g. 'this dress is'")
-    p.add_argument("--words", type=positive_int, default=10, help="words to add (default: 10)")
-    p.add_argument("--n", type=positive_int, default=1, help="samples, generated together (default: 1)")
-    p.add_argument("--temperature", type=float, default=0.0, help="0: greedy, the same every run (default); >0 samples")
+    p.add_argument("--words", type=bounded_int(MAX_WORDS), default=10, help="words to add (default: 10)")
+    p.add_argument("--n", type=bounded_int(MAX_SAMPLES), default=1, help="samples, generated together (default: 1)")
+    p.add_argument("--temperature", type=temperature, default=0.0,
+                   help="0: greedy, the same every run (default); above 0 samples")
     p.add_argument("--top-k", type=positive_int, help="sample only from the K most likely words")
     p.add_argument("--top-p", type=probability, help="sample only from the most likely words holding mass P")
-    p.add_argument("--seed", type=int, help="random seed: the same seed gives the same samples")
+    p.add_argument("--seed", type=seed, help="random seed: the same seed gives the same samples")
     p.add_argument("--sentiment", choices=["positive", "negative"], help="ask for a review of this sentiment")
-    p.add_argument("--best-of", type=positive_int,
+    p.add_argument("--best-of", type=bounded_int(MAX_BEST_OF),
                    help="with --sentiment and sampling: write K candidates per sample and keep the one the "
                         "bundle's classifier puts furthest on that side (default: 8 there, else 1; "
                         "--best-of 1 for the model's own samples)")
     p.add_argument("--format", choices=["text", "jsonl"], default="text",
                    help="text: one sample a line; jsonl: JSON lines with the classifier's score")
-    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
     p.set_defaults(func=cmd_generate)
     return parser
 
 
-# commands that always load TensorFlow
-# (evaluate loads it through the bundle, quietly too, and a tfidf bundle never needs it)
+# commands that always load TensorFlow (evaluate loads it through the bundle, quietly too)
 TENSORFLOW_COMMANDS = {cmd_train, cmd_compare, cmd_train_generator}
 
 
 def main(argv: list[str] | None = None) -> int:
-    # keep TensorFlow's start-up chatter off the user's terminal
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Run one command; exit 0 done, 1 a fault of ours (a traceback), 2 a user mistake (one line),
+    130 interrupted (Ctrl-C or `kill`: nothing is left at the destination)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
     args = build_parser().parse_args(argv)
+    # `kill` then cleans up like Ctrl-C: temp files go, destinations stay untouched
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if args.func in TENSORFLOW_COMMANDS or getattr(args, "engine", None) == "keras":
-            import_tensorflow_quietly()
+            from classifier.models.lstm import quiet_tensorflow
+
+            quiet_tensorflow()
         args.func(args)
     except UserError as e:
         print(f"classifier: error: {e}", file=sys.stderr)

@@ -1,10 +1,10 @@
 """Train several presets on the same split and compare them in one table (also compare.json).
 
-    python -m classifier compare --out out/compare             # make compare: seed, tuned, tfidf (~5 min on 2 cores)
+    python -m classifier compare --out out/compare             # make compare: reference, tuned, tfidf (~5 min)
     python -m classifier compare --max-rows 2000 --epochs 1    # a quick look
 
 Every preset gets the same data, clean rows and split (test_size 0.2, seed 42), so the
-figures are comparable. Scoring speed is `Bundle.predict_proba` over the test texts,
+figures are comparable. Scoring speed is `Bundle.recommend_proba` over the test texts,
 tokenizing included, with the bundle's default engine (Keras when the NumPy engine cannot run its model).
 """
 
@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import load, write_json
-from classifier.config import DEFAULT_DATA, TrainConfig, preset
-from classifier.data import load_labelled, make_split
-from classifier.errors import UserError
-from classifier.report import class_scores, log_loss
+from classifier.bundle import CONFIG_FILE, METRICS_FILE, load, read_json
+from classifier.config import TrainConfig, preset
+from classifier.io.dataset import load_labelled, make_split
+from classifier.io.files import write_json
+from classifier.metrics import class_scores, keras_accuracy, log_loss
+from classifier.training import train
 
-DEFAULT_PRESETS = ("seed", "tuned", "tfidf")
+DEFAULT_PRESETS = ("reference", "tuned", "tfidf")
 COLUMNS = [  # (key, header, format)
     ("preset", "preset", "{}"), ("loss", "log loss", "{:.4f}"), ("accuracy", "accuracy", "{:.4f}"),
     ("roc_auc", "ROC AUC", "{:.4f}"), ("f1_not_rec", "F1 not-rec", "{:.4f}"),
@@ -32,17 +33,12 @@ COLUMNS = [  # (key, header, format)
 ]
 
 
-def score_timed(bundle, texts: list[str]) -> tuple[np.ndarray, float, str]:
-    """Probabilities, rows/s and engine: NumPy when it runs the bundle's model, else Keras."""
-    for engine in ("numpy", "keras"):
-        try:
-            bundle.predict_proba(texts[:64], engine=engine)  # load the model outside the timing
-        except UserError:
-            continue
-        start = time.perf_counter()
-        p = bundle.predict_proba(texts, engine=engine)
-        return np.asarray(p, dtype=np.float64), len(texts) / (time.perf_counter() - start), engine
-    raise UserError(f"{bundle.path} cannot be scored by any engine; retrain it")
+def score_timed(predict_ids, encoder, texts: list[str]) -> tuple[np.ndarray, float]:
+    """Probabilities and rows/s (encoding included) of `predict_ids`, the bundle's default engine."""
+    predict_ids(encoder.encode_many(texts[:64]))  # load the model outside the timing
+    start = time.perf_counter()
+    p = predict_ids(encoder.encode_many(texts))
+    return np.asarray(p, dtype=np.float64), len(texts) / (time.perf_counter() - start)
 
 
 def compare_one(bundle_dir: Path, split, lstm_alone: bool = False) -> dict:
@@ -50,17 +46,16 @@ def compare_one(bundle_dir: Path, split, lstm_alone: bool = False) -> dict:
     from sklearn.metrics import roc_auc_score
 
     bundle = load(bundle_dir)
-    if lstm_alone:
-        bundle.predict_proba_ids = bundle.predict_proba_lstm_ids
-    p, rows_per_s, engine = score_timed(bundle, split.x_test)
+    predict_ids = bundle.lstm_proba_ids if lstm_alone else bundle.predict_proba_ids
+    p, rows_per_s = score_timed(predict_ids, bundle.encoder, split.x_test)
     y = split.y_test.astype(int)
-    trained = json.loads((bundle_dir / "metrics.json").read_text(encoding="utf-8"))
+    trained = json.loads((bundle_dir / METRICS_FILE).read_text(encoding="utf-8"))
     not_rec = "not recommended"
     return {
         "preset": bundle.config.preset + (" (LSTM alone)" if lstm_alone else ""),
         "bundle": str(bundle_dir),
         "loss": log_loss(y, p),
-        "accuracy": float(np.mean((p > 0.5) == (y == 1))),  # as Keras counts
+        "accuracy": keras_accuracy(y, p),
         "roc_auc": float(roc_auc_score(y, p)),
         "f1_not_rec": class_scores(y, p, 0.5)["per_class"][not_rec]["f1"],
         "f1_not_rec_at_threshold": class_scores(y, p, bundle.threshold)["per_class"][not_rec]["f1"],
@@ -68,7 +63,7 @@ def compare_one(bundle_dir: Path, split, lstm_alone: bool = False) -> dict:
         "train_seconds": float(trained.get("train_seconds", float("nan"))),
         "epochs_run": trained.get("epochs_run"),
         "score_rows_per_s": rows_per_s,
-        "engine": engine,
+        "engine": bundle.default_engine(),
         "n_test": len(y),
     }
 
@@ -84,7 +79,7 @@ def format_table(rows: list[dict]) -> str:
 
 def same_settings(bundle_dir: Path, cfg) -> bool:
     """Whether the bundle was trained with `cfg` (fields added since count at their defaults)."""
-    saved = TrainConfig.from_dict(json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))["config"])
+    saved = TrainConfig.from_dict(read_json(bundle_dir / CONFIG_FILE)["config"])
     for c in (saved, cfg):
         c.init_seed = c.seed if c.init_seed is None else c.init_seed
     return saved.to_dict() == cfg.to_dict()
@@ -99,7 +94,7 @@ def summary_rows(name: str, rows: list[dict]) -> list[dict]:
     return [{"preset": f"{name} mean of {n} seeds", **mean}, {"preset": f"{name} spread (max - min)", **spread}]
 
 
-def compare(data: str | os.PathLike = DEFAULT_DATA, out: str | os.PathLike = "out/compare",
+def compare(data: str | os.PathLike, out: str | os.PathLike,
             presets=DEFAULT_PRESETS, max_rows: int | None = None, epochs: int | None = None,
             reuse: bool = False, verbose: int = 0, init_seeds=None) -> list[dict]:
     """Train each preset into out/PRESET (or reuse a bundle there trained with the same settings),
@@ -107,8 +102,6 @@ def compare(data: str | os.PathLike = DEFAULT_DATA, out: str | os.PathLike = "ou
 
     With `init_seeds`, each preset is trained once per seed (weights and shuffling; the split stays
     the reference one) into out/PRESET-seedS, and mean and spread rows follow its rows."""
-    from classifier.train import train
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -118,7 +111,7 @@ def compare(data: str | os.PathLike = DEFAULT_DATA, out: str | os.PathLike = "ou
         for init_seed in init_seeds or [None]:
             cfg = preset(name, max_rows=max_rows, epochs=epochs, init_seed=init_seed)
             bundle_dir = out / (name if init_seed is None else f"{name}-seed{init_seed}")
-            same = reuse and (bundle_dir / "config.json").exists() and same_settings(bundle_dir, cfg)
+            same = reuse and (bundle_dir / CONFIG_FILE).exists() and same_settings(bundle_dir, cfg)
             if not same:
                 print(f"compare: training {name} into {bundle_dir}", flush=True)
                 train(cfg, data, bundle_dir, verbose=verbose)
@@ -130,7 +123,7 @@ def compare(data: str | os.PathLike = DEFAULT_DATA, out: str | os.PathLike = "ou
                 row["preset"] += f" (seed {init_seed})"
             rows.append(row)
             seed_rows.append(row)
-            if "blend" in load(bundle_dir).meta:
+            if load(bundle_dir).kind == "stack":
                 rows.append(compare_one(bundle_dir, split, lstm_alone=True))
         if len(seed_rows) > 1:
             rows.extend(summary_rows(name, seed_rows))

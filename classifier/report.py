@@ -2,8 +2,7 @@
 
     python -m classifier evaluate --model saved_models/tuned --report out/tuned-report
 
-Also the decision threshold rule used at training time (`choose_threshold`).
-matplotlib is imported only when plots are drawn.
+The figures come from classifier.metrics; matplotlib is imported only when plots are drawn.
 """
 
 from __future__ import annotations
@@ -16,109 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.files import atomic_write
-
-EPS = 1e-7  # Keras' clipping in binary_crossentropy, so our loss matches model.evaluate
-CLASSES = ("not recommended", "recommended")  # label 0, label 1
-GRID = np.round(np.arange(0.01, 1.0, 0.01), 2)  # candidate thresholds
-
-
-# -- metrics -------------------------------------------------------------------
-def log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
-    y = np.asarray(y, dtype=np.float64)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
-def class_scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
-    """Confusion matrix and precision / recall / F1 per class, predicting 1 when p >= threshold."""
-    y = np.asarray(y).astype(int)
-    pred = (np.asarray(p) >= threshold).astype(int)
-    cm = [[int(np.sum((y == t) & (pred == q))) for q in (0, 1)] for t in (0, 1)]
-    per_class = {}
-    for c, name in enumerate(CLASSES):
-        tp = cm[c][c]
-        pred_c = cm[0][c] + cm[1][c]
-        true_c = cm[c][0] + cm[c][1]
-        precision = tp / pred_c if pred_c else 0.0
-        recall = tp / true_c if true_c else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": true_c}
-    return {
-        "threshold": float(threshold),
-        "accuracy": float(np.mean(pred == y)),
-        "f1_macro": (per_class[CLASSES[0]]["f1"] + per_class[CLASSES[1]]["f1"]) / 2,
-        "per_class": per_class,
-        "confusion_matrix": cm,  # rows: true 0, 1; columns: predicted 0, 1
-    }
-
-
-def choose_threshold(y: np.ndarray, p: np.ndarray, rule: str) -> float:
-    """The decision threshold for `rule`: "fixed" is 0.5; "f1_macro" maximises the mean F1 of both
-    classes over a 0.01 grid (ties go to the cut nearest 0.5). Call it on validation data only."""
-    if rule == "fixed":
-        return 0.5
-    if rule != "f1_macro":
-        raise ValueError(f"unknown threshold rule {rule!r}")
-    scores = np.array([class_scores(y, p, t)["f1_macro"] for t in GRID])
-    best = np.flatnonzero(scores >= scores.max() - 1e-12)
-    return float(GRID[best[np.argmin(np.abs(GRID[best] - 0.5))]])
-
-
-def compute_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict:
-    """Every figure of the report, as plain JSON-ready numbers."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    y = np.asarray(y).astype(int)
-    p = np.asarray(p, dtype=np.float64)
-    at_half = class_scores(y, p, 0.5)
-    at_threshold = class_scores(y, p, threshold)
-    sweep = []
-    for t in np.round(np.arange(0.05, 1.0, 0.05), 2):
-        s = class_scores(y, p, t)
-        sweep.append({
-            "threshold": float(t), "accuracy": s["accuracy"], "f1_macro": s["f1_macro"],
-            **{f"{k}_{'not_rec' if c == CLASSES[0] else 'rec'}": s["per_class"][c][k]
-               for c in CLASSES for k in ("precision", "recall", "f1")},
-        })
-    frac_pos, mean_pred, counts = calibration_bins(y, p)
-    return {
-        "n": int(len(y)),
-        "positive_share": float(np.mean(y)),
-        "loss": log_loss(y, p),
-        "accuracy": at_half["accuracy"],
-        "roc_auc": float(roc_auc_score(y, p)),
-        # precision-recall AUC (average precision) for each class as the "positive" one
-        "pr_auc": float(average_precision_score(y, p)),
-        "pr_auc_not_recommended": float(average_precision_score(1 - y, 1 - p)),
-        "brier": float(np.mean((p - y) ** 2)),
-        "threshold": float(threshold),
-        "at_0.5": at_half,
-        "at_threshold": at_threshold,
-        "threshold_sweep": sweep,
-        "calibration": {"mean_predicted": mean_pred, "fraction_positive": frac_pos, "count": counts},
-    }
-
-
-def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[list, list, list]:
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    frac, mean, count = [], [], []
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            frac.append(float(y[m].mean()))
-            mean.append(float(p[m].mean()))
-            count.append(int(m.sum()))
-    return frac, mean, count
-
-
-def confidently_wrong(texts, y, p, threshold: float, n: int = 10) -> list[dict]:
-    """The n misclassified texts the model was most sure about."""
-    y = np.asarray(y).astype(int)
-    p = np.asarray(p, dtype=np.float64)
-    wrong = np.flatnonzero((p >= threshold).astype(int) != y)
-    order = wrong[np.argsort(-np.abs(p[wrong] - y[wrong]))][:n]
-    return [{"text": str(texts[i]), "label": int(y[i]), "p_recommend": float(p[i])} for i in order]
+from classifier.errors import UserError
+from classifier.io.files import atomic_write
+from classifier.metrics import CLASSES, compute_metrics, confidently_wrong
 
 
 # -- plots ---------------------------------------------------------------------
@@ -308,11 +207,20 @@ def _write_text(path: Path, text: str) -> None:
         f.write(text)
 
 
-def prepare_folder(out: str | os.PathLike) -> Path:
-    """Create the report folder, or a UserError naming it (checked before the slow evaluation)."""
-    from classifier.errors import UserError
+REPORT_FILES = ("metrics.json", "report.html", "training_curves.png", "roc.png", "precision_recall.png",
+                "confusion_matrix.png", "calibration.png", "score_histogram.png")
 
+
+def prepare_folder(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Create the report folder, or a UserError naming it (checked before the slow evaluation).
+    A folder that already holds a report is refused unless `overwrite`; other files in it are left alone."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; give --report a folder")
+    present = [n for n in REPORT_FILES if (out / n).exists()]
+    if present and not overwrite:
+        raise UserError(f"{out} already holds a report ({', '.join(present[:3])}); pass --overwrite to replace it "
+                        f"or choose another --report DIR")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -324,8 +232,8 @@ def prepare_folder(out: str | os.PathLike) -> Path:
 
 def write_report(out: str | os.PathLike, *, title: str, subtitle: str, texts, y, p,
                  threshold: float = 0.5, history: list[dict] | None = None) -> dict:
-    """metrics.json, the PNGs and report.html in `out`; returns the metrics."""
-    out = prepare_folder(out)
+    """metrics.json, the PNGs and report.html in `out` (checked by `prepare_folder`); returns the metrics."""
+    out = Path(out)
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64).reshape(-1)
     metrics = compute_metrics(y, p, threshold)

@@ -3,118 +3,36 @@
     classifier score reviews.csv        # writes reviews.scored.csv beside it
     classifier.score_csv("reviews.csv", "scored.csv", model="saved_models/default")
 
-Each record's raw text is copied from the input and the new cells are appended
-to it, so original cells are never re-quoted or re-typed ("NA", "007", "" stay
-byte for byte). Files are read, scored and written CHUNK_ROWS records at a time,
-so memory does not grow with the file. Output goes to a temporary file beside
-the destination and is renamed into place only when the whole file is done.
+Each record's raw text is copied from the input (classifier.io.records) and the new cells are
+appended to it, so original cells are never re-quoted or re-typed ("NA", "007", "" stay byte
+for byte). Files are read, scored and written CHUNK_ROWS records at a time, so memory does not
+grow with the file. Output goes to a temporary file beside the destination and is renamed into
+place only when the whole file is done (classifier.io.files.atomic_output).
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import gzip
-import io
+import json
 import os
 import sys
-import tempfile
 import time
-import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
-from classifier.artifacts import Bundle, load, write_json
-from classifier.config import DEFAULT_MODEL_DIR
-from classifier.data import missing_column_error
+from classifier.bundle import Bundle, load
 from classifier.errors import UserError
-from classifier.files import umask_mode
+from classifier.io.dataset import missing_column_error
+from classifier.io.files import atomic_output, check_output, same_file
+from classifier.io.records import Record, check_sep, guess_sep, open_source, read_records
+from classifier.predict import STATUSES, check_threshold, predict
 
 NEW_COLUMNS = ("recommend_proba", "recommend", "status")
-STATUSES = ("ok", "truncated", "no_known_words", "empty")
-# pandas' default missing-value markers: such a cell is kept as it is but not scored (status `empty`)
-NA_TEXTS = frozenset({
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-})
 INPUT_PATTERNS = ("*.csv", "*.tsv", "*.csv.gz", "*.tsv.gz")
 CHUNK_ROWS = 4096  # records read, scored and written at a time
-# a field this long is a quote left open swallowing the file, not a review
-FIELD_LIMIT = 1 << 24
-BAD_SEPS = set('"\r\n.0123456789') | set("abcdefghijklmnopqrstuvwxyz") | set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-# -- scoring texts -------------------------------------------------------------
-class Prediction(NamedTuple):
-    proba: float | None  # None for an empty text
-    recommend: int | None
-    status: str
-
-
-def is_empty_text(text: str | None) -> bool:
-    return text is None or text.strip() in NA_TEXTS
-
-
-def predict(bundle: Bundle, texts: list[str | None], threshold: float | None = None,
-            batch_size: int = 512, engine: str | None = None) -> list[Prediction]:
-    """Score texts: each is tokenized once, for both its status and its probability."""
-    threshold = check_threshold(bundle.threshold if threshold is None else threshold)
-    maxlen = bundle.tokenizer.config.maxlen
-    encode = bundle.tokenizer.encode
-    statuses, seqs, where = [], [], []
-    for i, text in enumerate(texts):
-        if is_empty_text(text):
-            statuses.append("empty")
-            continue
-        ids = encode(text)
-        statuses.append("no_known_words" if not ids else "truncated" if len(ids) > maxlen else "ok")
-        seqs.append(ids)
-        where.append(i)
-    probas: list[float | None] = [None] * len(texts)
-    if seqs:
-        kw = {} if engine is None else {"engine": engine}
-        for i, p in zip(where, bundle.predict_proba_ids(seqs, batch_size=batch_size, **kw).tolist(), strict=True):
-            probas[i] = round(p, 6)  # the label follows the printed value, so the file agrees with itself
-    return [
-        Prediction(p, None if p is None else int(p >= threshold), s) for p, s in zip(probas, statuses, strict=True)
-    ]
-
-
-def check_threshold(t: float) -> float:
-    if not 0.0 <= t <= 1.0:
-        raise UserError(f"threshold {t} is outside 0..1; pass --threshold between 0 and 1")
-    return float(t)
-
-
-def format_prediction(p: Prediction, text: str) -> str:
-    """One `predict` output line: probability, label, status, text (newlines shown as spaces)."""
-    proba = "" if p.proba is None else f"{p.proba:.6f}"
-    label = "" if p.recommend is None else str(p.recommend)
-    return f"{proba}\t{label}\t{p.status}\t{' '.join(text.splitlines())}"
-
-
-def predict_lines(bundle: Bundle, texts: Iterable[str], out, threshold: float | None = None,
-                  batch_size: int = 512, engine: str | None = None, flush_every: int = 512) -> int:
-    """Print a `format_prediction` line per text, `flush_every` texts at a time; returns the count."""
-    n, batch = 0, []
-
-    def flush():
-        for p, text in zip(predict(bundle, batch, threshold, batch_size, engine), batch, strict=True):
-            out.write(format_prediction(p, text) + "\n")
-        out.flush()
-        batch.clear()
-
-    for text in texts:
-        batch.append(text.rstrip("\r\n"))
-        n += 1
-        if len(batch) >= flush_every:
-            flush()
-    if batch:
-        flush()
-    return n
 
 
 # -- summaries -------------------------------------------------------------------
@@ -122,7 +40,6 @@ def predict_lines(bundle: Bundle, texts: Iterable[str], out, threshold: float | 
 class Summary:
     source: str
     destination: str
-    columns: list[str] = field(default_factory=list)
     rows_in: int = 0
     rows_scored: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
@@ -155,27 +72,24 @@ class Summary:
         }
 
 
-def write_summary_json(path: str | os.PathLike, summaries: list[Summary]) -> None:
+def summary_total(summaries: list[Summary]) -> dict:
     rows_in = sum(s.rows_in for s in summaries)
     scored = sum(s.rows_scored for s in summaries)
     seconds = sum(s.seconds for s in summaries)
-    total = {
+    recommended = sum(s.recommended for s in summaries)
+    return {
         "rows_in": rows_in, "rows_scored": scored,
         "counts": {k: sum(s.counts[k] for s in summaries) for k in STATUSES},
-        "recommended": sum(s.recommended for s in summaries),
-        "share_recommended": round(sum(s.recommended for s in summaries) / scored, 6) if scored else 0.0,
+        "recommended": recommended,
+        "share_recommended": round(recommended / scored, 6) if scored else 0.0,
         "seconds": round(seconds, 3), "rows_per_second": round(rows_in / seconds, 1) if seconds else 0.0,
     }
-    check_summary_path(path)
-    write_json(Path(path), {"files": [s.to_dict() for s in summaries], "total": total})
 
 
-def check_summary_path(path: str | os.PathLike) -> None:
-    folder = Path(path).parent
-    if Path(path).is_dir():
-        raise UserError(f"{path} is a folder; give --summary-json a file name such as {Path(path) / 'summary.json'}")
-    if not folder.is_dir():
-        raise UserError(f"{path}: folder {folder} does not exist; create it or choose another --summary-json")
+def write_summary_json(path: str | os.PathLike, summaries: list[Summary], overwrite: bool) -> None:
+    with atomic_output(path, overwrite, "--summary-json") as f:
+        f.write(json.dumps({"files": [s.to_dict() for s in summaries], "total": summary_total(summaries)},
+                           indent=2, ensure_ascii=False).encode("utf-8") + b"\n")
 
 
 class Progress:
@@ -205,116 +119,6 @@ class Progress:
             sys.stderr.flush()
 
 
-# -- reading ---------------------------------------------------------------------
-class Source(NamedTuple):
-    text: io.TextIOBase  # decoded with surrogateescape: bad bytes are found per record, with their line
-    encoding: str
-    bom: bool
-    position: object  # () -> bytes of the (compressed) input consumed so far, for the ETA
-    size: int | None
-
-
-@contextmanager
-def open_source(source: str | os.PathLike, encoding: str | None = None) -> Iterator[Source]:
-    """A text stream over a path or "-" (stdin); gzip is recognised by its magic bytes."""
-    name = str(source)
-    if name == "-":
-        raw, size = sys.stdin.buffer, None
-        close = False
-    else:
-        path = Path(source)
-        if path.is_dir():
-            raise UserError(f"{path} is a folder; give it as an INPUT of `classifier score` to score its files")
-        try:
-            raw = open(path, "rb")
-        except FileNotFoundError:
-            raise UserError(f"{path}: file not found; check the path") from None
-        except OSError as e:
-            raise UserError(f"{path}: cannot read it ({e.strerror})") from None
-        size, close = os.fstat(raw.fileno()).st_size, True
-    try:
-        buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
-        stream = buffered
-        if buffered.peek(2)[:2] == b"\x1f\x8b":
-            stream = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"))
-        enc = encoding or "utf-8"
-        try:
-            canonical = codecs.lookup(enc).name
-        except LookupError:
-            raise UserError(f"unknown encoding {enc!r}; pass a Python codec name, e.g. --encoding cp1252") from None
-        bom = False
-        if canonical in ("utf-8", "utf-8-sig"):
-            bom = stream.peek(3)[:3] == codecs.BOM_UTF8
-            enc = "utf-8-sig"  # a BOM is not part of the first column's name
-        text = io.TextIOWrapper(stream, encoding=enc, errors="surrogateescape", newline="")
-        position = (lambda: raw.tell()) if close else (lambda: None)
-        yield Source(text, enc, bom, position, size)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise UserError(f"{name}: not a readable gzip file ({e}); check the file or decompress it") from None
-    finally:
-        if close:
-            raw.close()
-
-
-class Record(NamedTuple):
-    line: int  # physical line where the record starts
-    cells: list[str]
-    body: str  # raw text without its line ending
-    end: str  # "\n", "\r\n", "\r" or "" at the end of the file
-
-
-def split_end(raw: str) -> tuple[str, str]:
-    if raw.endswith("\r\n"):
-        return raw[:-2], "\r\n"
-    if raw.endswith(("\n", "\r")):
-        return raw[:-1], raw[-1]
-    return raw, ""
-
-
-def read_records(text: Iterable[str], sep: str, name: str, line: int = 1) -> Iterator[Record]:
-    """CSV records with their raw text: the csv reader pulls lines, we keep the ones each record used."""
-    consumed: list[str] = []
-
-    def feed():
-        for line in text:
-            consumed.append(line)
-            yield line
-
-    csv.field_size_limit(FIELD_LIMIT)
-    reader = csv.reader(feed(), delimiter=sep, strict=True)
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            hint = "a quote is probably not closed" if "field larger" in str(e) or "end of data" in str(e) else (
-                "a quote inside an unquoted field should be doubled and the field quoted")
-            raise UserError(f"{name}: line {line}: malformed CSV ({e}); {hint}") from None
-        raw = consumed[0] if len(consumed) == 1 else "".join(consumed)
-        body, end = split_end(raw)
-        yield Record(line, cells, body, end)
-        line += len(consumed)
-        consumed.clear()
-
-
-def guess_sep(name: str, first_line: str) -> str:
-    lower = name.lower().removesuffix(".gz")
-    if lower.endswith((".tsv", ".tab")):
-        return "\t"
-    if lower.endswith(".csv"):
-        return ","
-    # stdin or an unknown extension: a header with tabs and no commas is TSV
-    return "\t" if "\t" in first_line and "," not in first_line else ","
-
-
-def check_sep(sep: str) -> str:
-    sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
-    if len(sep) != 1 or sep in BAD_SEPS:
-        raise UserError(f"--sep {sep!r} cannot separate fields; give one character such as , ; | or \\t")
-    return sep
-
-
 # -- writing ---------------------------------------------------------------------
 def default_destination(source: str) -> str:
     """reviews.csv -> reviews.scored.csv beside it (.tsv stays .tsv; .gz inputs give plain files)."""
@@ -330,42 +134,28 @@ def default_destination(source: str) -> str:
 
 
 @contextmanager
-def atomic_output(destination: str, overwrite: bool) -> Iterator[io.BufferedIOBase]:
-    """A temp file beside `destination`, renamed onto it only if the block finishes; "-" is stdout."""
+def open_output(destination: str, overwrite: bool) -> Iterator:
+    """Where a scored file goes: stdout for "-", else `atomic_output`; a name ending in .gz is gzipped."""
     if destination == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    dest = Path(destination)
-    check_destination(dest, overwrite)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    except OSError as e:
-        raise UserError(f"{dest}: cannot write in {dest.parent} ({e.strerror}); choose another -o") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_output(destination, overwrite) as f:
+        if not destination.lower().endswith(".gz"):
             yield f
-        if not overwrite and dest.exists():
-            raise UserError(f"{dest} appeared while scoring; pass --overwrite to replace it")
-        try:
-            os.chmod(tmp, umask_mode(0o666))
-            os.replace(tmp, dest)
-        except OSError as e:
-            raise UserError(f"{dest}: cannot write it ({e.strerror}); choose another -o") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            return
+        with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as z:  # mtime 0: the same input gives the same bytes
+            yield z
 
 
-def check_destination(dest: Path, overwrite: bool) -> None:
+def check_destination(dest: Path, overwrite: bool, sources: list[str]) -> None:
+    """check_output, and never an input of the same run as its output (even with --overwrite)."""
+    for source in sources:
+        if source != "-" and same_file(source, dest):
+            raise UserError(f"{dest} is an input of this run; choose another -o (inputs are never replaced)")
     if dest.is_dir():
         raise UserError(f"{dest} is a folder; give a file name with -o (a folder is for several inputs)")
-    if dest.exists() and not overwrite:
-        raise UserError(f"{dest} already exists; pass --overwrite to replace it or choose another -o")
-    if not dest.parent.is_dir():
-        raise UserError(f"{dest}: folder {dest.parent} does not exist; create it or choose another -o")
-    if not os.access(dest.parent, os.W_OK):
-        raise UserError(f"{dest}: folder {dest.parent} is not writable; choose another -o")
+    check_output(dest, overwrite)
 
 
 def first_bad_cell(chunk: list[Record], header: list[str]) -> tuple[int, str]:
@@ -384,10 +174,9 @@ def score_csv(
     source: str | os.PathLike,
     destination: str | os.PathLike | None = None,
     *,
-    model: str | os.PathLike | Bundle = DEFAULT_MODEL_DIR,
+    model: str | os.PathLike | Bundle,
     text_column: str | None = None,
     threshold: float | None = None,
-    batch_size: int = 512,
     engine: str | None = None,
     overwrite: bool = False,
     encoding: str | None = None,
@@ -406,7 +195,7 @@ def score_csv(
     destination = str(destination) if destination is not None else (
         "-" if source == "-" else default_destination(source))
     if destination != "-":
-        check_destination(Path(destination), overwrite)
+        check_destination(Path(destination), overwrite, [source])
     column = text_column or bundle.config.text_column
     summary = Summary(name, "<stdout>" if destination == "-" else destination)
     start = time.perf_counter()
@@ -421,7 +210,6 @@ def score_csv(
         records = read_records(_chain(first, src.text), use_sep, name, header_line)
         header = next(records)
         columns = header.cells
-        summary.columns = list(columns)
         if column not in columns:
             err = missing_column_error(name, column, "text", columns, "--text-column")
             if len(columns) == 1 and any(c in columns[0] for c in ",;\t|"):
@@ -439,7 +227,7 @@ def score_csv(
         line_end = header.end or "\n"
         bar = Progress(name, progress, src.size)
         new_header = use_sep.join(NEW_COLUMNS)
-        with atomic_output(destination, overwrite) as out:
+        with open_output(destination, overwrite) as out:
             prefix = codecs.BOM_UTF8 if src.bom else b""
             write_chunk(out, [header], [f"{header.body}{use_sep}{new_header}{line_end}"], columns, name, prefix)
             chunk: list[Record] = []
@@ -455,13 +243,13 @@ def score_csv(
                         )
                     chunk.append(rec)
                     if len(chunk) >= CHUNK_ROWS:
-                        score_chunk(out, chunk, bundle, idx, use_sep, line_end, threshold, batch_size, engine,
-                                    summary, columns, name)
+                        score_chunk(out, chunk, bundle, idx, use_sep, line_end, threshold, engine, summary,
+                                    columns, name)
                         chunk = []
                         bar.update(summary.rows_in, src.position())
                 if chunk:
-                    score_chunk(out, chunk, bundle, idx, use_sep, line_end, threshold, batch_size, engine,
-                                summary, columns, name)
+                    score_chunk(out, chunk, bundle, idx, use_sep, line_end, threshold, engine, summary,
+                                columns, name)
             finally:
                 bar.close()
     summary.seconds = time.perf_counter() - start
@@ -474,9 +262,9 @@ def _chain(first: str, rest: Iterable[str]) -> Iterator[str]:
 
 
 def score_chunk(out, chunk: list[Record], bundle: Bundle, idx: int, sep: str, line_end: str, threshold: float,
-                batch_size: int, engine: str | None, summary: Summary, columns: list[str], name: str) -> None:
+                engine: str | None, summary: Summary, columns: list[str], name: str) -> None:
     texts = [rec.cells[idx] if rec.cells else "" for rec in chunk]
-    preds = predict(bundle, texts, threshold, batch_size, engine)
+    preds = predict(bundle, texts, threshold, engine)
     lines = []
     for rec, p in zip(chunk, preds, strict=True):
         summary.counts[p.status] += 1
@@ -564,21 +352,25 @@ def plan_outputs(files: list[str], out: str | None, several: bool) -> list[str]:
 
 
 def score_files(inputs: Iterable[str | os.PathLike], out: str | None = None, *,
-                model: str | os.PathLike | Bundle = DEFAULT_MODEL_DIR, overwrite: bool = False,
+                model: str | os.PathLike | Bundle, overwrite: bool = False,
                 quiet: bool = False, summary_json: str | os.PathLike | None = None, **options) -> list[Summary]:
     """Score files, folders and "-" (the `classifier score` command); prints a summary line per file.
 
-    Every destination is checked before the first file is scored, so a clash fails at once.
+    Every destination (the summary JSON's too) is checked before the first file is scored, so a
+    clash fails at once; no output may be an input or another output of the same run.
     """
-    if summary_json:
-        check_summary_path(summary_json)
     inputs = list(inputs)
     files = expand_inputs(inputs)
     several = len(files) > 1 or any(Path(str(i)).is_dir() for i in inputs)
     dests = plan_outputs(files, None if out is None else str(out), several)
     for d in dests:
         if d != "-":
-            check_destination(Path(d), overwrite)
+            check_destination(Path(d), overwrite, files)
+    if summary_json:
+        summary_json = Path(summary_json)
+        if any(d != "-" and (Path(d) == summary_json or same_file(d, summary_json)) for d in dests):
+            raise UserError(f"--summary-json {summary_json} is also the scored output; give it another name")
+        check_destination(summary_json, overwrite, files)
     bundle = model if isinstance(model, Bundle) else load(model)
     progress = not quiet and sys.stderr.isatty()
     summaries = []
@@ -588,5 +380,5 @@ def score_files(inputs: Iterable[str | os.PathLike], out: str | None = None, *,
         if not quiet:
             print(summary.line(), file=sys.stderr)
     if summary_json:
-        write_summary_json(summary_json, summaries)
+        write_summary_json(summary_json, summaries, overwrite)
     return summaries

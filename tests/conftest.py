@@ -45,10 +45,10 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 def small_bundle(tmp_path_factory, data_path) -> Path:
     """The seed preset trained for 1 epoch on the first 2,000 clean rows (about 15 s)."""
     from classifier.config import preset
-    from classifier.train import train
+    from classifier.training import train
 
     out = tmp_path_factory.mktemp("bundles") / "small"
-    train(preset("seed", epochs=1, max_rows=2000), data_path, out, verbose=0)
+    train(preset("reference", epochs=1, max_rows=2000), data_path, out, verbose=0)
     return out
 
 
@@ -58,11 +58,11 @@ def generator_bundle(tmp_path_factory, small_bundle) -> Path:
     import shutil
 
     from classifier.config import generator_preset
-    from classifier.generator import train_generator
+    from classifier.textgen.train import train_generator
 
     out = tmp_path_factory.mktemp("bundles") / "generator"
     shutil.copytree(small_bundle, out)
-    cfg = generator_preset("default", max_rows=300, epochs=1, embedding_dim=16, lstm_units=32)
+    cfg = generator_preset("default", max_texts=300, epochs=1, embedding_dim=16, lstm_units=32)
     train_generator(cfg, out, verbose=0)
     return out
 
@@ -73,9 +73,34 @@ def seed_generator_bundle(tmp_path_factory, small_bundle) -> Path:
     import shutil
 
     from classifier.config import generator_preset
-    from classifier.generator import train_generator
+    from classifier.textgen.train import train_generator
 
     out = tmp_path_factory.mktemp("bundles") / "seed-generator"
     shutil.copytree(small_bundle, out)
-    train_generator(generator_preset("seed", max_rows=40, epochs=1), out, verbose=0, evaluate=False)
+    train_generator(generator_preset("reference", max_texts=40, epochs=1), out, verbose=0, evaluate=False)
     return out
+
+
+def record_files(bundle: Path, names: list[str], **meta) -> None:
+    """Record rewritten files (and metadata) in a bundle's config.json, as a deliberate edit of a
+    bundle would: the files' new hashes, so loading accepts them."""
+    import json
+
+    from classifier.io.files import file_sha256
+
+    config = bundle / "config.json"
+    data = json.loads(config.read_text(encoding="utf-8"))
+    for name in names:
+        data["files"][name] = file_sha256(bundle / name)
+    data.update(meta)
+    config.write_text(json.dumps(data), encoding="utf-8")
+
+
+def assert_user_error(result, *needles) -> None:
+    """A user mistake: exit 2, one `classifier: error:` line holding every needle, no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("classifier: error:")]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from classifier.data import load_labelled, make_split
 from classifier.errors import UserError
+from classifier.io.dataset import load_labelled, make_split
 
 
 def test_reference_cleaning_and_split_sizes(data_path):

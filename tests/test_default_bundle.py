@@ -12,7 +12,7 @@ DEFAULT = Path(__file__).resolve().parents[1] / "saved_models/default"
 def test_committed_bundle_evaluates_to_recorded_line(data_path):
     metrics = json.loads((DEFAULT / "metrics.json").read_text())
     bundle = classifier.load(DEFAULT)
-    assert bundle.config.preset == "seed" and bundle.config.max_rows is None
+    assert bundle.config.preset == "reference" and bundle.config.max_rows is None
     assert metrics["n_test"] == 4529
     # within the band of the plain-Keras run of the recipe ([0.2977, 0.8805])
     assert 0.87 <= metrics["test_accuracy"] <= 0.90 and metrics["test_loss"] <= 0.32
@@ -36,8 +36,8 @@ def test_committed_bundle_runs_on_the_numpy_engine_from_its_keras_file():
     bundle = classifier.load(DEFAULT)  # an older classifier.npz, if still recorded, is hash-checked but not read
     assert bundle.default_engine() == "numpy"
     texts = ["Love this dress, it fits perfectly", "It ripped after one wash and the color faded", "qzxv"]
-    p = bundle.predict_proba(texts)
-    np.testing.assert_allclose(p, bundle.predict_proba(texts, engine="keras"), atol=1e-5)
+    p = bundle.recommend_proba(texts)
+    np.testing.assert_allclose(p, bundle.recommend_proba(texts, engine="keras"), atol=1e-5)
     assert p[0] > 0.5 > p[1]
 
 
@@ -51,13 +51,12 @@ def test_committed_bundle_writes_the_same_readable_text_every_run():
 
 
 def test_committed_generator_is_a_quarter_below_the_trigram(data_path):
-    from classifier.generate import load_generator
-    from classifier.generator import SKIP, heldout_split, perplexity, word_logprobs
-    from classifier.ngram import KneserNeyTrigram
+    from classifier.models.ngram import KneserNeyTrigram
+    from classifier.textgen.evaluate import SKIP, heldout_split, perplexity, word_logprobs
 
     bundle = classifier.load(DEFAULT)
     train, _, test = heldout_split(bundle, data_path)
     seqs = bundle.tokenizer.encode_many(test[:500])  # a slice of the test split keeps this quick
-    ours = perplexity(word_logprobs(load_generator(bundle), seqs))
+    ours = perplexity(word_logprobs(bundle.generator(), seqs))
     trigram = KneserNeyTrigram.fit(bundle.tokenizer.encode_many(train), bundle.tokenizer.config.num_words)
     assert ours <= 0.75 * perplexity(trigram.word_logprobs(seqs, skip=SKIP))

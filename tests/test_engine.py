@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 import classifier
-from classifier.artifacts import CLASSIFIER_FILE, add_files
-from classifier.data import load_labelled, make_split
-from classifier.engine import ClassifierEngine, runs_keras_file
-from classifier.lstm_numpy import lstm_step
-from tests.conftest import run_python
+from classifier.bundle import CLASSIFIER_FILE
+from classifier.engine.cell import lstm_step
+from classifier.engine.lstm import ClassifierEngine, runs_keras_file
+from classifier.io.dataset import load_labelled, make_split
+from tests.conftest import record_files, run_python
 
 
 def test_lstm_step_matches_hand_computed_gates():
@@ -196,12 +196,12 @@ def test_engine_matches_model_predict_on_real_reviews(small_bundle, reviews):
     assert ids[-3] == [] and ids[-2] == [] and len(ids[-1]) > maxlen
 
     want = keras_proba(bundle.keras_classifier(), bundle.tokenizer.pad(ids))
-    got = bundle.predict_proba(texts)
+    got = bundle.recommend_proba(texts)
     assert np.abs(got - want).max() <= 1e-5
     assert np.array_equal(bundle.predict_proba_ids(ids), got)
     # an over-long review counts only its last maxlen words, as the padded Keras input does
     assert bundle.predict_proba_ids([ids[-1][-maxlen:]])[0] == pytest.approx(got[-1], abs=1e-6)
-    np.testing.assert_allclose(bundle.predict_proba(texts[:5], engine="keras"), want[:5], atol=1e-6)
+    np.testing.assert_allclose(bundle.recommend_proba(texts[:5], engine="keras"), want[:5], atol=1e-6)
     assert want.std() > 0.01
 
 
@@ -266,7 +266,7 @@ def test_bundle_with_a_model_the_engine_cannot_run_falls_back_to_keras(small_bun
     rewrite_model_config(changed / CLASSIFIER_FILE, relu)
     with pytest.raises(classifier.UserError, match="sha256 differs"):  # an unrecorded model is refused
         classifier.load(changed)
-    add_files(changed, [CLASSIFIER_FILE])
+    record_files(changed, [CLASSIFIER_FILE])
 
     bundle = classifier.load(changed)
     assert bundle.default_engine() == "keras"
@@ -274,11 +274,11 @@ def test_bundle_with_a_model_the_engine_cannot_run_falls_back_to_keras(small_bun
     with pytest.raises(classifier.UserError, match=re.escape(message)):
         bundle.numpy_engine()
     with pytest.raises(classifier.UserError, match="activation='relu'"):
-        bundle.predict_proba(["love it"], engine="numpy")
+        bundle.recommend_proba(["love it"], engine="numpy")
     texts = ["love it", "it ripped after one wash"]
     keras_p = keras_proba(bundle.keras_classifier(), bundle.tokenizer.texts_to_padded(texts))
-    np.testing.assert_array_equal(bundle.predict_proba(texts), keras_p)  # the default ran the Keras model
-    assert np.abs(keras_p - classifier.load(small_bundle).predict_proba(texts)).max() > 1e-4  # relu does differ
+    np.testing.assert_array_equal(bundle.recommend_proba(texts), keras_p)  # the default ran the Keras model
+    assert np.abs(keras_p - classifier.load(small_bundle).recommend_proba(texts)).max() > 1e-4  # relu does differ
 
 
 def test_engine_from_the_keras_file_does_not_import_tensorflow(small_bundle, reviews):
@@ -286,7 +286,7 @@ def test_engine_from_the_keras_file_does_not_import_tensorflow(small_bundle, rev
     ids = bundle.tokenizer.encode_many(reviews[:50])
     code = (
         "import json, sys\n"
-        "from classifier.engine import ClassifierEngine, runs_keras_file\n"
+        "from classifier.engine.lstm import ClassifierEngine, runs_keras_file\n"
         f"path = {str(small_bundle / CLASSIFIER_FILE)!r}\n"
         "assert runs_keras_file(path)\n"
         "engine = ClassifierEngine.from_keras_file(path)\n"
@@ -305,7 +305,7 @@ def test_engine_runs_without_importing_tensorflow(small_bundle, reviews):
     script = (
         "import sys, json, classifier\n"
         "b = classifier.load(sys.argv[1])\n"
-        "p = b.predict_proba(json.loads(sys.stdin.read()))\n"
+        "p = b.recommend_proba(json.loads(sys.stdin.read()))\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
         "print(json.dumps(p.tolist()))\n"
     )
@@ -313,4 +313,4 @@ def test_engine_runs_without_importing_tensorflow(small_bundle, reviews):
                             capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.returncode == 0, result.stderr
     there = np.array(json.loads(result.stdout), dtype=np.float32)
-    np.testing.assert_array_equal(there, classifier.load(small_bundle).predict_proba(reviews[:50]))
+    np.testing.assert_array_equal(there, classifier.load(small_bundle).recommend_proba(reviews[:50]))

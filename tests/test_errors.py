@@ -5,17 +5,8 @@ import shutil
 
 import pytest
 
-from classifier.tokenizer import Tokenizer
-from tests.conftest import run_cli
-
-
-def assert_user_error(result, *needles):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("classifier: error:")]
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+from classifier.io.tokenizer import Tokenizer
+from tests.conftest import assert_user_error, run_cli
 
 
 def write(tmp_path, name, text):

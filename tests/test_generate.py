@@ -7,20 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from classifier.artifacts import add_files, load, load_keras
-from classifier.generate import (
-    END,
-    GENERATOR_KERAS,
-    SENTIMENT_BEST_OF,
-    Net,
-    continue_ids,
-    generate,
-    load_generator,
-    pick,
-    start_id,
-)
-from classifier.tokenizer import Tokenizer
-from tests.conftest import run_cli, run_python
+from classifier.bundle import GENERATOR_KERAS, load
+from classifier.engine.generator import END, Net, start_id
+from classifier.io.tokenizer import Tokenizer
+from classifier.models.lstm import load_keras
+from classifier.textgen.generate import SENTIMENT_BEST_OF, continue_ids, generate, pick
+from tests.conftest import record_files, run_cli, run_python
 
 
 def keras_greedy_window(model, ids: list[int], words: int, context: int) -> list[int]:
@@ -48,7 +40,7 @@ def keras_greedy_review(model, ids: list[int], words: int, num_words: int) -> li
 
 def test_numpy_greedy_matches_keras_seed(seed_generator_bundle):
     bundle = load(seed_generator_bundle)
-    net = load_generator(bundle)
+    net = bundle.generator()
     model = load_keras(seed_generator_bundle / GENERATOR_KERAS)
     ids = bundle.tokenizer.encode("this dress is")
     assert continue_ids(net, ids, 8) == [keras_greedy_window(model, ids, 8, 2)]
@@ -118,7 +110,7 @@ def test_jsonl_has_the_classifier_score(generator_bundle):
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert [row["sample"] for row in rows] == [0, 1, 2]
     bundle = load(generator_bundle)
-    want = bundle.predict_proba([row["text"] for row in rows])
+    want = bundle.recommend_proba([row["text"] for row in rows])
     for row, p in zip(rows, want, strict=True):
         assert set(row) == {"sample", "prompt", "text", "continuation", "words", "sentiment", "score"}
         assert row["prompt"] == "this top" and row["sentiment"] == "negative"
@@ -158,7 +150,7 @@ def test_best_of_needs_sentiment_and_sampling(generator_bundle):
 def test_sentiment_token_steers_the_words():
     """A toy corpus where only the label tells "love" from "hate": greedy output follows --sentiment."""
     from classifier.config import TokenizerConfig, generator_preset
-    from classifier.generator import fit, to_net
+    from classifier.textgen.train import fit, to_net
 
     texts = ["i love this dress", "i hate this dress"] * 20
     labels = [1, 0] * 20
@@ -203,14 +195,14 @@ def test_other_tokenizer_is_refused(generator_bundle, tmp_path):
     tok = Tokenizer.load(bundle / "tokenizer.json")
     other = Tokenizer(tok.config, list(reversed(tok.words)))
     other.save(bundle / "tokenizer.json")
-    add_files(bundle, ["tokenizer.json"], tokenizer_sha256=other.sha256)
+    record_files(bundle, ["tokenizer.json"], tokenizer_sha256=other.sha256)
     r = run_cli("generate", "this dress", "--model", bundle)
     assert r.returncode == 2 and "another tokenizer" in r.stderr
 
 
 def test_generate_does_not_import_tensorflow(generator_bundle):
     code = (
-        "import sys; from classifier.generate import generate; "
+        "import sys; from classifier.textgen.generate import generate; "
         f"print(generate({str(generator_bundle)!r}, 'this dress', words=5, n=3)[0].text); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )

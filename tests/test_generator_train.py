@@ -8,36 +8,23 @@ import math
 import numpy as np
 import pytest
 
-from classifier.artifacts import load
+from classifier.bundle import GENERATOR_KERAS, GENERATOR_NGRAM, load
 from classifier.config import TokenizerConfig, generator_preset
-from classifier.data import load_labelled, make_split
-from classifier.generate import (
-    GENERATOR_KERAS,
-    GENERATOR_NGRAM,
-    GENERATOR_WEIGHTS,
-    Net,
-    continue_ids,
-    load_generator,
-    log_softmax,
-)
-from classifier.generator import (
-    build_generator,
-    fit,
-    heldout_split,
-    perplexity,
-    split_texts,
-    to_net,
-    word_logprobs,
-)
-from classifier.ngram import KneserNeyTrigram
-from classifier.tokenizer import Tokenizer
+from classifier.engine.generator import Net, log_softmax
+from classifier.io.dataset import load_labelled, make_split
+from classifier.io.tokenizer import Tokenizer
+from classifier.models.ngram import KneserNeyTrigram
+from classifier.textgen.data import split_texts
+from classifier.textgen.evaluate import heldout_split, perplexity, word_logprobs
+from classifier.textgen.generate import continue_ids
+from classifier.textgen.train import build_generator, fit, to_net
 from tests.conftest import run_cli
 
 
 def test_seed_preset_is_the_reference_network():
     from keras import layers
 
-    cfg = generator_preset("seed")
+    cfg = generator_preset("reference")
     model = build_generator(cfg, 3000)
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Embedding"] + ["LSTM"] * 5 + ["Dense", "ReLU", "Dense"]
@@ -58,7 +45,7 @@ def test_train_records_the_generator_in_the_bundle(generator_bundle, small_bundl
     gen = meta["generator"]
     assert gen["config"]["preset"] == "default" and gen["config"]["lstm_units"] == 32
     assert gen["tokenizer_sha256"] == load(small_bundle).tokenizer.sha256
-    assert GENERATOR_KERAS in meta["files"] and GENERATOR_WEIGHTS not in meta["files"]  # weights stored once
+    assert GENERATOR_KERAS in meta["files"]
     m = gen["metrics"]
     assert m["n_train"] == 300 and m["words_scored"] > 1000
     assert 1 < m["perplexity"] < 3000  # better than uniform over the vocabulary
@@ -67,9 +54,9 @@ def test_train_records_the_generator_in_the_bundle(generator_bundle, small_bundl
     assert a["samples_per_side"] == 200 and 0 <= a["positive"] <= 1 and 0 <= a["negative"] <= 1
     # the bundle still loads (files re-hashed) and its classifier is untouched
     bundle = load(generator_bundle)
-    np.testing.assert_allclose(bundle.predict_proba(["love it"]), load(small_bundle).predict_proba(["love it"]))
+    np.testing.assert_allclose(bundle.recommend_proba(["love it"]), load(small_bundle).recommend_proba(["love it"]))
     # vocabulary + neutral, negative, positive start tokens
-    assert load_generator(bundle).embedding.shape == (3003, 16)
+    assert bundle.generator().embedding.shape == (3003, 16)
 
 
 def test_generator_split_is_the_classifiers(small_bundle, data_path):
@@ -145,7 +132,7 @@ def test_kneser_ney_next_probs_and_save_load_match_prob(tmp_path):
 def test_default_generator_mixes_in_its_trigram(generator_bundle, data_path):
     bundle = load(generator_bundle)
     assert GENERATOR_NGRAM in bundle.meta["files"]
-    net = load_generator(bundle)
+    net = bundle.generator()
     a = net.ngram_weight
     assert net.ngram is not None and 0 <= a < 1 and a == bundle.meta["generator"]["spec"]["ngram_weight"]
     lstm = Net.from_keras(generator_bundle / GENERATOR_KERAS, bundle.meta["generator"]["spec"])  # no n-gram
@@ -219,7 +206,7 @@ def test_train_generator_cli_on_the_title_column(small_bundle, tmp_path):
 
     bundle = tmp_path / "titles"
     shutil.copytree(small_bundle, bundle)
-    r = run_cli("train-generator", "--model", bundle, "--text-column", "Title", "--max-rows", "200",
+    r = run_cli("train-generator", "--model", bundle, "--text-column", "Title", "--max-texts", "200",
                 "--epochs", "1", "--no-agreement", "--quiet")
     assert r.returncode == 0, r.stderr
     assert "test perplexity" in r.stdout
@@ -227,7 +214,7 @@ def test_train_generator_cli_on_the_title_column(small_bundle, tmp_path):
     assert gen["config"]["text_column"] == "Title" and gen["metrics"]["n_train"] == 200
     _, _, test = heldout_split(load(bundle))
     assert len(test) == gen["metrics"]["n_test"]
-    assert load_generator(load(bundle)).sentiment_token
+    assert load(bundle).generator().sentiment_token
 
 
 def test_train_generator_refuses_a_swapped_tokenizer(small_bundle, tmp_path):

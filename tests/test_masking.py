@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from classifier.config import TokenizerConfig, preset
-from classifier.data import load_labelled, make_split
-from classifier.model import build_classifier
-from classifier.tokenizer import Tokenizer
+from classifier.io.dataset import load_labelled, make_split
+from classifier.io.tokenizer import Tokenizer
+from classifier.models.lstm import build_classifier
 
 # "not" flips the sentiment; "bad" is never seen right after "am not" or "are not"
 TOY = [

@@ -1,11 +1,11 @@
 """The seed classifier is the reference network, layer for layer."""
 
 from classifier.config import preset
-from classifier.model import build_classifier
+from classifier.models.lstm import build_classifier
 
 
 def test_seed_model_layers_and_parameter_count():
-    model = build_classifier(preset("seed"))
+    model = build_classifier(preset("reference"))
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Embedding", "LSTM", "Dense"]
     emb, lstm, dense = model.layers

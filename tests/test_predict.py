@@ -17,7 +17,7 @@ def parse(stdout: str) -> list[list[str]]:
 
 def test_predict_arguments_and_stdin_agree_with_the_api(small_bundle):
     bundle = load(small_bundle)
-    probas = bundle.predict_proba(REVIEWS)
+    probas = bundle.recommend_proba(REVIEWS)
     by_args = run_cli("predict", *REVIEWS, "--model", small_bundle)
     by_stdin = run_cli("predict", "--model", small_bundle, input="\n".join(REVIEWS) + "\n")
     for result in (by_args, by_stdin):
@@ -34,7 +34,7 @@ def test_numpy_engine_matches_keras(small_bundle):
     bundle = load(small_bundle)
     keep = [0, 1, 3]
     texts = [REVIEWS[i] for i in keep]
-    np.testing.assert_allclose(bundle.predict_proba(texts), bundle.predict_proba(texts, engine="keras"), atol=1e-5)
+    np.testing.assert_allclose(bundle.recommend_proba(texts), bundle.recommend_proba(texts, engine="keras"), atol=1e-5)
 
 
 def test_threshold_decides_the_label(small_bundle):
@@ -54,7 +54,7 @@ def test_scoring_never_imports_tensorflow(small_bundle, tmp_path):
     code = (
         "import sys, classifier\n"
         f"classifier.score_csv({str(src)!r}, model={str(small_bundle)!r})\n"
-        f"classifier.load({str(small_bundle)!r}).predict_proba(['nice'])\n"
+        f"classifier.load({str(small_bundle)!r}).recommend_proba(['nice'])\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
     )
     result = run_python(code)

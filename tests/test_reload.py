@@ -36,7 +36,7 @@ def test_update_bundle_is_all_or_nothing(small_bundle, tmp_path):
 
     import pytest
 
-    from classifier.artifacts import update_bundle
+    from classifier.bundle import update_bundle
 
     bundle = tmp_path / "bundle"
     shutil.copytree(small_bundle, bundle)

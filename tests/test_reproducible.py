@@ -4,7 +4,7 @@ import numpy as np
 
 import classifier
 from classifier.config import preset
-from classifier.train import train
+from classifier.training import train
 
 
 def weights(path):
@@ -12,11 +12,11 @@ def weights(path):
 
 
 def test_two_runs_same_seed_equal_weights(tmp_path, data_path):
-    cfg = preset("seed", epochs=1, max_rows=400)
+    cfg = preset("reference", epochs=1, max_rows=400)
     m1 = train(cfg, data_path, tmp_path / "a", verbose=0)
     m2 = train(cfg, data_path, tmp_path / "b", verbose=0)
     for w1, w2 in zip(weights(tmp_path / "a"), weights(tmp_path / "b"), strict=True):
         assert np.array_equal(w1, w2)
     assert m1["test_loss"] == m2["test_loss"] and m1["test_accuracy"] == m2["test_accuracy"]
-    m3 = train(preset("seed", epochs=1, max_rows=400, seed=7), data_path, tmp_path / "c", verbose=0)
+    m3 = train(preset("reference", epochs=1, max_rows=400, seed=7), data_path, tmp_path / "c", verbose=0)
     assert m3["test_loss"] != m1["test_loss"]  # the seed really is used

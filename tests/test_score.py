@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 
 from classifier import load, score_csv
-from classifier.data import load_labelled, make_split
+from classifier.io.dataset import load_labelled, make_split
 from classifier.score import NEW_COLUMNS
-from tests.conftest import ROOT, run_cli
-from tests.test_errors import assert_user_error
+from tests.conftest import ROOT, assert_user_error, run_cli
 
 # the three appended cells of a data row or of the header, up to (not including) the line end
 TAIL = (r"{sep}(?:recommend_proba{sep}recommend{sep}status|(?:[01]\.\d{{6}})?{sep}[01]?{sep}"
@@ -78,7 +77,7 @@ def test_awkward_round_trip_keeps_every_cell_byte_for_byte(bundle, small_bundle,
     assert summary.rows_in == len(statuses) and summary.counts["empty"] == statuses.count("empty")
     # scored rows: the bundle's Keras model on the same texts, to 1e-5; empty rows have no score
     scored = [r for r in rows_out[1:] if r[6] != "empty"]
-    keras = bundle.predict_proba([r[2] for r in scored], engine="keras")
+    keras = bundle.recommend_proba([r[2] for r in scored], engine="keras")
     np.testing.assert_allclose([float(r[4]) for r in scored], keras, atol=1e-5)
     assert all(r[5] == str(int(float(r[4]) >= bundle.threshold)) for r in scored)
     assert all(r[4] == r[5] == "" for r in rows_out[1:] if r[6] == "empty")

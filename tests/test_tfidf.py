@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 import classifier
-from classifier.baseline import TfidfBundle
+from classifier.bundle import TfidfBundle
 from classifier.config import preset
-from classifier.data import load_labelled, make_split
 from classifier.errors import UserError
-from classifier.evaluate import format_result
-from classifier.train import train
+from classifier.evaluation import format_result
+from classifier.io.dataset import load_labelled, make_split
+from classifier.training import train
 from tests.conftest import run_cli, run_python
 
 ROWS = 2000
@@ -49,7 +49,7 @@ def sklearn_p(split) -> np.ndarray:
 def test_bundle_predicts_as_scikit_learn(tfidf_bundle, split, sklearn_p):
     bundle = classifier.load(tfidf_bundle)
     assert isinstance(bundle, TfidfBundle)
-    np.testing.assert_allclose(bundle.predict_proba(split.x_test), sklearn_p, atol=1e-6)
+    np.testing.assert_allclose(bundle.recommend_proba(split.x_test), sklearn_p, atol=1e-6)
     # a threshold was chosen on the held-out part of the training split
     assert 0.0 < bundle.threshold < 1.0 and bundle.threshold == bundle.meta["threshold"]
     with pytest.raises(UserError, match="no Keras model"):
@@ -59,7 +59,7 @@ def test_bundle_predicts_as_scikit_learn(tfidf_bundle, split, sklearn_p):
 def test_loads_and_predicts_without_tensorflow_or_scikit_learn(tfidf_bundle):
     code = textwrap.dedent(f"""
         import sys, classifier
-        p = classifier.load({str(tfidf_bundle)!r}).predict_proba(["Love this dress!", "It ripped after one wash."])
+        p = classifier.load({str(tfidf_bundle)!r}).recommend_proba(["Love this dress!", "It ripped after one wash."])
         print(p[0] > p[1], "tensorflow" in sys.modules, "sklearn" in sys.modules)
     """)
     out = run_python(code)
@@ -112,9 +112,9 @@ def test_compare_prints_one_row_per_model(tfidf_bundle, data_path, tmp_path):
 
 
 def test_generator_commands_refuse_a_tfidf_bundle(tfidf_bundle):
-    from tests.test_errors import assert_user_error
+    from tests.conftest import assert_user_error
 
-    assert_user_error(run_cli("train-generator", "--model", tfidf_bundle, "--max-rows", "50", "--epochs", "1"),
+    assert_user_error(run_cli("train-generator", "--model", tfidf_bundle, "--max-texts", "50", "--epochs", "1"),
                       "tfidf bundle")
     assert_user_error(run_cli("generate", "this dress", "--model", tfidf_bundle), "has no generator")
 

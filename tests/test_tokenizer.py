@@ -7,7 +7,7 @@ import pytest
 
 from classifier.config import TokenizerConfig
 from classifier.errors import UserError
-from classifier.tokenizer import Tokenizer
+from classifier.io.tokenizer import Tokenizer
 
 
 def test_ids_by_frequency_ties_in_first_seen_order():

@@ -12,7 +12,7 @@ RESULT = re.compile(r"^\[(\d\.\d{4}), (\d\.\d{4})\]$")
 
 def test_train_then_evaluate_cli(tmp_path, data_path):
     out = tmp_path / "bundle"
-    result = run_cli("train", "--preset", "seed", "--data", data_path, "--out", out,
+    result = run_cli("train", "--preset", "reference", "--data", data_path, "--out", out,
                      "--epochs", 1, "--max-rows", 2000, "--quiet")
     assert result.returncode == 0, result.stderr
     assert {p.name for p in out.iterdir()} >= {

@@ -8,17 +8,18 @@ import numpy as np
 import pytest
 
 import classifier
-from classifier.baseline import BlendBundle, blend_proba
+from classifier.bundle import StackBundle
 from classifier.config import TrainConfig, preset
-from classifier.data import load_labelled, make_split
-from classifier.report import choose_threshold, class_scores
-from classifier.train import train
+from classifier.io.dataset import load_labelled, make_split
+from classifier.models.stack import blend_proba
+from classifier.metrics import choose_threshold, class_scores
+from classifier.training import train
 from tests.conftest import run_cli
 
 
 def test_seed_preset_is_still_the_reference():
-    cfg = preset("seed")
-    assert cfg.to_dict() == {**TrainConfig().to_dict(), "preset": "seed"}
+    cfg = preset("reference")
+    assert cfg.to_dict() == {**TrainConfig().to_dict(), "preset": "reference"}
     assert (cfg.tokenizer.num_words, cfg.tokenizer.maxlen, cfg.embedding_dim, cfg.lstm_units) == (3000, 400, 300, 64)
     assert not (cfg.mask_zero or cfg.bidirectional or cfg.dropout or cfg.restore_best_weights or cfg.blend_tfidf)
     assert cfg.threshold_rule == "fixed" and cfg.model == "lstm"
@@ -52,7 +53,7 @@ def tuned_bundle(tmp_path_factory, data_path):
 
 def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
     bundle = classifier.load(tuned_bundle)
-    assert isinstance(bundle, BlendBundle)
+    assert isinstance(bundle, StackBundle)
     meta = json.loads((tuned_bundle / "config.json").read_text())
     assert 0.0 < meta["threshold"] < 1.0 and bundle.threshold == meta["threshold"]
     assert {"lstm", "tfidf", "bias"} <= set(meta["blend"]) and meta["blend"]["tfidf"] > 0
@@ -64,7 +65,7 @@ def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
     df = load_labelled(data_path, cfg.text_column, cfg.label_column, cfg.max_rows)
     split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
     ids = bundle.tokenizer.encode_many(split.x_test)
-    p = bundle.predict_proba(split.x_test)
+    p = bundle.recommend_proba(split.x_test)
     # the bundle's probability is its LSTM and its TF-IDF model stacked with the saved weights
     p_lstm = bundle.keras_classifier().predict(bundle.tokenizer.pad(ids), verbose=0).reshape(-1)
     feature_ids = [bundle.tfidf.features.encode_ids(s) for s in ids]
@@ -77,7 +78,7 @@ def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
     rating = x @ bundle.tfidf.aux_coef + bundle.tfidf.aux_intercept
     assert 3.0 < rating.mean() < 5.0  # a star rating, not a logit
     np.testing.assert_allclose(p, blend_proba(meta["blend"], p_lstm, p_tfidf, rating), atol=1e-5)
-    np.testing.assert_allclose(bundle.predict_proba(split.x_test, engine="keras"), p, atol=1e-5)
+    np.testing.assert_allclose(bundle.recommend_proba(split.x_test, engine="keras"), p, atol=1e-5)
 
     # evaluate in a new process gives the [loss, acc] recorded at training time
     metrics = json.loads((tuned_bundle / "metrics.json").read_text())
@@ -97,5 +98,5 @@ def test_tuned_without_a_rating_column_stacks_two_models(tmp_path, data_path, ca
     assert "has no 'Rating' column" in capsys.readouterr().err
     bundle = classifier.load(out)
     assert "aux" not in bundle.meta["blend"] and bundle.tfidf.aux_coef is None
-    p = bundle.predict_proba(["lovely soft fabric", "it ripped after one wash"])
+    p = bundle.recommend_proba(["lovely soft fabric", "it ripped after one wash"])
     assert p.shape == (2,) and np.all((p > 0) & (p < 1))

@@ -13,11 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    # tanh form: no overflow warning for large negative x, same value as 1 / (1 + exp(-x))
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
-
-
 def _sigmoid_inplace(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) written over x: one exp pass, the cheapest form in NumPy."""
     np.negative(x, out=x)

@@ -1,6 +1,6 @@
 """A word-level LSTM language model written from scratch in NumPy: forward, backpropagation through
-time, gradient clipping and Adam (SPEC section 3). It shows the gate equations of lstm_numpy.py
-trained without a framework; the production generator is the Keras one in generator.py.
+time, gradient clipping and Adam (SPEC section 3). It shows the gate equations of classifier/engine/cell.py
+trained without a framework; the production generator is the Keras one in classifier/textgen.
 
     lm = NumpyLSTM.init(vocab_size=40, embedding_dim=16, units=32, seed=0)
     for _ in range(300):

@@ -1,13 +1,15 @@
 """Read and validate a labelled review CSV, drop missing rows, and split it.
 
     df = load_labelled(path, "Review Text", "Recommended IND")
-    split = make_split(df, cfg)   # the reference 80/20 split, random_state=seed
+    split = make_split(df, "Review Text", "Recommended IND", test_size=0.2, seed=42)
+
+`split_rows` is the one split: the classifier (`make_split`) and the generator both use it,
+so no classifier test row is ever a generator training row.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +25,6 @@ if TYPE_CHECKING:
 MIN_ROWS = 10  # enough for a test, a validation and a training part
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def closest(name: str, columns) -> str:
     """' (did you mean X?)' for the column most like `name`, or ''."""
     match = difflib.get_close_matches(name, [str(c) for c in columns], n=1, cutoff=0.5)
@@ -40,18 +34,17 @@ def closest(name: str, columns) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def missing_column_error(path, name: str, role: str, columns, flag: str) -> UserError:
+def missing_column_error(path, name: str, role: str, columns, flag: str | None) -> UserError:
+    """`flag` names the option that picks the column; None when the column is fixed (a bundle's own)."""
     listed = ", ".join(repr(str(c)) for c in columns)
-    return UserError(
-        f"{path}: no {role} column {name!r}{closest(name, columns)}; "
-        f"the columns are {listed}; pass {flag} NAME"
-    )
+    fix = f"pass {flag} NAME" if flag else "give a file with the columns the bundle was trained on"
+    return UserError(f"{path}: no {role} column {name!r}{closest(name, columns)}; the columns are {listed}; {fix}")
 
 
 def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+    """pandas.read_csv with one-line errors for the ways a file can be wrong."""
     import pandas as pd  # here, not at the top: `score` reaches this module and never needs pandas
 
-    """pandas.read_csv with one-line errors for the ways a file can be wrong."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: file not found; check the path (for the review data run `make data`)")
@@ -69,18 +62,28 @@ def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
 
 def load_labelled(
     path: str | os.PathLike, text_column: str, label_column: str, max_rows: int | None = None,
-    optional_columns: tuple[str, ...] = (),
+    optional_columns: tuple[str, ...] = (), column_flags: bool = True,
 ) -> pd.DataFrame:
-    """The two columns, rows with a missing value dropped, labels checked to be 0/1.
-
-    Those of `optional_columns` the file has are kept as numbers (NaN where not one); a
-    missing value there does not drop the row."""
-    import pandas as pd
-
+    """The two columns of a CSV file, rows with a missing value dropped, labels checked to be 0/1
+    (`clean_labelled`). Missing values are pandas' defaults (empty, NA, N/A, null, ...), as the
+    reference recipe's `read_csv(...).dropna()` reads them. Without `column_flags` (evaluating a
+    bundle, whose columns are fixed) a missing column's error names no option to change it."""
     df = read_csv(path, dtype={text_column: str}, keep_default_na=True)
     for name, role, flag in ((text_column, "text", "--text-column"), (label_column, "label", "--label-column")):
         if name not in df.columns:
+            flag = flag if column_flags else None
             raise missing_column_error(path, name, role, df.columns, flag)
+    return clean_labelled(df, text_column, label_column, str(path), max_rows, optional_columns)
+
+
+def clean_labelled(df: pd.DataFrame, text_column: str, label_column: str, name: str,
+                   max_rows: int | None = None, optional_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Rows with a text and a 0/1 label (the first `max_rows` of them), labels as integers.
+
+    Those of `optional_columns` the frame has are kept as numbers (NaN where not one); a
+    missing value there does not drop the row. `name` says where the rows came from, in errors."""
+    import pandas as pd
+
     n_read = len(df)
     extra = [c for c in optional_columns if c in df.columns and c not in (text_column, label_column)]
     df = df[[text_column, label_column, *extra]].dropna(subset=[text_column, label_column])
@@ -91,7 +94,7 @@ def load_labelled(
         values = pd.unique(df.loc[bad, label_column].astype(str))[:5]
         first_row = int(df.index[bad.to_numpy()][0]) + 1
         raise UserError(
-            f"{path}: label column {label_column!r} must hold 0 or 1, found "
+            f"{name}: label column {label_column!r} must hold 0 or 1, found "
             f"{', '.join(repr(v) for v in values)} (first at data row {first_row}); "
             f"map the labels to 0/1 or pass --label-column NAME"
         )
@@ -100,13 +103,13 @@ def load_labelled(
         df = df.head(max_rows)
     if len(df) < MIN_ROWS:
         raise UserError(
-            f"{path}: only {len(df)} usable rows (of {n_read}; rows missing a text or label are "
+            f"{name}: only {len(df)} usable rows (of {n_read}; rows missing a text or label are "
             f"dropped); need at least {MIN_ROWS} to split into train, validation and test"
         )
     classes = sorted(df[label_column].unique())
     if len(classes) < 2:
         raise UserError(
-            f"{path}: every usable row has label {classes[0]} in {label_column!r}; "
+            f"{name}: every usable row has label {classes[0]} in {label_column!r}; "
             f"training needs rows of both 0 and 1"
         )
     return df
@@ -121,22 +124,27 @@ class Split:
     aux_train: np.ndarray | None = None  # an auxiliary numeric column (e.g. Rating), NaN where missing; training only
 
 
-def make_split(df: pd.DataFrame, text_column: str, label_column: str, test_size: float, seed: int,
-               aux_column: str | None = None) -> Split:
-    """The reference split: `train_test_split(test_size, random_state=seed)` over the clean rows.
+def split_rows(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train rows, test rows): `train_test_split(test_size, random_state=seed)` over the rows of `df`.
 
-    `aux_column`, when `df` has it, is split along (the permutation does not depend on how
-    many columns are split)."""
+    The permutation depends on the row count and seed alone, so it is the reference split
+    whichever columns are taken from it."""
     from sklearn.model_selection import train_test_split
 
-    aux = [df[aux_column]] if aux_column and aux_column in df.columns else []
-    x_train, x_test, y_train, y_test, *aux_parts = train_test_split(
-        df[text_column], df[label_column], *aux, test_size=test_size, random_state=seed
-    )
+    train_at, test_at = train_test_split(np.arange(len(df)), test_size=test_size, random_state=seed)
+    return df.iloc[train_at], df.iloc[test_at]
+
+
+def make_split(df: pd.DataFrame, text_column: str, label_column: str, test_size: float, seed: int,
+               aux_column: str | None = None) -> Split:
+    """The classifier's texts and labels on `split_rows`; `aux_column`, when `df` has it, comes along
+    for the training rows."""
+    train, test = split_rows(df, test_size, seed)
+    aux = aux_column if aux_column and aux_column in df.columns else None
     return Split(
-        list(x_train),
-        list(x_test),
-        y_train.to_numpy(dtype=np.float32),
-        y_test.to_numpy(dtype=np.float32),
-        aux_parts[0].to_numpy(dtype=np.float64) if aux_parts else None,  # [train, test]: the test part is not used
+        train[text_column].tolist(),
+        test[text_column].tolist(),
+        train[label_column].to_numpy(dtype=np.float32),
+        test[label_column].to_numpy(dtype=np.float32),
+        None if aux is None else train[aux].to_numpy(dtype=np.float64),
     )

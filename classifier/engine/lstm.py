@@ -28,8 +28,10 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from classifier.engine.cell import lstm_step
 from classifier.errors import UserError
-from classifier.lstm_numpy import lstm_step, sigmoid
+from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
+from classifier.metrics import sigmoid
 
 # rows per chunk: each step's gate block (rows x 4u floats) stays near the CPU cache
 CHUNK_ROWS = 1024
@@ -149,8 +151,6 @@ class ClassifierEngine:
                         truncating: str = "pre") -> ClassifierEngine:
         """The engine of a saved .keras model, read with zip + h5py (no TensorFlow); UserError for
         a model of another shape, or a file that is not a Keras model saved by this tool."""
-        from classifier.artifacts import keras_layer_path, read_keras_file
-
         config, arrays = read_keras_file(Path(path))
         layers, maxlen = saved_layers(config)
         emb_config = check_architecture(layers, maxlen)
@@ -176,19 +176,6 @@ class ClassifierEngine:
 
 
 IGNORED_LAYERS = ("InputLayer", "Dropout")  # the identity at inference
-
-
-def saved_layers(model_config: dict) -> tuple[list[tuple[str, dict]], int | None]:
-    """(class name, config) of each layer of a saved model's config.json, and its input length."""
-    def as_dict(x) -> dict:
-        return x if isinstance(x, dict) else {}
-
-    inner = as_dict(as_dict(model_config).get("config"))
-    entries = inner.get("layers") if isinstance(inner.get("layers"), list) else []
-    layers = [(as_dict(e).get("class_name"), as_dict(as_dict(e).get("config"))) for e in entries]
-    shape = next((config.get("batch_shape") for kind, config in layers if kind == "InputLayer"), None)
-    shape = shape or inner.get("build_input_shape")
-    return layers, (shape[1] if isinstance(shape, list) and len(shape) == 2 else None)
 
 
 def check_architecture(layers: list[tuple[str, dict]], maxlen: int | None) -> dict:
@@ -218,8 +205,6 @@ def check_architecture(layers: list[tuple[str, dict]], maxlen: int | None) -> di
 
 def runs_keras_file(path: str | os.PathLike) -> bool:
     """Whether the engine can run the .keras model at `path`, from its config alone (no weights read)."""
-    from classifier.artifacts import read_keras_file
-
     try:
         check_architecture(*saved_layers(read_keras_file(Path(path), weights=False)[0]))
     except UserError:

@@ -1,4 +1,4 @@
-"""Pad-skipping training gives Keras' loss, gradients and weights (classifier/fastfit.py)."""
+"""Pad-skipping training gives Keras' loss, gradients and weights (classifier/padskip.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from classifier.config import preset
-from classifier.data import load_labelled, make_split
-from classifier.tokenizer import Tokenizer
+from classifier.io.dataset import load_labelled, make_split
+from classifier.io.tokenizer import Tokenizer
 from tests.conftest import run_cli
 
 
@@ -23,7 +23,7 @@ def padded_ids(data_path, cfg, n_rows):
 def seeded_model(cfg):
     import keras
 
-    from classifier.model import build_classifier, compile_classifier
+    from classifier.models.lstm import build_classifier, compile_classifier
 
     keras.utils.set_random_seed(cfg.seed)
     model = build_classifier(cfg)
@@ -32,7 +32,7 @@ def seeded_model(cfg):
 
 
 def test_real_lengths_count_from_the_first_word():
-    from classifier.fastfit import real_lengths
+    from classifier.padskip import real_lengths
 
     x = np.array([[0, 0, 0, 0], [0, 0, 5, 0], [7, 0, 0, 3], [0, 0, 0, 2]])
     # a pad id inside a review still counts: only the leading pads are skipped
@@ -42,15 +42,15 @@ def test_real_lengths_count_from_the_first_word():
 def test_loss_and_gradients_equal_keras_on_the_padded_batch(data_path):
     import tensorflow as tf
 
-    from classifier import fastfit
+    from classifier import padskip
 
-    cfg = preset("seed")  # the full-width seed model
+    cfg = preset("reference")  # the full-width seed model
     x, y = padded_ids(data_path, cfg, 300)
     x, y = x[:32], y[:32]
-    lengths = fastfit.real_lengths(x)
+    lengths = padskip.real_lengths(x)
     assert 0 < lengths.max() < 200  # the window is much shorter than 400
     model = seeded_model(cfg)
-    steps = fastfit.prepare(model)
+    steps = padskip.prepare(model)
     window = steps.window(x, lengths, np.arange(len(x)))
     assert window.shape == (len(x), lengths.max())
 
@@ -87,9 +87,9 @@ def test_loss_and_gradients_equal_keras_on_the_padded_batch(data_path):
 def test_one_epoch_without_bucketing_matches_keras_fit(data_path):
     import keras
 
-    from classifier import fastfit
+    from classifier import padskip
 
-    cfg = preset("seed", embedding_dim=16, lstm_units=8)
+    cfg = preset("reference", embedding_dim=16, lstm_units=8)
     x, y = padded_ids(data_path, cfg, 500)  # 400 training rows: 320 fit in 3 batches, 80 validate
     init = seeded_model(cfg).get_weights()
 
@@ -102,7 +102,7 @@ def test_one_epoch_without_bucketing_matches_keras_fit(data_path):
 
     kw = dict(batch_size=128, epochs=1, validation_split=0.2, verbose=0)
     keras_w, keras_h = run(lambda m: m.fit(x, y, **kw))
-    fast_w, fast_h = run(lambda m: fastfit.fit(m, x, y, bucketing=False, seed=cfg.seed, **kw))
+    fast_w, fast_h = run(lambda m: padskip.fit(m, x, y, bucketing=False, seed=cfg.seed, **kw))
     assert sorted(fast_h) == sorted(keras_h) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     for key in keras_h:
         np.testing.assert_allclose(fast_h[key], keras_h[key], rtol=1e-4, err_msg=key)
@@ -113,20 +113,20 @@ def test_one_epoch_without_bucketing_matches_keras_fit(data_path):
 
 
 def test_unsupported_model_falls_back_to_keras_fit(data_path, capsys):
-    from classifier import fastfit
+    from classifier import padskip
 
-    cfg = preset("seed", embedding_dim=8, lstm_units=4, mask_zero=True)
+    cfg = preset("reference", embedding_dim=8, lstm_units=4, mask_zero=True)
     x, y = padded_ids(data_path, cfg, 80)
     model = seeded_model(cfg)
-    history = fastfit.fit(model, x, y, batch_size=64, epochs=1, validation_split=0.2, verbose=0)
+    history = padskip.fit(model, x, y, batch_size=64, epochs=1, validation_split=0.2, verbose=0)
     assert "mask_zero=True" in capsys.readouterr().err
     assert len(history.history["val_loss"]) == 1
 
 
 @pytest.mark.slow
 def test_cli_train_with_padskip_gives_a_usable_bundle(tmp_path, data_path):
-    from classifier.artifacts import load
-    from classifier.evaluate import evaluate
+    from classifier.bundle import load
+    from classifier.evaluation import evaluate
 
     out = tmp_path / "bundle"
     result = run_cli("train", "--data", data_path, "--max-rows", 2000, "--epochs", 1, "--fit-engine", "padskip",
@@ -138,5 +138,5 @@ def test_cli_train_with_padskip_gives_a_usable_bundle(tmp_path, data_path):
     assert len(history) == 2 and "val_loss" in history[0]
     loss, acc = evaluate(out, data_path)
     assert loss < 0.6 and acc > 0.75  # learned: an untrained model gives log(2) = 0.693
-    p = load(out).predict_proba(["I love this dress, it fits perfectly", "It ripped after one wash"])
+    p = load(out).recommend_proba(["I love this dress, it fits perfectly", "It ripped after one wash"])
     assert p.shape == (2,) and np.all((p > 0) & (p < 1))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy_lstm import PARAMS, NumpyLSTM, clip_by_global_norm
 
 from classifier.config import TokenizerConfig
-from classifier.lstm_numpy import lstm_step
-from classifier.numpy_lm import PARAMS, NumpyLSTM, clip_by_global_norm
-from classifier.tokenizer import Tokenizer
+from classifier.engine.cell import lstm_step
+from classifier.io.tokenizer import Tokenizer
 
 PASSAGE = ("봄비가 조용히 내리는 저녁 나는 창가에 앉아 따뜻한 차를 마셨다 "
            "골목길의 불빛이 하나씩 켜지고 멀리서 아이들이 웃는 소리가 들렸다 "

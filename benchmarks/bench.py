@@ -1,8 +1,8 @@
 """Benchmark plain Keras against the fast paths on one machine in one run; prints a table, writes bench.json.
 
-    python -m classifier.bench --model saved_models/default --data data/womens_clothing_ecommerce_reviews.csv
+    python benchmarks/bench.py --model saved_models/default --data data/womens_clothing_ecommerce_reviews.csv
 
-(a) training seconds per epoch, Keras fit vs pad-skipping fit (classifier.fastfit.bench_training);
+(a) training seconds per epoch, Keras fit vs pad-skipping fit (benchmarks/training.py);
 (b) rows/s on the reference test split, model.predict(batch_size=512) vs the NumPy engine, and their
     max abs difference; (c) whole-process wall time, `classifier score` vs a plain Keras script on a CSV
     of the same rows; (d) peak RSS of those two processes. Goals: (a) 4x, (b) 20x, (c) 10x.
@@ -21,10 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifacts import load, write_json
+from classifier.bundle import load
 from classifier.config import DEFAULT_DATA, DEFAULT_MODEL_DIR
-from classifier.data import load_labelled, make_split
 from classifier.errors import UserError
+from classifier.io.dataset import load_labelled, make_split
+from classifier.io.files import write_json
+
+HERE = Path(__file__).resolve().parent
 
 GOALS = {"training": 4.0, "engine": 20.0, "process": 10.0}
 
@@ -33,7 +36,7 @@ KERAS_SCRIPT = """
 import sys
 import keras
 import pandas as pd
-from classifier.tokenizer import Tokenizer
+from classifier.io.tokenizer import Tokenizer
 model_dir, src, dst = sys.argv[1:4]
 model = keras.saving.load_model(model_dir + "/classifier.keras", compile=False, safe_mode=True)
 tokenizer = Tokenizer.load(model_dir + "/tokenizer.json")
@@ -116,16 +119,17 @@ def bench_processes(bundle_dir: Path, csv_path: Path, scratch: Path) -> dict:
 
 
 def bench_training(data: Path, n_batches: int) -> dict:
-    """(a) from classifier.fastfit."""
-    from classifier.fastfit import bench_training as fastfit_bench
+    """(a) from benchmarks/training.py."""
+    sys.path.insert(0, str(HERE))
+    from training import bench_training as padskip_bench
 
-    return fastfit_bench(data, n_batches=n_batches)
+    return padskip_bench(data, n_batches=n_batches)
 
 
 def bench_scoring_memory(bundle_dir: Path, data: Path) -> dict:
-    """classifier.bench_score in its own process (this one holds TensorFlow, which its children would
-    count as their peak RSS)."""
-    proc = subprocess.run([sys.executable, "-m", "classifier.bench_score", "--model", str(bundle_dir),
+    """benchmarks/scoring_memory.py in its own process (this one holds TensorFlow, which its children
+    would count as their peak RSS)."""
+    proc = subprocess.run([sys.executable, str(HERE / "scoring_memory.py"), "--model", str(bundle_dir),
                            "--data", str(data)], capture_output=True, text=True,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if proc.returncode != 0:
@@ -210,7 +214,7 @@ def table(result: dict) -> str:
         lines.append(f"(a) {t['batches']} batches of {t['batch_size']} per fit, scaled to "
                      f"{t['batches_per_epoch']} batches an epoch")
     if result.get("scoring_memory") is not None:
-        lines.append(f"scoring memory (classifier.bench_score): {json.dumps(result['scoring_memory'])}")
+        lines.append(f"scoring memory (benchmarks/scoring_memory.py): {json.dumps(result['scoring_memory'])}")
     lines.append(f"load average before/after: {result['load_average_before']} / {result['load_average_after']} "
                  f"on {result['cpus']} CPUs")
     lines.extend(f"note: {n}" for n in result["notes"])
@@ -219,7 +223,7 @@ def table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    parser = argparse.ArgumentParser(prog="python -m classifier.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="benchmarks/bench.py", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="bundle folder (default: %(default)s)")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="review CSV (default: %(default)s)")
     parser.add_argument("--out", default="bench.json", help="JSON results file (default: %(default)s)")

@@ -1,6 +1,6 @@
 """Peak memory of `classifier score` on 10,000 vs 1,000,000 rows: streaming keeps it flat.
 
-    python -m classifier.bench_score --model saved_models/default    # prints the figures as JSON
+    python benchmarks/scoring_memory.py --model saved_models/default    # prints the figures as JSON
 
 `bench_memory()` is what `make bench` calls. Each file is scored in a fresh
 process, and that process's own peak RSS is read from os.wait4, so the

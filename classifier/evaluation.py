@@ -1,0 +1,81 @@
+"""Evaluate a bundle on the test split it was trained against.
+
+    python -m classifier evaluate --model saved_models/default     # last line: [loss, acc]
+    python -m classifier evaluate --model saved_models/tuned --report out/tuned   # + metrics.json, plots, report.html
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from classifier.bundle import HISTORY_FILE, Bundle, load
+from classifier.errors import UserError
+from classifier.io.dataset import load_labelled, make_split
+from classifier.io.files import file_sha256
+from classifier.metrics import keras_accuracy, log_loss
+
+SPLIT_SETTINGS = ("test_size", "seed", "text_column", "label_column")
+
+
+def format_result(loss: float, acc: float) -> str:
+    return f"[{loss:.4f}, {acc:.4f}]"
+
+
+def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None = None,
+             report: str | os.PathLike | None = None, overwrite: bool = False) -> tuple[float, float]:
+    """Rebuild the bundle's test split from `data` (default: the file it was trained on) and return
+    Keras' (loss, accuracy) on it; with `report`, also write metrics.json, the plots and report.html
+    into that folder."""
+    bundle = model if isinstance(model, Bundle) else load(model)
+    missing = [k for k in SPLIT_SETTINGS if k not in bundle.meta["config"]]
+    if missing:
+        raise UserError(f"{bundle.path / 'config.json'} lacks the split settings {', '.join(missing)}: its test "
+                        f"split cannot be rebuilt; restore the bundle's own config.json or retrain")
+    if report is not None:
+        from classifier.report import prepare_folder
+
+        prepare_folder(report, overwrite)
+    cfg = bundle.config
+    recorded = bundle.meta.get("data", {})
+    data = bundle.data_path(data)
+    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, column_flags=False)
+    if recorded.get("sha256") and file_sha256(data) != recorded["sha256"]:
+        print(
+            f"classifier: warning: {data} is not the file the model was trained on "
+            f"(sha256 differs); the test split may overlap its training rows",
+            file=sys.stderr,
+        )
+    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
+    if bundle.kind == "lstm":  # one Keras model: its own evaluate gives the reference [loss, acc]
+        from classifier.models.lstm import compile_classifier
+
+        x_test = bundle.tokenizer.texts_to_padded(split.x_test)
+        keras_model = bundle.keras_classifier()
+        compile_classifier(keras_model)
+        loss, acc = keras_model.evaluate(x_test, split.y_test, verbose=0)
+        p = keras_model.predict(x_test, batch_size=512, verbose=0).reshape(-1) if report is not None else None
+    else:  # not one Keras model: the same figures from its probabilities
+        p = bundle.recommend_proba(split.x_test, engine="keras" if bundle.kind == "stack" else None)
+        loss, acc = log_loss(split.y_test, p), keras_accuracy(split.y_test, p)
+    if report is not None:
+        from classifier.report import write_report
+
+        write_report(
+            report, title=f"{bundle.path.name}: {cfg.preset} preset on {data.name}",
+            subtitle=f"test split: {len(split.y_test):,} reviews (test_size {cfg.test_size}, seed {cfg.seed}); "
+                     f"bundle {bundle.path}",
+            texts=split.x_test, y=split.y_test, p=p, threshold=bundle.threshold, history=read_history(bundle.path),
+        )
+    return float(loss), float(acc)
+
+
+def read_history(path: Path) -> list[dict]:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path / HISTORY_FILE, index_col="epoch")
+    except (FileNotFoundError, ValueError, pd.errors.EmptyDataError):
+        return []
+    return df.to_dict("records")

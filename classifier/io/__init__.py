@@ -1,0 +1,1 @@
+"""Reading and writing: CSV data and its split, the tokenizer, atomic files, the .keras reader."""

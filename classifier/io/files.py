@@ -1,0 +1,130 @@
+"""Atomic file writes and file hashes.
+
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+A temp file beside the destination is renamed into place only when complete, so a
+reader sees the old file or the new one, never half of one. `atomic_output` adds the rules for
+what a user names as an output: checked before the work, devices written in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from classifier.errors import UserError
+
+
+def umask_mode(mode: int) -> int:
+    """`mode` less the process umask: temp files are made 0600, finished ones should not be."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator:
+    """A file object whose content appears at `path` whole, or not at all if the block fails."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f
+        os.chmod(tmp, umask_mode(0o666))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write JSON atomically (indented, UTF-8, a final newline)."""
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_special(path: Path) -> bool:
+    """A path that exists and is not a regular file once links are followed: a device, a fifo."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path: Path, overwrite: bool, flag: str = "-o") -> None:
+    """Say now, before the work, why `path` cannot take an output: a folder, a file that exists
+    (without `overwrite`), a missing or unwritable folder. A device or fifo is fine: it is written
+    in place."""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give {flag} a file name")
+    if is_special(path):
+        return
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise UserError(f"{path} already exists; pass --overwrite to replace it or choose another {flag}")
+    folder = (path.resolve() if path.is_symlink() else path).parent
+    if not folder.is_dir():
+        raise UserError(f"{path}: folder {folder} does not exist; create it or choose another {flag}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{path}: folder {folder} is not writable; choose another {flag}")
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike, overwrite: bool = False, flag: str = "-o") -> Iterator:
+    """A binary file whose content appears at `path` whole, or not at all if the block fails.
+
+    A regular file (or a link to one) is replaced by a rename, never half-written; a device or a
+    fifo (/dev/null, /dev/stdout, a pipe) is written in place, never renamed over. Errors of the
+    file system become UserErrors naming `flag`."""
+    path = Path(path)
+    check_output(path, overwrite, flag)
+    if is_special(path):
+        try:
+            with open(path, "wb") as f:
+                yield f
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise UserError(f"{path}: cannot write it ({e.strerror}); choose another {flag}") from None
+        return
+    target = path.resolve() if path.is_symlink() else path  # replace what the link points at, keep the link
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as e:
+        raise UserError(f"{path}: cannot write in {target.parent} ({e.strerror}); choose another {flag}") from None
+    try:
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise UserError(f"{path}: cannot write it ({e.strerror}); free space or choose another {flag}") from None
+        if not overwrite and target.exists():
+            raise UserError(f"{path} appeared while this ran; pass --overwrite to replace it")
+        try:
+            os.chmod(tmp, umask_mode(0o666))
+            os.replace(tmp, target)
+        except OSError as e:
+            raise UserError(f"{path}: cannot write it ({e.strerror}); choose another {flag}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

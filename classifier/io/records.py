@@ -1,0 +1,142 @@
+"""Read CSV / TSV records with their raw text, from a path or stdin, plain or gzip.
+
+    with open_source("reviews.csv.gz") as src:
+        for rec in read_records(src.text, ",", "reviews.csv.gz"):
+            rec.cells, rec.body, rec.end       # parsed cells, the raw line(s), the line ending
+
+Scoring copies each record's raw text and appends its new cells, so original cells are never
+re-quoted or re-typed. Bad bytes are kept as surrogate escapes and reported with their line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import os
+import sys
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+from classifier.errors import UserError
+
+# the csv module's field limit, raised from 128 KiB: a field over this is almost always a quote
+# left open swallowing the rest of the file, not a review
+FIELD_LIMIT = 1 << 28
+BAD_SEPS = set('"\r\n.0123456789') | set("abcdefghijklmnopqrstuvwxyz") | set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class Source(NamedTuple):
+    text: io.TextIOBase  # decoded with surrogateescape: bad bytes are found per record, with their line
+    bom: bool
+    position: object  # () -> bytes of the (compressed) input consumed so far, for the ETA
+    size: int | None
+
+
+@contextmanager
+def open_source(source: str | os.PathLike, encoding: str | None = None) -> Iterator[Source]:
+    """A text stream over a path or "-" (stdin); gzip is recognised by its magic bytes."""
+    name = str(source)
+    if name == "-":
+        raw, size = sys.stdin.buffer, None
+        close = False
+    else:
+        path = Path(source)
+        if path.is_dir():
+            raise UserError(f"{path} is a folder; give it as an INPUT of `classifier score` to score its files")
+        try:
+            raw = open(path, "rb")
+        except FileNotFoundError:
+            raise UserError(f"{path}: file not found; check the path") from None
+        except OSError as e:
+            raise UserError(f"{path}: cannot read it ({e.strerror})") from None
+        size, close = os.fstat(raw.fileno()).st_size, True
+    try:
+        buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+        stream = buffered
+        if buffered.peek(2)[:2] == b"\x1f\x8b":
+            stream = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"))
+        enc = encoding or "utf-8"
+        try:
+            canonical = codecs.lookup(enc).name
+        except LookupError:
+            raise UserError(f"unknown encoding {enc!r}; pass a Python codec name, e.g. --encoding cp1252") from None
+        bom = False
+        if canonical in ("utf-8", "utf-8-sig"):
+            bom = stream.peek(3)[:3] == codecs.BOM_UTF8
+            enc = "utf-8-sig"  # a BOM is not part of the first column's name
+        text = io.TextIOWrapper(stream, encoding=enc, errors="surrogateescape", newline="")
+        position = (lambda: raw.tell()) if close else (lambda: None)
+        yield Source(text, bom, position, size)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise UserError(f"{name}: not a readable gzip file ({e}); check the file or decompress it") from None
+    finally:
+        if close:
+            raw.close()
+
+
+class Record(NamedTuple):
+    line: int  # physical line where the record starts
+    cells: list[str]
+    body: str  # raw text without its line ending
+    end: str  # "\n", "\r\n", "\r" or "" at the end of the file
+
+
+def split_end(raw: str) -> tuple[str, str]:
+    if raw.endswith("\r\n"):
+        return raw[:-2], "\r\n"
+    if raw.endswith(("\n", "\r")):
+        return raw[:-1], raw[-1]
+    return raw, ""
+
+
+def read_records(text: Iterable[str], sep: str, name: str, line: int = 1) -> Iterator[Record]:
+    """CSV records with their raw text: the csv reader pulls lines, we keep the ones each record used."""
+    consumed: list[str] = []
+
+    def feed():
+        for line in text:
+            consumed.append(line)
+            yield line
+
+    csv.field_size_limit(FIELD_LIMIT)
+    reader = csv.reader(feed(), delimiter=sep, strict=True)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            if "field larger" in str(e):
+                hint = f"a field is over {FIELD_LIMIT >> 20} MiB, the most one may hold: a quote is probably not closed"
+            elif "end of data" in str(e):
+                hint = "a quote is probably not closed"
+            else:
+                hint = "a quote inside an unquoted field should be doubled and the field quoted"
+            raise UserError(f"{name}: line {line}: malformed CSV ({e}); {hint}") from None
+        raw = consumed[0] if len(consumed) == 1 else "".join(consumed)
+        body, end = split_end(raw)
+        yield Record(line, cells, body, end)
+        line += len(consumed)
+        consumed.clear()
+
+
+def guess_sep(name: str, first_line: str) -> str:
+    lower = name.lower().removesuffix(".gz")
+    if lower.endswith((".tsv", ".tab")):
+        return "\t"
+    if lower.endswith(".csv"):
+        return ","
+    # stdin or an unknown extension: a header with tabs and no commas is TSV
+    return "\t" if "\t" in first_line and "," not in first_line else ","
+
+
+def check_sep(sep: str) -> str:
+    sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
+    if len(sep) != 1 or sep in BAD_SEPS:
+        raise UserError(f"--sep {sep!r} cannot separate fields; give one character such as , ; | or \\t")
+    return sep

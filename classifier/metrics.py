@@ -1,0 +1,129 @@
+"""The figures every evaluation reports: log loss and accuracy as Keras counts them, per-class
+scores, ROC / PR AUC, calibration, and the decision-threshold rule used at training time.
+
+    log_loss(y, p), keras_accuracy(y, p)           # model.evaluate's [loss, acc] from probabilities
+    choose_threshold(y_val, p_val, "f1_macro")
+
+NumPy only (scikit-learn inside `compute_metrics`); `sigmoid` and `logit` live here too, the
+one copy every model uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-7  # Keras' clipping in binary_crossentropy, so our loss matches model.evaluate
+CLASSES = ("not recommended", "recommended")  # label 0, label 1
+GRID = np.round(np.arange(0.01, 1.0, 0.01), 2)  # candidate thresholds
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    # tanh form: no overflow warning for large negative x, same value as 1 / (1 + exp(-x))
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
+    return np.log(p / (1 - p))
+
+
+def keras_accuracy(y: np.ndarray, p: np.ndarray) -> float:
+    """Binary accuracy as Keras counts it: predicted 1 when p > 0.5."""
+    return float(np.mean((np.asarray(p) > 0.5) == (np.asarray(y) == 1)))
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
+    y = np.asarray(y, dtype=np.float64)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def class_scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    """Confusion matrix and precision / recall / F1 per class, predicting 1 when p >= threshold."""
+    y = np.asarray(y).astype(int)
+    pred = (np.asarray(p) >= threshold).astype(int)
+    cm = [[int(np.sum((y == t) & (pred == q))) for q in (0, 1)] for t in (0, 1)]
+    per_class = {}
+    for c, name in enumerate(CLASSES):
+        tp = cm[c][c]
+        pred_c = cm[0][c] + cm[1][c]
+        true_c = cm[c][0] + cm[c][1]
+        precision = tp / pred_c if pred_c else 0.0
+        recall = tp / true_c if true_c else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": true_c}
+    return {
+        "threshold": float(threshold),
+        "accuracy": float(np.mean(pred == y)),
+        "f1_macro": (per_class[CLASSES[0]]["f1"] + per_class[CLASSES[1]]["f1"]) / 2,
+        "per_class": per_class,
+        "confusion_matrix": cm,  # rows: true 0, 1; columns: predicted 0, 1
+    }
+
+
+def choose_threshold(y: np.ndarray, p: np.ndarray, rule: str) -> float:
+    """The decision threshold for `rule`: "fixed" is 0.5; "f1_macro" maximises the mean F1 of both
+    classes over a 0.01 grid (ties go to the cut nearest 0.5). Call it on validation data only."""
+    if rule == "fixed":
+        return 0.5
+    if rule != "f1_macro":
+        raise ValueError(f"unknown threshold rule {rule!r}")
+    scores = np.array([class_scores(y, p, t)["f1_macro"] for t in GRID])
+    best = np.flatnonzero(scores >= scores.max() - 1e-12)
+    return float(GRID[best[np.argmin(np.abs(GRID[best] - 0.5))]])
+
+
+def compute_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict:
+    """Every figure of the report, as plain JSON-ready numbers."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=np.float64)
+    at_half = class_scores(y, p, 0.5)
+    at_threshold = class_scores(y, p, threshold)
+    sweep = []
+    for t in np.round(np.arange(0.05, 1.0, 0.05), 2):
+        s = class_scores(y, p, t)
+        sweep.append({
+            "threshold": float(t), "accuracy": s["accuracy"], "f1_macro": s["f1_macro"],
+            **{f"{k}_{'not_rec' if c == CLASSES[0] else 'rec'}": s["per_class"][c][k]
+               for c in CLASSES for k in ("precision", "recall", "f1")},
+        })
+    frac_pos, mean_pred, counts = calibration_bins(y, p)
+    return {
+        "n": int(len(y)),
+        "positive_share": float(np.mean(y)),
+        "loss": log_loss(y, p),
+        "accuracy": at_half["accuracy"],
+        "roc_auc": float(roc_auc_score(y, p)),
+        # precision-recall AUC (average precision) for each class as the "positive" one
+        "pr_auc": float(average_precision_score(y, p)),
+        "pr_auc_not_recommended": float(average_precision_score(1 - y, 1 - p)),
+        "brier": float(np.mean((p - y) ** 2)),
+        "threshold": float(threshold),
+        "at_0.5": at_half,
+        "at_threshold": at_threshold,
+        "threshold_sweep": sweep,
+        "calibration": {"mean_predicted": mean_pred, "fraction_positive": frac_pos, "count": counts},
+    }
+
+
+def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[list, list, list]:
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    frac, mean, count = [], [], []
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            frac.append(float(y[m].mean()))
+            mean.append(float(p[m].mean()))
+            count.append(int(m.sum()))
+    return frac, mean, count
+
+
+def confidently_wrong(texts, y, p, threshold: float, n: int = 10) -> list[dict]:
+    """The n misclassified texts the model was most sure about."""
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=np.float64)
+    wrong = np.flatnonzero((p >= threshold).astype(int) != y)
+    order = wrong[np.argsort(-np.abs(p[wrong] - y[wrong]))][:n]
+    return [{"text": str(texts[i]), "label": int(y[i]), "p_recommend": float(p[i])} for i in order]

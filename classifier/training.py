@@ -1,0 +1,190 @@
+"""Train a classifier bundle with a preset, from a CSV file or from texts in memory.
+
+    python -m classifier train --preset reference --out saved_models/default
+    metrics = train(preset("tuned"), "data/womens_clothing_ecommerce_reviews.csv", "saved_models/tuned")
+    bundle = fit(texts, labels, epochs=1)            # in memory until bundle.save(path)
+
+Every preset runs the same stages: clean rows, the reference split, a tokenizer fitted on the
+training texts, the model (Keras LSTM or TF-IDF), the head (threshold; tuned: the stack), the
+test-split figures, and the bundle written whole.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from classifier.bundle import GENERATOR_KERAS, Bundle, check_bundle_destination, is_bundle, load, read_json, save_bundle
+from classifier.config import TrainConfig, preset
+from classifier.errors import UserError
+from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split
+from classifier.io.files import file_sha256
+from classifier.io.tokenizer import Tokenizer
+from classifier.metrics import choose_threshold, keras_accuracy, log_loss
+from classifier.models.tfidf import fit_tfidf
+
+FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/padskip.py; keras: model.fit
+
+
+def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, verbose: int = 1) -> dict:
+    """Fit on the training split of the CSV `data`, evaluate on its test split, save the bundle at
+    `out`; returns the test metrics."""
+    out = Path(out)
+    check_config(cfg)
+    check_bundle_destination(out)  # before minutes of training, not after
+    aux = aux_column(cfg)
+    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, optional_columns=(aux,) if aux else ())
+    if aux and aux not in df.columns:
+        print(f"note: {data} has no {aux!r} column; stacking the LSTM and TF-IDF without the {aux} regression",
+              file=sys.stderr)
+    data = Path(data)
+    source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df)}
+    return fit_rows(cfg, df, out, source, verbose)
+
+
+def fit(texts, labels, preset_name: str = "reference", verbose: int = 0, **overrides) -> Bundle:
+    """Train on in-memory texts and 0/1 labels (the reference split of them: 80% train, 20% test)
+    and return the bundle. Nothing is written where you can see it until `bundle.save(path)`: the
+    files live in a private temporary folder that goes with the bundle."""
+    cfg = preset(preset_name, **overrides)
+    check_config(cfg)
+    import pandas as pd
+
+    texts, labels = list(texts), list(labels)
+    if len(texts) != len(labels):
+        raise UserError(f"fit: {len(texts)} texts but {len(labels)} labels; give one label per text")
+    frame = pd.DataFrame({cfg.text_column: pd.Series(texts, dtype=object), cfg.label_column: labels})
+    df = clean_labelled(frame, cfg.text_column, cfg.label_column, "fit", cfg.max_rows)
+    scratch = tempfile.TemporaryDirectory(prefix="classifier-fit-")
+    out = Path(scratch.name) / "bundle"
+    fit_rows(cfg, df, out, {"in_memory": True, "rows_used": len(df)}, verbose)
+    bundle = load(out)
+    bundle._scratch = scratch  # removed when the bundle is
+    return bundle
+
+
+def check_config(cfg: TrainConfig) -> None:
+    if cfg.fit_engine not in FIT_ENGINES:
+        raise UserError(f"unknown fit engine {cfg.fit_engine!r}; choose one of: {', '.join(FIT_ENGINES)}")
+    if not 0 <= cfg.seed < 2**32 or (cfg.init_seed is not None and not 0 <= cfg.init_seed < 2**32):
+        raise UserError(f"--seed must be 0 to {2**32 - 1}, got {cfg.seed if cfg.init_seed is None else cfg.init_seed}")
+
+
+def aux_column(cfg: TrainConfig) -> str | None:
+    return cfg.aux_column if cfg.blend_tfidf and cfg.model == "lstm" else None
+
+
+def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int) -> dict:
+    """Split the clean rows `df`, fit, evaluate and save the bundle at `out`; returns the metrics."""
+    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux_column(cfg))
+    tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
+    keep_generator = generator_stays(out, tokenizer)
+    if cfg.model == "tfidf":
+        return train_tfidf(cfg, split, tokenizer, out, source, keep_generator)
+    return train_lstm(cfg, split, tokenizer, out, source, keep_generator, verbose)
+
+
+def generator_stays(out: Path, tokenizer: Tokenizer) -> bool:
+    """Whether retraining the classifier at `out` keeps the bundle's generator: yes when it was
+    trained with the very tokenizer this run fitted; else say so now, before the training."""
+    if not is_bundle(out):
+        return False
+    generator = read_json(out / "config.json").get("generator")
+    if not generator:
+        return False
+    if generator.get("tokenizer_sha256") == tokenizer.sha256:
+        return True
+    print(f"note: the generator in {out} was trained with another tokenizer than this run fits; the new "
+          f"bundle will not carry it ({GENERATOR_KERAS}); retrain it with `classifier train-generator "
+          f"--model {out}`", file=sys.stderr)
+    return False
+
+
+def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, source: dict,
+               keep_generator: bool, verbose: int) -> dict:
+    from classifier.models.lstm import build_classifier, compile_classifier, history_rows, quiet_tensorflow, seeded
+    from classifier.models.stack import fit_head
+
+    quiet_tensorflow()
+    import keras
+
+    x_train = tokenizer.texts_to_padded(split.x_train)
+    x_test = tokenizer.texts_to_padded(split.x_test)
+    run_seed = cfg.seed if cfg.init_seed is None else cfg.init_seed
+    with seeded(run_seed, cfg.deterministic):
+        model = build_classifier(cfg)
+        compile_classifier(model)
+        stop = keras.callbacks.EarlyStopping(
+            monitor="val_loss", min_delta=cfg.min_delta, patience=cfg.patience,
+            restore_best_weights=cfg.restore_best_weights,
+        )
+        start = time.perf_counter()
+        fit_kwargs = dict(
+            batch_size=cfg.batch_size, epochs=cfg.epochs, validation_split=cfg.validation_split,
+            callbacks=[stop], verbose=verbose,
+        )
+        if cfg.fit_engine == "padskip":
+            from classifier.padskip import fit as padskip_fit
+
+            history = padskip_fit(model, x_train, split.y_train, bucketing=cfg.bucketing, seed=run_seed, **fit_kwargs)
+        else:
+            history = model.fit(x_train, split.y_train, **fit_kwargs)
+        head = fit_head(cfg, model, tokenizer, split, x_train)  # threshold; tuned: the stacked TF-IDF model
+        train_seconds = time.perf_counter() - start
+        loss, acc = model.evaluate(x_test, split.y_test, verbose=0)
+    lstm_alone = {}
+    if head.predict_test is not None:
+        lstm_alone = {"lstm_test_loss": float(loss), "lstm_test_accuracy": float(acc)}
+        p = head.predict_test(x_test, split.x_test)
+        loss, acc = log_loss(split.y_test, p), keras_accuracy(split.y_test, p)
+    rows = history_rows(history)
+    metrics = {
+        "test_loss": float(loss),
+        "test_accuracy": float(acc),
+        "epochs_run": len(rows),
+        "train_seconds": round(train_seconds, 1),
+        "seconds_per_epoch": round(train_seconds / max(len(rows), 1), 1),
+        "n_train": len(split.x_train),
+        "n_test": len(split.x_test),
+        "test_positive_share": float(np.mean(split.y_test)),
+        **head.meta,
+        **lstm_alone,
+    }
+    save_bundle(out, model=model, tokenizer=tokenizer, config=cfg, history=rows, metrics=metrics,
+                extra={"data": source, **head.meta}, write_files=head.write_files, keep_generator=keep_generator)
+    return metrics
+
+
+def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, source: dict,
+                keep_generator: bool) -> dict:
+    """Fit on the whole training split (as SPEC measured it); the threshold comes from a second fit
+    that holds out the last `validation_split` of it, as Keras' validation_split does."""
+    start = time.perf_counter()
+    model = fit_tfidf(split.x_train, split.y_train, cfg)
+    train_seconds = time.perf_counter() - start
+    threshold = {}
+    if cfg.threshold_rule != "fixed":
+        cut = int(len(split.x_train) * (1 - cfg.validation_split))
+        held = fit_tfidf(split.x_train[:cut], split.y_train[:cut], cfg)
+        p_val = held.predict_proba(split.x_train[cut:])
+        threshold = {"threshold": choose_threshold(split.y_train[cut:], p_val, cfg.threshold_rule)}
+    p = model.predict_proba(split.x_test)
+    metrics = {
+        "test_loss": log_loss(split.y_test, p),
+        "test_accuracy": keras_accuracy(split.y_test, p),
+        "epochs_run": 0,
+        "train_seconds": round(train_seconds, 1),
+        "n_train": len(split.x_train),
+        "n_test": len(split.x_test),
+        "n_features": len(model.features),
+        "test_positive_share": float(np.mean(split.y_test)),
+        **threshold,
+    }
+    save_bundle(out, model=None, tokenizer=tokenizer, config=cfg, history=[], metrics=metrics, write_files=model.save,
+                extra={"data": source, **threshold}, keep_generator=keep_generator)
+    return metrics
