@@ -9,11 +9,11 @@ DATA ?= data/womens_clothing_ecommerce_reviews.csv
 DATA_MIRROR ?= ../shared/data
 DATA_SHA256 := bd93cc515747ad1f87b8bc863c9e40da758509e6db6506a96d06976e61e36ee0
 MODEL ?= saved_models/default
-PRESET ?= seed
+PRESET ?= reference
 GEN_PRESET ?= default
 
 .PHONY: help install data train train-classifier evaluate score bench compare compare-seeds report train-generator \
-	evaluate-generator compare-generator test lint clean
+	evaluate-generator compare-generator test test-fast lint clean
 
 ## help: list the targets
 help:
@@ -44,13 +44,13 @@ $(DATA):
 	fi; \
 	mv "$@.tmp" "$@"; echo "data: $@ (sha256 ok)"
 
-## train: both heads into MODEL (saved_models/default): the PRESET (seed) classifier, then the GEN_PRESET generator
+## train: both heads into MODEL (saved_models/default): the PRESET (reference) classifier, then the GEN_PRESET generator
 train: train-classifier
 	$(PY) -m classifier train-generator --preset $(GEN_PRESET) --model $(MODEL) --data $(DATA) $(GEN_ARGS)
 
-## train-classifier: the classifier alone (about 2 minutes; `make train` adds the generator, about 40 more)
+## train-classifier: the classifier alone (about 2 minutes; keeps MODEL's generator when the tokenizer is unchanged)
 train-classifier: install data
-	$(PY) -m classifier train --preset $(PRESET) --data $(DATA) --out $(MODEL)
+	$(PY) -m classifier train --preset $(PRESET) --data $(DATA) -o $(MODEL)
 
 ## evaluate: print [loss, acc] of MODEL on its test split
 evaluate: install data
@@ -63,21 +63,21 @@ score: install
 
 ## bench: Keras vs our training, engine and `classifier score` on MODEL; prints a table, writes bench.json
 bench: install data
-	$(PY) -m classifier.bench --model $(MODEL) --data $(DATA) --out bench.json
+	$(PY) benchmarks/bench.py --model $(MODEL) --data $(DATA) --out bench.json
 
-## compare: train seed, tuned and tfidf on one split; table + out/compare/compare.json (~5 min)
+## compare: train reference, tuned and tfidf on one split; table + out/compare/compare.json (~5 min)
 compare: install data
-	$(PY) -m classifier compare --data $(DATA) --out out/compare $(ARGS)
+	$(PY) -m classifier compare --data $(DATA) -o out/compare $(ARGS)
 
 ## compare-seeds: the tuned preset over 3 seeds, mean and spread (out/compare-seeds/compare.json; ~5 min)
 compare-seeds: install data
-	$(PY) -m classifier compare --data $(DATA) --out out/compare-seeds --presets tuned --init-seeds 42,43,44 --reuse $(ARGS)
+	$(PY) -m classifier compare --data $(DATA) -o out/compare-seeds --presets tuned --init-seeds 42,43,44 --reuse $(ARGS)
 
 ## report: evaluate MODEL and write metrics.json, plots and report.html into out/report
 report: install data
 	$(PY) -m classifier evaluate --model $(MODEL) --data $(DATA) --report out/report
 
-## train-generator: train the GEN_PRESET (default) text generator into MODEL's bundle [ARGS=--max-rows N ...]
+## train-generator: train the GEN_PRESET (default) text generator into MODEL's bundle [ARGS=--max-texts N ...]
 train-generator: install data
 	$(PY) -m classifier train-generator --preset $(GEN_PRESET) --model $(MODEL) --data $(DATA) $(ARGS)
 
@@ -85,20 +85,25 @@ train-generator: install data
 evaluate-generator: install data
 	$(PY) -m classifier evaluate-generator --model $(MODEL) --data $(DATA)
 
-## compare-generator: perplexity table on one split and vocabulary: the seed preset (trained on a copy of
-##   MODEL, ~40 min on 2 cores), MODEL's own generator (`make train` trains it) and a Kneser-Ney trigram
+## compare-generator: perplexity table on one split and vocabulary: the reference preset (trained into a copy
+##   of MODEL, ~40 min on 2 cores), MODEL's own generator (`make train` trains it) and a Kneser-Ney trigram
 compare-generator: install data
-	rm -rf out/generators && mkdir -p out/generators && cp -r $(MODEL) out/generators/seed
-	$(PY) -m classifier train-generator --preset seed --model out/generators/seed --data $(DATA) --quiet $(ARGS)
-	$(PY) -m classifier evaluate-generator --model out/generators/seed --data $(DATA) --compare $(MODEL) --ngram
+	rm -rf out/generators && mkdir -p out/generators
+	$(PY) -m classifier train-generator --preset reference --model $(MODEL) -o out/generators/reference \
+	  --data $(DATA) --quiet $(ARGS)
+	$(PY) -m classifier evaluate-generator --model out/generators/reference --data $(DATA) --compare $(MODEL) --ngram
 
-## test: run the test suite (trains on small slices of the real data)
+## test: the whole test suite, as CI runs it (trains on small slices of the real data; about 5 minutes)
 test: install data
 	$(PY) -m pytest
 
+## test-fast: the tests that train nothing beyond tiny fixtures (about a minute)
+test-fast: install data
+	$(PY) -m pytest -m "not slow"
+
 ## lint: ruff over the package and the tests
 lint: install
-	$(VENV)/bin/ruff check classifier tests
+	$(VENV)/bin/ruff check classifier tests benchmarks examples
 
 ## clean: remove the venv and caches (keeps data and saved models)
 clean:

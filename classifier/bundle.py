@@ -31,7 +31,7 @@ from classifier.config import TrainConfig
 from classifier.engine.generator import Net
 from classifier.engine.lstm import ClassifierEngine, runs_keras_file
 from classifier.errors import UserError
-from classifier.io.files import file_sha256, umask_mode, write_json
+from classifier.io.files import cannot_write_in, file_sha256, umask_mode, write_json
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.lstm import load_keras, save_keras
 from classifier.models.ngram import KneserNeyTrigram
@@ -337,8 +337,9 @@ def check_bundle_destination(out: Path) -> None:
     parent = out.parent
     while not parent.exists():  # the folders --out needs are made, so check the first that exists
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{out}: cannot write in {parent} (permission denied or read-only); choose another --out")
+    reason = "not a folder" if not parent.is_dir() else cannot_write_in(parent)
+    if reason:
+        raise UserError(f"{out}: cannot write in {parent} ({reason}); choose another --out")
 
 
 def swap_in(stage: Path, out: Path) -> None:
@@ -452,7 +453,7 @@ def update_bundle(path: str | os.PathLike, write_files, drop: tuple[str, ...] = 
         write_json(stage / CONFIG_FILE, meta)
         return [*names, CONFIG_FILE]
 
-    write_bundle(path, write, keep_from_old=tuple(n for n in meta.get("files", {}) if n not in drop))
+    write_bundle(path, write, keep_from_old=tuple(n for n in OWNED_FILES if n not in drop))
 
 
 def update_meta(path: str | os.PathLike, key: str, **updates) -> None:

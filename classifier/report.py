@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.errors import UserError
-from classifier.io.files import atomic_write
+from classifier.io.files import atomic_write, cannot_write_in
 from classifier.metrics import CLASSES, compute_metrics, confidently_wrong
 
 
@@ -225,8 +225,9 @@ def prepare_folder(out: str | os.PathLike, overwrite: bool = False) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"{out}: cannot create the report folder ({e.strerror}); choose another --report DIR") from None
-    if not os.access(out, os.W_OK):
-        raise UserError(f"{out}: the report folder is not writable; choose another --report DIR")
+    reason = cannot_write_in(out)
+    if reason:
+        raise UserError(f"{out}: the report folder is not writable ({reason}); choose another --report DIR")
     return out
 
 

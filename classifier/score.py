@@ -148,14 +148,15 @@ def open_output(destination: str, overwrite: bool) -> Iterator:
             yield z
 
 
-def check_destination(dest: Path, overwrite: bool, sources: list[str]) -> None:
+def check_destination(dest: Path, overwrite: bool, sources: list[str], flag: str = "-o") -> None:
     """check_output, and never an input of the same run as its output (even with --overwrite)."""
     for source in sources:
         if source != "-" and same_file(source, dest):
-            raise UserError(f"{dest} is an input of this run; choose another -o (inputs are never replaced)")
+            raise UserError(f"{dest} is an input of this run; choose another {flag} (inputs are never replaced)")
     if dest.is_dir():
-        raise UserError(f"{dest} is a folder; give a file name with -o (a folder is for several inputs)")
-    check_output(dest, overwrite)
+        raise UserError(f"{dest} is a folder; give {flag} a file name" +
+                        (" (a folder is for several inputs)" if flag == "-o" else ""))
+    check_output(dest, overwrite, flag)
 
 
 def first_bad_cell(chunk: list[Record], header: list[str]) -> tuple[int, str]:
@@ -370,7 +371,7 @@ def score_files(inputs: Iterable[str | os.PathLike], out: str | None = None, *,
         summary_json = Path(summary_json)
         if any(d != "-" and (Path(d) == summary_json or same_file(d, summary_json)) for d in dests):
             raise UserError(f"--summary-json {summary_json} is also the scored output; give it another name")
-        check_destination(summary_json, overwrite, files)
+        check_destination(summary_json, overwrite, files, "--summary-json")
     bundle = model if isinstance(model, Bundle) else load(model)
     progress = not quiet and sys.stderr.isatty()
     summaries = []

@@ -1,11 +1,19 @@
-"""Bad input: one line naming the file/column/value and what to do, exit 2, no traceback."""
+"""Bad data and bad bundles: one line naming the file, column or value and what to do.
+
+Checked in-process (the errors come before any training); one test per command runs the real
+CLI to prove the path from a UserError to one stderr line and exit code 2.
+"""
 
 import gzip
 import shutil
 
 import pytest
 
+from classifier.config import preset
+from classifier.errors import UserError
+from classifier.evaluation import evaluate
 from classifier.io.tokenizer import Tokenizer
+from classifier.training import train
 from tests.conftest import assert_user_error, run_cli
 
 
@@ -19,55 +27,104 @@ def labelled_rows(n, labels=(0, 1)):
     return "\n".join(f"review number {i},{labels[i % len(labels)]}" for i in range(n))
 
 
-def train(*args):
-    return run_cli("train", "--epochs", 1, "--quiet", *args)
+def refused(tmp_path, path, *needles, **overrides):
+    """train() on `path` raises a UserError holding every needle, before any training."""
+    with pytest.raises(UserError) as e:
+        train(preset("reference", epochs=1, **overrides), path, tmp_path / "out", verbose=0)
+    for needle in needles:
+        assert needle in str(e.value), str(e.value)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_data_file(tmp_path):
-    assert_user_error(train("--data", tmp_path / "nope.csv"), "nope.csv", "not found")
+    refused(tmp_path, tmp_path / "nope.csv", "nope.csv", "not found")
 
 
 def test_not_a_csv(tmp_path):
     path = tmp_path / "reviews.csv"
     path.write_bytes(gzip.compress(b"\x00\xff\xfe binary " * 100))
-    assert_user_error(train("--data", path), "reviews.csv", "not a UTF-8 text CSV")
+    refused(tmp_path, path, "reviews.csv", "not a UTF-8 text CSV")
+
+
+def test_bad_byte_is_reported_by_its_line(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"Review Text,Recommended IND\nfine,1\nbad \xff here,0\n")
+    refused(tmp_path, path, "line 3", "byte 39")
+
+
+def test_truncated_gzip(tmp_path, data_path):
+    path = tmp_path / "d.csv.gz"
+    path.write_bytes(gzip.compress(data_path.read_bytes()[:200_000])[:50_000])
+    refused(tmp_path, path, "d.csv.gz", "gzip")
+    with pytest.raises(UserError, match="gzip"):
+        from classifier.io.dataset import load_labelled
+
+        load_labelled(path, "Review Text", "Recommended IND")
+
+
+def test_utf16_with_a_bom_is_read(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\n" + labelled_rows(6), encoding="utf-16")
+    refused(tmp_path, path, "only 6 usable rows", text_column="text", label_column="label")  # read, then too few
 
 
 def test_missing_text_column_lists_columns(tmp_path):
     path = write(tmp_path, "d.csv", "review_text,Recommended IND\n" + labelled_rows(20))
-    assert_user_error(train("--data", path), "no text column 'Review Text'", "'review_text'", "--text-column")
+    refused(tmp_path, path, "no text column 'Review Text'", "'review_text'", "--text-column")
 
 
 def test_missing_label_column(tmp_path):
     path = write(tmp_path, "d.csv", "text,label\n" + labelled_rows(20))
-    assert_user_error(train("--data", path, "--text-column", "text"), "no label column 'Recommended IND'",
-                      "'label'", "--label-column")
+    refused(tmp_path, path, "no label column 'Recommended IND'", "'label'", "--label-column", text_column="text")
 
 
 def test_labels_other_than_0_1(tmp_path):
     path = write(tmp_path, "d.csv", "text,label\n" + labelled_rows(20, labels=(1, 0, 2, "maybe")))
-    assert_user_error(train("--data", path, "--text-column", "text", "--label-column", "label"),
-                      "'2'", "'maybe'", "0 or 1")
+    refused(tmp_path, path, "'2'", "'maybe'", "0 or 1", text_column="text", label_column="label")
 
 
 def test_only_one_class(tmp_path):
     path = write(tmp_path, "d.csv", "text,label\n" + labelled_rows(30, labels=(1,)))
-    assert_user_error(train("--data", path, "--text-column", "text", "--label-column", "label"),
-                      "d.csv", "both 0 and 1")
+    refused(tmp_path, path, "d.csv", "both 0 and 1", text_column="text", label_column="label")
 
 
 def test_too_few_rows(tmp_path):
     path = write(tmp_path, "d.csv", "text,label\n" + labelled_rows(6) + "\n,1\n,0\n")
-    assert_user_error(train("--data", path, "--text-column", "text", "--label-column", "label"),
-                      "only 6 usable rows", "at least 10")
+    refused(tmp_path, path, "only 6 usable rows", "at least 10", text_column="text", label_column="label")
 
 
-def test_model_folder_that_is_not_a_bundle(tmp_path):
-    (tmp_path / "empty").mkdir()
-    assert_user_error(run_cli("evaluate", "--model", tmp_path / "empty"), "not a model bundle", "config.json")
-    assert_user_error(run_cli("evaluate", "--model", tmp_path / "absent"), "no such model folder")
+def test_seed_out_of_range(tmp_path, data_path):
+    for bad in (-1, 2**40):
+        refused(tmp_path, data_path, "--seed", seed=bad)
 
 
+def test_tfidf_on_texts_without_features(tmp_path):
+    path = write(tmp_path, "d.csv", "text,label\n" + "\n".join(f"{'a b c'[i % 5]},{i % 2}" for i in range(40)))
+    with pytest.raises(UserError, match="no TF-IDF features"):
+        train(preset("tfidf", text_column="text", label_column="label"), path, tmp_path / "out", verbose=0)
+
+
+def test_train_out_onto_a_folder_that_is_not_a_bundle_is_refused_and_kept(data_path, tmp_path):
+    precious = tmp_path / "work"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="not a model bundle"):
+        train(preset("reference", epochs=1, max_rows=300), data_path, precious, verbose=0)
+    assert [p.name for p in precious.iterdir()] == ["notes.txt"] and (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_train_out_in_an_unwritable_folder_is_refused_before_training(data_path):
+    # /proc takes no new files, even for root (a permission bit would not stop root)
+    with pytest.raises(UserError, match="cannot write in /proc"):
+        train(preset("reference", epochs=1, max_rows=300), data_path, "/proc/classifier-test/bundle", verbose=0)
+
+
+def test_train_cli_error_is_one_line(tmp_path):
+    assert_user_error(run_cli("train", "--data", tmp_path / "nope.csv", "--quiet"), "nope.csv", "not found")
+
+
+# -- bad bundles -------------------------------------------------------------------------------
 @pytest.fixture
 def bundle_copy(small_bundle, tmp_path):
     out = tmp_path / "bundle"
@@ -75,22 +132,43 @@ def bundle_copy(small_bundle, tmp_path):
     return out
 
 
+def test_model_folder_that_is_not_a_bundle(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="not a model bundle.*config.json"):
+        evaluate(tmp_path / "empty")
+    with pytest.raises(UserError, match="no such model folder"):
+        evaluate(tmp_path / "absent")
+
+
 def test_tokenizer_that_does_not_match_its_model(bundle_copy):
     Tokenizer.fit(["some other words entirely"]).save(bundle_copy / "tokenizer.json")
-    assert_user_error(run_cli("evaluate", "--model", bundle_copy), "tokenizer.json", "does not match the model")
+    with pytest.raises(UserError, match="tokenizer.json does not match the model"):
+        evaluate(bundle_copy)
 
 
 def test_model_file_from_elsewhere_is_refused(bundle_copy):
     with open(bundle_copy / "classifier.keras", "ab") as f:
         f.write(b"\0")
-    assert_user_error(run_cli("evaluate", "--model", bundle_copy), "classifier.keras", "sha256 differs")
+    with pytest.raises(UserError, match="classifier.keras is not the file this bundle was saved with"):
+        evaluate(bundle_copy)
 
 
-def test_train_out_onto_a_folder_that_is_not_a_bundle_is_refused_and_kept(data_path, tmp_path):
-    precious = tmp_path / "work"
-    precious.mkdir()
-    (precious / "notes.txt").write_text("keep me")
-    result = run_cli("train", "--data", data_path, "--max-rows", "300", "--epochs", "1", "--quiet",
-                     "--out", precious)
-    assert_user_error(result, str(precious), "not a model bundle")
-    assert (precious / "notes.txt").read_text() == "keep me"
+def test_config_without_split_settings_is_refused(bundle_copy, data_path):
+    import json
+
+    config = json.loads((bundle_copy / "config.json").read_text())
+    del config["config"]["test_size"]
+    (bundle_copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match="lacks the split settings test_size"):
+        evaluate(bundle_copy, data_path)
+
+
+def test_evaluate_on_a_file_without_the_label_column(small_bundle, tmp_path):
+    path = write(tmp_path, "d.csv", "Review Text\n" + "\n".join(f"review {i}" for i in range(20)))
+    with pytest.raises(UserError) as e:
+        evaluate(small_bundle, path)
+    assert "no label column 'Recommended IND'" in str(e.value) and "--label-column" not in str(e.value)
+
+
+def test_evaluate_cli_error_is_one_line(tmp_path):
+    assert_user_error(run_cli("evaluate", "--model", tmp_path / "absent"), "no such model folder")

@@ -50,7 +50,7 @@ def awkward_csv(bundle) -> tuple[bytes, list[str]]:
         ("2,,,null", "empty"),  # missing text
         ('3,x,"",""', "empty"),  # quoted empty
         ('4,x,"   \t  ",', "empty"),  # whitespace only
-        ("5,x,NaN,NaN", "empty"),  # pandas reads NaN as missing: kept, not scored
+        ("5,x,NaN,NaN", "no_known_words"),  # a review that says NaN is text (only blank cells are missing)
         ('6,x,"It said ""too small""\nso I sized up, and\r\nit is great",y', "ok"),  # quotes, newlines, commas
         ('7,x,"이 드레스 정말 좋아요 love 😍",z', "ok"),  # Korean and emoji around a known word
         ("8,x,qzxv wkkrpf 드레스 😍😍,", "no_known_words"),

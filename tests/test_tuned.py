@@ -11,8 +11,8 @@ import classifier
 from classifier.bundle import StackBundle
 from classifier.config import TrainConfig, preset
 from classifier.io.dataset import load_labelled, make_split
-from classifier.models.stack import blend_proba
 from classifier.metrics import choose_threshold, class_scores
+from classifier.models.stack import blend_proba
 from classifier.training import train
 from tests.conftest import run_cli
 

@@ -10,7 +10,9 @@ so no classifier test row is ever a generator training row.
 from __future__ import annotations
 
 import difflib
+import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from classifier.errors import UserError
+from classifier.io.records import sniff_bom
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +45,8 @@ def missing_column_error(path, name: str, role: str, columns, flag: str | None) 
 
 
 def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
-    """pandas.read_csv with one-line errors for the ways a file can be wrong."""
+    """pandas.read_csv with one-line errors for the ways a file can be wrong; a UTF-16 / UTF-32
+    byte-order mark picks the encoding."""
     import pandas as pd  # here, not at the top: `score` reaches this module and never needs pandas
 
     path = Path(path)
@@ -51,13 +55,44 @@ def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     if path.is_dir():
         raise UserError(f"{path} is a folder; give a CSV file")
     try:
-        return pd.read_csv(path, **kwargs)
+        with open_binary(path) as f:
+            encoding = sniff_bom(f.read(4))
+        return pd.read_csv(path, encoding=encoding, **kwargs)
     except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not a UTF-8 text CSV (byte {e.start}: {e.reason})") from None
+        raise UserError(f"{path} is not a UTF-8 text CSV ({first_bad_byte(path, encoding, e)}); "
+                        f"save it as UTF-8") from None
     except pd.errors.EmptyDataError:
         raise UserError(f"{path} is empty; give a CSV with a header row") from None
     except pd.errors.ParserError as e:
         raise UserError(f"{path} is not a well-formed CSV: {str(e).strip()}") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise UserError(f"{path}: not a readable gzip file ({e or 'it ends early'}); check the file or "
+                        f"decompress it") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it ({e.strerror or e})") from None
+
+
+def open_binary(path: Path):
+    """The file's bytes, through gzip when it starts with gzip's magic bytes."""
+    f = open(path, "rb")
+    if f.read(2) == b"\x1f\x8b":
+        f.seek(0)
+        return gzip.GzipFile(fileobj=f, mode="rb")
+    f.seek(0)
+    return f
+
+
+def first_bad_byte(path: Path, encoding: str | None, error: UnicodeDecodeError) -> str:
+    """'line L, byte B of the file: REASON' for the first byte that does not decode (pandas reports
+    a position inside its own buffer, not the file's)."""
+    with open_binary(path) as f:
+        data = f.read()
+    try:
+        data.decode(encoding or "utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        return f"line {line}, byte {e.start}: {e.reason}"
+    return error.reason
 
 
 def load_labelled(

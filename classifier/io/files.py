@@ -58,6 +58,18 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def cannot_write_in(folder: Path) -> str | None:
+    """Why no file can be made in `folder` (a read-only file system, no permission), or None. A real
+    try, not os.access: root passes every permission check but not a read-only mount."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".classifier-probe.")
+    except OSError as e:
+        return e.strerror or str(e)
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
 def is_special(path: Path) -> bool:
     """A path that exists and is not a regular file once links are followed: a device, a fifo."""
     return path.exists() and not path.is_file() and not path.is_dir()
@@ -83,8 +95,9 @@ def check_output(path: Path, overwrite: bool, flag: str = "-o") -> None:
     folder = (path.resolve() if path.is_symlink() else path).parent
     if not folder.is_dir():
         raise UserError(f"{path}: folder {folder} does not exist; create it or choose another {flag}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"{path}: folder {folder} is not writable; choose another {flag}")
+    reason = cannot_write_in(folder)
+    if reason:
+        raise UserError(f"{path}: folder {folder} is not writable ({reason}); choose another {flag}")
 
 
 @contextmanager

@@ -60,11 +60,8 @@ def open_source(source: str | os.PathLike, encoding: str | None = None) -> Itera
         stream = buffered
         if buffered.peek(2)[:2] == b"\x1f\x8b":
             stream = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"))
-        enc = encoding or "utf-8"
-        try:
-            canonical = codecs.lookup(enc).name
-        except LookupError:
-            raise UserError(f"unknown encoding {enc!r}; pass a Python codec name, e.g. --encoding cp1252") from None
+        enc = encoding or sniff_bom(stream.peek(4)[:4]) or "utf-8"
+        canonical = check_encoding(enc)
         bom = False
         if canonical in ("utf-8", "utf-8-sig"):
             bom = stream.peek(3)[:3] == codecs.BOM_UTF8
@@ -74,9 +71,33 @@ def open_source(source: str | os.PathLike, encoding: str | None = None) -> Itera
         yield Source(text, bom, position, size)
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise UserError(f"{name}: not a readable gzip file ({e}); check the file or decompress it") from None
+    except UnicodeError as e:  # bytes surrogateescape cannot carry: the encoding does not fit the file
+        reason = getattr(e, "reason", str(e))
+        raise UserError(f"{name}: the bytes do not decode as {enc} ({reason}); "
+                        f"pass the file's own --encoding") from None
     finally:
         if close:
             raw.close()
+
+
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),  # before UTF-16: FF FE starts both
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def sniff_bom(head: bytes) -> str | None:
+    """The encoding a UTF-16 / UTF-32 byte-order mark announces (UTF-8's is handled by utf-8-sig)."""
+    return next((enc for bom, enc in BOMS if head.startswith(bom)), None)
+
+
+def check_encoding(name: str) -> str:
+    """The codec's canonical name; UserError for an unknown codec or one that is not a text encoding."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise UserError(f"unknown encoding {name!r}; pass a Python codec name, e.g. --encoding cp1252") from None
+    if not getattr(info, "_is_text_encoding", True) or info.name in ("idna", "punycode"):
+        raise UserError(f"{name!r} is not a text encoding of files; pass one such as utf-8, utf-16 or cp1252")
+    return info.name
 
 
 class Record(NamedTuple):

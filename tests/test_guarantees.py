@@ -1,0 +1,179 @@
+"""What the tool promises (README "Guarantees"): nothing the user owns is replaced, outputs appear
+whole or not at all, and every user mistake is one line with exit code 2."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+
+import pytest
+
+from classifier.bundle import load
+from classifier.errors import UserError
+from classifier.score import score_csv, score_files
+from tests.conftest import assert_user_error, run_cli
+
+REVIEWS = b"Review Text,n\nlove this dress,1\nit ripped after one wash,2\n"
+
+
+@pytest.fixture
+def src(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(REVIEWS)
+    return path
+
+
+# -- never replace what the user owns ------------------------------------------------------------
+def test_summary_json_never_replaces_an_input_or_the_output(small_bundle, src, tmp_path):
+    out = tmp_path / "out.csv"
+    with pytest.raises(UserError, match="is an input of this run"):
+        score_files([src], out, model=small_bundle, summary_json=src, overwrite=True, quiet=True)
+    with pytest.raises(UserError, match="also the scored output"):
+        score_files([src], out, model=small_bundle, summary_json=out, overwrite=True, quiet=True)
+    assert src.read_bytes() == REVIEWS and not out.exists()
+
+
+def test_summary_json_follows_the_overwrite_rule(small_bundle, src, tmp_path):
+    summary = tmp_path / "summary.json"
+    summary.write_text("mine")
+    with pytest.raises(UserError, match="already exists; pass --overwrite"):
+        score_files([src], tmp_path / "out.csv", model=small_bundle, summary_json=summary, quiet=True)
+    assert summary.read_text() == "mine" and not (tmp_path / "out.csv").exists()
+    score_files([src], tmp_path / "out.csv", model=small_bundle, summary_json=summary, quiet=True, overwrite=True)
+    assert '"rows_in": 2' in summary.read_text()
+
+
+def test_summary_json_in_an_unwritable_folder_fails_before_scoring(small_bundle, src, tmp_path):
+    r = run_cli("score", src, "-o", tmp_path / "out.csv", "--summary-json", "/proc/summary.json",
+                "--model", small_bundle)
+    assert_user_error(r, "/proc/summary.json", "not writable")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_output_that_is_the_input_is_refused(small_bundle, src):
+    with pytest.raises(UserError, match="is an input of this run"):
+        score_csv(src, src, model=small_bundle, overwrite=True)
+    assert src.read_bytes() == REVIEWS
+
+
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/full"])
+def test_a_device_is_written_in_place_never_renamed_over(small_bundle, src, device):
+    before = os.stat(device)
+    r = run_cli("score", src, "-o", device, "--overwrite", "--model", small_bundle, "--quiet")
+    after = os.stat(device)
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)  # still the same device
+    if device == "/dev/full":
+        assert_user_error(r, "/dev/full", "No space left")
+    else:
+        assert r.returncode == 0, r.stderr
+
+
+def test_a_symlink_to_a_device_stays_a_symlink(small_bundle, src, tmp_path):
+    link = tmp_path / "out.csv"
+    link.symlink_to("/dev/null")
+    r = run_cli("score", src, "-o", link, "--model", small_bundle, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and os.readlink(link) == "/dev/null"
+
+
+def test_retraining_a_bundle_keeps_the_users_files_beside_it(small_bundle, data_path, tmp_path):
+    from classifier.config import preset
+    from classifier.training import train
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    (bundle / "notes.txt").write_text("my notes")
+    (bundle / "plots").mkdir()
+    (bundle / "plots" / "a.png").write_bytes(b"png")
+    train(preset("tfidf", max_rows=600), data_path, bundle, verbose=0)
+    assert (bundle / "notes.txt").read_text() == "my notes" and (bundle / "plots" / "a.png").read_bytes() == b"png"
+    assert load(bundle).kind == "tfidf" and not (bundle / "classifier.keras").exists()  # the old model is gone
+
+
+@pytest.mark.slow
+def test_retraining_the_classifier_keeps_the_generator(generator_bundle, data_path, tmp_path):
+    from classifier.config import preset
+    from classifier.training import train
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(generator_bundle, bundle)
+    settings = load(bundle).config
+    before = (bundle / "generator.keras").read_bytes()
+    train(preset("reference", epochs=1, max_rows=settings.max_rows, init_seed=7), data_path, bundle, verbose=0)
+    again = load(bundle)
+    assert (bundle / "generator.keras").read_bytes() == before
+    assert again.generator().num_words == again.tokenizer.config.num_words  # loads: same tokenizer
+
+
+# -- one line for every user mistake ---------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["rot13", "base64", "idna", "utf-32", "utf-16", "no-such-codec"])
+def test_encodings_that_are_not_text_or_do_not_fit(small_bundle, src, tmp_path, encoding):
+    r = run_cli("score", src, "-o", tmp_path / "out.csv", "--encoding", encoding, "--model", small_bundle)
+    assert_user_error(r, "encoding" if encoding != "utf-16" else "decode")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_utf16_odd_trailing_byte(small_bundle, tmp_path):
+    path = tmp_path / "u16.csv"
+    path.write_bytes("Review Text\nlove it\n".encode("utf-16") + b"x")
+    r = run_cli("score", path, "-o", "-", "--model", small_bundle)
+    assert_user_error(r, "u16.csv", "decode")
+
+
+def test_utf16_with_a_bom_is_recognised(small_bundle, tmp_path):
+    path = tmp_path / "u16.csv"
+    path.write_text("Review Text,n\nlove this dress,1\n", encoding="utf-16")
+    summary = score_csv(path, tmp_path / "out.csv", model=small_bundle)
+    assert summary.rows_in == 1 and summary.counts["ok"] == 1
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0] == "Review Text,n," + \
+        "recommend_proba,recommend,status"
+
+
+def test_a_50_mb_field_is_scored(small_bundle, tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"Review Text\n" + b"love " * 10_000_000 + b"\n")
+    summary = score_csv(path, tmp_path / "out.csv", model=small_bundle)
+    assert summary.counts["truncated"] == 1
+
+
+def test_gz_output_is_gzip(small_bundle, src, tmp_path):
+    score_csv(src, tmp_path / "out.csv.gz", model=small_bundle)
+    plain = tmp_path / "plain.csv"
+    score_csv(src, plain, model=small_bundle)
+    assert gzip.decompress((tmp_path / "out.csv.gz").read_bytes()) == plain.read_bytes()
+
+
+def test_na_words_are_reviews_not_missing(small_bundle, tmp_path):
+    path = tmp_path / "na.csv"
+    path.write_text("Review Text\nNA\nN/A\nNone\nnull\n\n   \n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    score_csv(path, out, model=small_bundle)
+    statuses = [line.rsplit(",", 1)[1] for line in out.read_text().splitlines()[1:]]
+    assert "empty" not in statuses[:4]
+    assert statuses[4:] == ["empty", "empty"]  # a blank cell and a cell of spaces: missing text
+
+
+@pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", "1099511627776"], ["--temperature", "nan"],
+                                  ["--n", "100000"], ["--words", "0"], ["--best-of", "1000"]])
+def test_generate_numbers_are_range_checked(generator_bundle, args):
+    r = run_cli("generate", "this dress", "--model", generator_bundle, *args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and args[0] in r.stderr
+
+
+@pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", "1099511627776"], ["--epochs", "0"],
+                                  ["--max-rows", "x"]])
+def test_train_numbers_are_range_checked(args):
+    r = run_cli("train", *args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and args[0] in r.stderr
+
+
+def test_report_folder_follows_the_overwrite_rule(small_bundle, tmp_path):
+    from classifier.evaluation import evaluate
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.html").write_text("mine")
+    with pytest.raises(UserError, match="already holds a report"):
+        evaluate(small_bundle, report=report)
+    assert (report / "report.html").read_text() == "mine"
