@@ -316,10 +316,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# commands that always load TensorFlow (evaluate loads it through the bundle, quietly too)
-TENSORFLOW_COMMANDS = {cmd_train, cmd_compare, cmd_train_generator}
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one command; exit 0 done, 1 a fault of ours (a traceback), 2 a user mistake (one line),
     130 interrupted (Ctrl-C or `kill`: nothing is left at the destination)."""
@@ -328,11 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     # `kill` then cleans up like Ctrl-C: temp files go, destinations stay untouched
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        if args.func in TENSORFLOW_COMMANDS or getattr(args, "engine", None) == "keras":
-            from classifier.models.lstm import quiet_tensorflow
-
-            quiet_tensorflow()
-        args.func(args)
+        args.func(args)  # TensorFlow, when a command needs it, is imported then, quietly (models.lstm)
     except UserError as e:
         print(f"classifier: error: {e}", file=sys.stderr)
         return 2

@@ -3,12 +3,15 @@
 import json
 from pathlib import Path
 
+import pytest
+
 import classifier
 from tests.conftest import run_cli
 
 DEFAULT = Path(__file__).resolve().parents[1] / "saved_models/default"
 
 
+@pytest.mark.slow  # the whole test split through Keras
 def test_committed_bundle_evaluates_to_recorded_line(data_path):
     metrics = json.loads((DEFAULT / "metrics.json").read_text())
     bundle = classifier.load(DEFAULT)
@@ -21,6 +24,7 @@ def test_committed_bundle_evaluates_to_recorded_line(data_path):
     assert result.stdout.strip().splitlines()[-1] == f"[{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]"
 
 
+@pytest.mark.slow  # the whole test split through Keras
 def test_committed_tuned_bundle_evaluates_to_recorded_line(data_path):
     tuned = DEFAULT.parent / "tuned"
     metrics = json.loads((tuned / "metrics.json").read_text())
@@ -33,7 +37,7 @@ def test_committed_tuned_bundle_evaluates_to_recorded_line(data_path):
 def test_committed_bundle_runs_on_the_numpy_engine_from_its_keras_file():
     import numpy as np
 
-    bundle = classifier.load(DEFAULT)  # an older classifier.npz, if still recorded, is hash-checked but not read
+    bundle = classifier.load(DEFAULT)
     assert bundle.default_engine() == "numpy"
     texts = ["Love this dress, it fits perfectly", "It ripped after one wash and the color faded", "qzxv"]
     p = bundle.recommend_proba(texts)

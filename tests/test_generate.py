@@ -147,6 +147,7 @@ def test_best_of_needs_sentiment_and_sampling(generator_bundle):
         assert r.returncode == 2 and "--best-of" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_sentiment_token_steers_the_words():
     """A toy corpus where only the label tells "love" from "hate": greedy output follows --sentiment."""
     from classifier.config import TokenizerConfig, generator_preset

@@ -152,6 +152,7 @@ def test_default_generator_mixes_in_its_trigram(generator_bundle, data_path):
     np.testing.assert_allclose(step[1:], (1 - a) * p_lstm[1:] + a * (1 - p_lstm[0]) * p_ngram, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_korean_passage_is_reproduced_greedily():
     passage = ("나는 오늘 아침 일찍 일어나서 조용한 공원을 천천히 걸었다 하늘은 맑고 바람은 시원했다 "
                "작은 새들이 나무 위에서 노래를 불렀고 나는 그 소리를 들으며 행복을 느꼈다")
@@ -185,6 +186,7 @@ def test_evaluate_generator_and_compare_cli(generator_bundle):
     assert pct == pytest.approx(100 * (1 - min(p_gen, p_kn) / max(p_gen, p_kn)), abs=0.06)
 
 
+@pytest.mark.slow
 def test_agreement_with_best_of_is_recorded_beside_the_models_own(generator_bundle, tmp_path):
     import shutil
 
@@ -201,6 +203,7 @@ def test_agreement_with_best_of_is_recorded_beside_the_models_own(generator_bund
     assert best["negative"] >= own["negative"] and best["positive"] >= own["positive"]
 
 
+@pytest.mark.slow
 def test_train_generator_cli_on_the_title_column(small_bundle, tmp_path):
     import shutil
 

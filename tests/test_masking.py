@@ -47,6 +47,7 @@ def toy():
     return cfg, tok, model
 
 
+@pytest.mark.slow
 def test_toy_sentences_of_different_lengths_generalise_to_an_unseen_negation(toy):
     cfg, tok, model = toy
     assert cfg.mask_zero
@@ -64,6 +65,7 @@ def test_toy_sentences_of_different_lengths_generalise_to_an_unseen_negation(toy
                                                                   verbose=0).reshape(-1), p[-2:-1], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_masked_prediction_does_not_change_with_padding_length(data_path):
     """A tuned-style model trained one epoch on real reviews gives the same probability for any
     padding when masked, and different ones without the mask."""

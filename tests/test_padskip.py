@@ -39,6 +39,7 @@ def test_real_lengths_count_from_the_first_word():
     assert real_lengths(x).tolist() == [0, 2, 4, 1]
 
 
+@pytest.mark.slow
 def test_loss_and_gradients_equal_keras_on_the_padded_batch(data_path):
     import tensorflow as tf
 
@@ -84,6 +85,7 @@ def test_loss_and_gradients_equal_keras_on_the_padded_batch(data_path):
     assert steps.test_step.experimental_get_tracing_count() == 1
 
 
+@pytest.mark.slow
 def test_one_epoch_without_bucketing_matches_keras_fit(data_path):
     import keras
 
@@ -112,6 +114,7 @@ def test_one_epoch_without_bucketing_matches_keras_fit(data_path):
         np.testing.assert_allclose(b, a, atol=1e-6)  # measured: 3e-8
 
 
+@pytest.mark.slow
 def test_unsupported_model_falls_back_to_keras_fit(data_path, capsys):
     from classifier import padskip
 

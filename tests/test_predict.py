@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from classifier import load
-from classifier.score import predict
+from classifier.predict import predict
 from tests.conftest import run_cli, run_python
 
 REVIEWS = ["Love this dress, it fits perfectly", "It ripped after one wash and the color faded", "", "qzxv wkkrpf"]
@@ -28,13 +28,6 @@ def test_predict_arguments_and_stdin_agree_with_the_api(small_bundle):
         scored = [0, 1, 3]
         np.testing.assert_allclose([float(rows[i][0]) for i in scored], probas[scored], atol=1e-6)
         assert rows[2][:2] == ["", ""]
-
-
-def test_numpy_engine_matches_keras(small_bundle):
-    bundle = load(small_bundle)
-    keep = [0, 1, 3]
-    texts = [REVIEWS[i] for i in keep]
-    np.testing.assert_allclose(bundle.recommend_proba(texts), bundle.recommend_proba(texts, engine="keras"), atol=1e-5)
 
 
 def test_threshold_decides_the_label(small_bundle):

@@ -1,6 +1,7 @@
 """Same seed and data give the same weights and metrics on the same machine."""
 
 import numpy as np
+import pytest
 
 import classifier
 from classifier.config import preset
@@ -11,6 +12,7 @@ def weights(path):
     return classifier.load(path).keras_classifier().get_weights()
 
 
+@pytest.mark.slow
 def test_two_runs_same_seed_equal_weights(tmp_path, data_path):
     cfg = preset("reference", epochs=1, max_rows=400)
     m1 = train(cfg, data_path, tmp_path / "a", verbose=0)

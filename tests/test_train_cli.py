@@ -4,12 +4,14 @@ import json
 import re
 
 import pandas as pd
+import pytest
 
 from tests.conftest import run_cli
 
 RESULT = re.compile(r"^\[(\d\.\d{4}), (\d\.\d{4})\]$")
 
 
+@pytest.mark.slow
 def test_train_then_evaluate_cli(tmp_path, data_path):
     out = tmp_path / "bundle"
     result = run_cli("train", "--preset", "reference", "--data", data_path, "--out", out,

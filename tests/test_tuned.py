@@ -51,6 +51,7 @@ def tuned_bundle(tmp_path_factory, data_path):
     return out
 
 
+@pytest.mark.slow
 def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
     bundle = classifier.load(tuned_bundle)
     assert isinstance(bundle, StackBundle)
@@ -88,6 +89,7 @@ def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
     assert "lstm_test_loss" in metrics  # the LSTM's own figure is kept beside the blend's
 
 
+@pytest.mark.slow
 def test_tuned_without_a_rating_column_stacks_two_models(tmp_path, data_path, capsys):
     import pandas as pd
 
