@@ -5,7 +5,9 @@
 (a) training seconds per epoch, Keras fit vs pad-skipping fit (benchmarks/training.py);
 (b) rows/s on the reference test split, model.predict(batch_size=512) vs the NumPy engine, and their
     max abs difference; (c) whole-process wall time, `classifier score` vs a plain Keras script on a CSV
-    of the same rows; (d) peak RSS of those two processes. Goals: (a) 4x, (b) 20x, (c) 10x.
+    of the same rows; (d) peak RSS of those two processes; (e) the tuned bundle, its Keras path vs the
+    NumPy path, in one process and as whole `classifier score` processes. Goals: (a) 4x, (b) 20x,
+    (c) 10x, (e) 10x. Each timing is the median of --repeats runs, CPU seconds beside wall seconds.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from classifier.io.files import write_json
 
 HERE = Path(__file__).resolve().parent
 
-GOALS = {"training": 4.0, "engine": 20.0, "process": 10.0}
+GOALS = {"training": 4.0, "engine": 20.0, "process": 10.0, "tuned_engine": 10.0, "tuned_process": 10.0}
 
 # The baseline a user would write without this project: Keras, the bundle's tokenizer, model.predict.
 KERAS_SCRIPT = """
@@ -69,44 +71,68 @@ def timed_process(cmd: list[str]) -> dict:
             "peak_rss_mb": round(out["kb"] / 1024, 1)}
 
 
-def bench_predict(bundle_dir: Path, texts: list[str]) -> dict:
-    """(b) in one process: model.predict vs the engine on the same rows, each after a warm-up."""
+def median_timing(fn, repeats: int) -> tuple[object, float, float]:
+    """(fn()'s last result, median wall seconds, median CPU seconds of this process) over `repeats` runs."""
+    walls, cpus, out = [], [], None
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return out, float(np.median(walls)), float(np.median(cpus))
+
+
+def median_process(cmd: list[str], repeats: int) -> dict:
+    """timed_process `repeats` times; the median of each figure."""
+    runs = [timed_process(cmd) for _ in range(repeats)]
+    return {k: round(float(np.median([r[k] for r in runs])), 2) for k in runs[0]}
+
+
+def compare_in_process(keras_fn, ours_fn, rows: int, repeats: int) -> dict:
+    """rows/s, wall and CPU seconds of a Keras path and ours on the same rows, each after a warm-up."""
+    keras_fn(), ours_fn()  # trace, load, build
+    keras_p, keras_s, keras_cpu = median_timing(keras_fn, repeats)
+    ours_p, ours_s, ours_cpu = median_timing(ours_fn, repeats)
+    return {
+        "rows": rows,
+        "keras_rows_per_s": round(rows / keras_s, 1),
+        "engine_rows_per_s": round(rows / ours_s, 1),
+        "ratio": round(keras_s / ours_s, 1),
+        "keras_seconds": round(keras_s, 3),
+        "engine_seconds": round(ours_s, 3),
+        # CPU seconds (all threads): what the work costs, whatever else shares the machine
+        "keras_cpu_seconds": round(keras_cpu, 2),
+        "engine_cpu_seconds": round(ours_cpu, 2),
+        "cpu_ratio": round(keras_cpu / ours_cpu, 1),
+        "max_abs_diff": float(np.abs(np.asarray(ours_p) - np.asarray(keras_p)).max()),
+    }
+
+
+def bench_predict(bundle_dir: Path, texts: list[str], repeats: int) -> dict:
+    """(b) in one process: model.predict vs the engine on the same rows."""
     bundle = load(bundle_dir)
     ids = bundle.tokenizer.encode_many(texts)
     x = bundle.tokenizer.pad(ids)
     model = bundle.keras_classifier()
-    model.predict(x[:512], batch_size=512, verbose=0)  # traces the predict function
-    start, cpu = time.perf_counter(), time.process_time()
-    keras_p = model.predict(x, batch_size=512, verbose=0).reshape(-1)
-    keras_s, keras_cpu = time.perf_counter() - start, time.process_time() - cpu
     engine = bundle.numpy_engine()
-    engine.predict_ids(ids[:512])
-    start, cpu = time.perf_counter(), time.process_time()
-    engine_p = engine.predict_ids(ids)
-    engine_s, engine_cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {
-        "rows": len(texts),
-        "keras_rows_per_s": round(len(texts) / keras_s, 1),
-        "engine_rows_per_s": round(len(texts) / engine_s, 1),
-        "ratio": round(keras_s / engine_s, 1),
-        # CPU seconds (all threads): what the work costs, whatever else shares the machine
-        "keras_cpu_seconds": round(keras_cpu, 2),
-        "engine_cpu_seconds": round(engine_cpu, 2),
-        "cpu_ratio": round(keras_cpu / engine_cpu, 1),
-        "max_abs_diff": float(np.abs(engine_p - keras_p).max()),
-        "mean_words": round(float(np.mean([min(len(s), x.shape[1]) for s in ids])), 1),
-        "maxlen": int(x.shape[1]),
-    }
+    result = compare_in_process(lambda: model.predict(x, batch_size=512, verbose=0).reshape(-1),
+                                lambda: engine.predict_ids(ids), len(texts), repeats)
+    result.update(mean_words=round(float(np.mean([min(len(s), x.shape[1]) for s in ids])), 1), maxlen=int(x.shape[1]))
+    return result
 
 
-def bench_processes(bundle_dir: Path, csv_path: Path, scratch: Path) -> dict:
+def bench_processes(bundle_dir: Path, csv_path: Path, scratch: Path, repeats: int) -> dict:
     """(c) and (d): whole processes, from start to the scored CSV on disk."""
-    keras_run = timed_process([sys.executable, "-c", KERAS_SCRIPT, str(bundle_dir), str(csv_path),
-                               str(scratch / "keras.csv")])
-    ours = timed_process([sys.executable, "-m", "classifier", "score", str(csv_path), "--model", str(bundle_dir),
-                          "-o", str(scratch / "scored.csv"), "--quiet"])
+    keras_run = median_process([sys.executable, "-c", KERAS_SCRIPT, str(bundle_dir), str(csv_path),
+                                str(scratch / "keras.csv")], repeats)
+    ours = median_process([sys.executable, "-m", "classifier", "score", str(csv_path), "--model", str(bundle_dir),
+                           "-o", str(scratch / "scored.csv"), "--quiet", "--overwrite"], repeats)
+    return process_figures(keras_run, ours, "classifier score")
+
+
+def process_figures(keras_run: dict, ours: dict, command: str) -> dict:
     return {
-        "ours_command": "classifier score",
+        "ours_command": command,
         "keras_script_seconds": keras_run["seconds"],
         "ours_seconds": ours["seconds"],
         "ratio": round(keras_run["seconds"] / ours["seconds"], 1),
@@ -118,12 +144,30 @@ def bench_processes(bundle_dir: Path, csv_path: Path, scratch: Path) -> dict:
     }
 
 
-def bench_training(data: Path, n_batches: int) -> dict:
-    """(a) from benchmarks/training.py."""
+def bench_tuned(tuned_dir: Path, texts: list[str], csv_path: Path, scratch: Path, repeats: int) -> dict:
+    """(e) the tuned stack: in one process, its Keras LSTM path vs the NumPy path (LSTM, TF-IDF and
+    stack all in NumPy); then whole processes, `classifier score --engine keras` vs the default."""
+    bundle = load(tuned_dir)
+    ids = bundle.encoder.encode_many(texts)
+    result = {"in_process": compare_in_process(lambda: bundle.predict_proba_ids(ids, engine="keras"),
+                                               lambda: bundle.predict_proba_ids(ids), len(texts), repeats)}
+    score = [sys.executable, "-m", "classifier", "score", str(csv_path), "--model", str(tuned_dir), "--quiet",
+             "--overwrite", "-o"]
+    keras_run = median_process([*score, str(scratch / "tuned-keras.csv"), "--engine", "keras"], repeats)
+    ours = median_process([*score, str(scratch / "tuned-numpy.csv")], repeats)
+    result["process"] = process_figures(keras_run, ours, "classifier score (tuned, default engine)")
+    return result
+
+
+def bench_training(data: Path, n_batches: int, repeats: int) -> dict:
+    """(a) from benchmarks/training.py, the median of `repeats` runs."""
     sys.path.insert(0, str(HERE))
     from training import bench_training as padskip_bench
 
-    return padskip_bench(data, n_batches=n_batches)
+    runs = [padskip_bench(data, n_batches=n_batches) for _ in range(repeats)]
+    median = {k: float(np.median([r[k] for r in runs])) for k in ("keras_seconds_per_epoch",
+                                                                  "padskip_seconds_per_epoch", "ratio")}
+    return {**runs[-1], **{k: round(v, 2) for k, v in median.items()}, "repeats": repeats}
 
 
 def bench_scoring_memory(bundle_dir: Path, data: Path) -> dict:
@@ -147,13 +191,13 @@ def attempt(result: dict, key: str, fn, *args) -> None:
         print(f"bench: {key} failed: {e}", file=sys.stderr)
 
 
-def run(model_dir: Path, data: Path, training_batches: int) -> dict:
+def run(model_dir: Path, data: Path, training_batches: int, tuned_dir: Path | None, repeats: int) -> dict:
     bundle = load(model_dir)
     bundle.numpy_engine()  # UserError now, not after the slow parts, if the engine cannot run the model
     cfg = bundle.config
     df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows)
     split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
-    result = {"model": str(model_dir), "data": str(data), "cpus": os.cpu_count(),
+    result = {"model": str(model_dir), "data": str(data), "cpus": os.cpu_count(), "repeats": repeats,
               "load_average_before": [round(v, 2) for v in os.getloadavg()], "notes": []}
     with tempfile.TemporaryDirectory(prefix="classifier-bench-") as scratch:
         scratch = Path(scratch)
@@ -162,10 +206,14 @@ def run(model_dir: Path, data: Path, training_batches: int) -> dict:
 
         pd.DataFrame({cfg.text_column: split.x_test, cfg.label_column: split.y_test.astype(int)}).to_csv(
             csv_path, index=False)
-        attempt(result, "predict", bench_predict, model_dir, split.x_test)
-        attempt(result, "process", bench_processes, model_dir, csv_path, scratch)
-        print(json.dumps({k: result[k] for k in ("predict", "process")}), file=sys.stderr)  # kept if a later part hangs
-        attempt(result, "training", bench_training, data, training_batches)
+        attempt(result, "predict", bench_predict, model_dir, split.x_test, repeats)
+        attempt(result, "process", bench_processes, model_dir, csv_path, scratch, repeats)
+        result["tuned"] = None
+        if tuned_dir is not None:
+            attempt(result, "tuned", bench_tuned, tuned_dir, split.x_test, csv_path, scratch, repeats)
+        # printed now, so the figures are kept if a later part hangs
+        print(json.dumps({k: result[k] for k in ("predict", "process", "tuned")}), file=sys.stderr)
+        attempt(result, "training", bench_training, data, training_batches, repeats)
         attempt(result, "scoring_memory", bench_scoring_memory, model_dir, data)
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     return result
@@ -202,6 +250,19 @@ def table(result: dict) -> str:
                      f"{c['keras_script_peak_rss_mb'] / c['ours_peak_rss_mb']:.1f}x", "", ""))
     else:
         rows.append(("(c) whole process s", "failed, see notes", "", "", f"{GOALS['process']:g}x", "n/a"))
+    tuned = result.get("tuned")
+    if tuned:
+        i, q = tuned["in_process"], tuned["process"]
+        rows.append((f"(e) tuned rows/s, {i['rows']} rows", f"{i['keras_rows_per_s']:.0f}",
+                     f"{i['engine_rows_per_s']:.0f}", f"{i['ratio']}x", f"{GOALS['tuned_engine']:g}x", verdict(i["ratio"], GOALS["tuned_engine"])))
+        rows.append(("(e) CPU seconds, all threads", f"{i['keras_cpu_seconds']}", f"{i['engine_cpu_seconds']}",
+                     f"{i['cpu_ratio']}x", "", ""))
+        rows.append(("(e) max abs prob diff", "", f"{i['max_abs_diff']:.1e}", "", "<= 1e-05",
+                     "yes" if i["max_abs_diff"] <= 1e-5 else "NO"))
+        rows.append(("(e) tuned whole process s", f"{q['keras_script_seconds']}", f"{q['ours_seconds']}",
+                     f"{q['ratio']}x", f"{GOALS['tuned_process']:g}x", verdict(q["ratio"], GOALS["tuned_process"])))
+        rows.append(("(e) CPU seconds, all threads", f"{q['keras_script_cpu_seconds']}", f"{q['ours_cpu_seconds']}",
+                     f"{q['cpu_ratio']}x", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -213,6 +274,10 @@ def table(result: dict) -> str:
     if t:
         lines.append(f"(a) {t['batches']} batches of {t['batch_size']} per fit, scaled to "
                      f"{t['batches_per_epoch']} batches an epoch")
+    if tuned:
+        lines.append("(e) plain Keras = the tuned stack with its LSTM run by Keras (`--engine keras`); ours = all "
+                     "in NumPy (the default)")
+    lines.append(f"every timing is the median of {result['repeats']} runs")
     if result.get("scoring_memory") is not None:
         lines.append(f"scoring memory (benchmarks/scoring_memory.py): {json.dumps(result['scoring_memory'])}")
     lines.append(f"load average before/after: {result['load_average_before']} / {result['load_average_after']} "
@@ -229,9 +294,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench.json", help="JSON results file (default: %(default)s)")
     parser.add_argument("--training-batches", type=int, default=200,
                         help="training steps timed for each of (a)'s two fits (default: %(default)s)")
+    parser.add_argument("--tuned", default="saved_models/tuned", help="tuned bundle for (e) ('' to skip)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each timing; the median is shown")
     args = parser.parse_args(argv)
     try:
-        result = run(Path(args.model), Path(args.data), args.training_batches)
+        result = run(Path(args.model), Path(args.data), args.training_batches, Path(args.tuned) if args.tuned else None,
+                     args.repeats)
     except UserError as e:
         print(f"classifier: error: {e}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import classifier
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_python
 
 DEFAULT = Path(__file__).resolve().parents[1] / "saved_models/default"
 
@@ -64,3 +64,38 @@ def test_committed_generator_is_a_quarter_below_the_trigram(data_path):
     ours = perplexity(word_logprobs(bundle.generator(), seqs))
     trigram = KneserNeyTrigram.fit(bundle.tokenizer.encode_many(train), bundle.tokenizer.config.num_words)
     assert ours <= 0.75 * perplexity(trigram.word_logprobs(seqs, skip=SKIP))
+
+
+TUNED = DEFAULT.parent / "tuned"
+
+
+def test_committed_tuned_bundle_scores_without_tensorflow(tmp_path):
+    src = tmp_path / "r.csv"
+    src.write_text("Review Text\nlove this dress\nit ripped after one wash\n", encoding="utf-8")
+    code = (
+        "import sys, classifier\n"
+        f"bundle = classifier.load({str(TUNED)!r})\n"
+        "assert bundle.kind == 'stack' and bundle.default_engine() == 'numpy', bundle.default_engine()\n"
+        f"classifier.score_csv({str(src)!r}, model=bundle)\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "r.scored.csv").read_text().count("\n") == 3
+
+
+@pytest.mark.slow  # the whole test split through Keras
+def test_committed_tuned_bundle_numpy_path_equals_keras_on_the_test_split(data_path):
+    import numpy as np
+
+    from classifier.io.dataset import load_labelled, make_split
+
+    bundle = classifier.load(TUNED)
+    cfg = bundle.config
+    split = make_split(load_labelled(data_path, cfg.text_column, cfg.label_column), cfg.text_column,
+                       cfg.label_column, cfg.test_size, cfg.seed)
+    ids = bundle.encoder.encode_many(split.x_test)
+    numpy_p, keras_p = bundle.predict_proba_ids(ids), bundle.predict_proba_ids(ids, engine="keras")
+    assert len(numpy_p) == 4529 and np.abs(numpy_p - keras_p).max() <= 1e-5
+    assert np.array_equal(numpy_p >= bundle.threshold, keras_p >= bundle.threshold)

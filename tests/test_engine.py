@@ -83,19 +83,22 @@ def pad(id_lists, maxlen, padding="pre", truncating="pre"):
 
 
 @pytest.mark.parametrize(
-    "mask_zero, padding, truncating",
-    [(False, "pre", "pre"), (True, "pre", "pre"), (False, "post", "post"), (True, "post", "pre")],
+    "mask_zero, padding, truncating, bidirectional",
+    [(False, "pre", "pre", False), (True, "pre", "pre", False), (False, "post", "post", False),
+     (True, "post", "pre", False), (True, "pre", "pre", True), (True, "post", "post", True)],
 )
-def test_engine_matches_keras_for_any_shape_masking_and_padding(mask_zero, padding, truncating, tmp_path):
+def test_engine_matches_keras_for_any_shape_masking_and_padding(mask_zero, padding, truncating, bidirectional,
+                                                                tmp_path):
     import keras
 
     vocab, maxlen = 50, 30
     keras.utils.set_random_seed(7)
+    rnn = keras.layers.LSTM(5)
     model = keras.Sequential([
         keras.Input(shape=(maxlen,), dtype="int32"),
         keras.layers.Embedding(vocab, 8, mask_zero=mask_zero),
         keras.layers.Dropout(0.4),  # as the tuned preset has: the identity at inference
-        keras.layers.LSTM(5),
+        keras.layers.Bidirectional(rnn) if bidirectional else rnn,  # the tuned preset's: both ways, pads skipped
         keras.layers.Dropout(0.4),
         keras.layers.Dense(1, activation="sigmoid"),
     ])
@@ -106,7 +109,7 @@ def test_engine_matches_keras_for_any_shape_masking_and_padding(mask_zero, paddi
 
     rng = np.random.default_rng(3)
     id_lists = [rng.integers(1, vocab, n).tolist() for n in rng.integers(0, 45, 60)]
-    id_lists += [[], [0, 0, 4], [3, 0, 9, 0], list(range(1, 50))]  # empty, pad ids inside, over-long
+    id_lists += [[], [7], [0, 0, 4], [3, 0, 9, 0], list(range(1, 50))]  # empty, one word, pad ids inside, over-long
     want = keras_proba(model, pad(id_lists, maxlen, padding, truncating))
     got = engine.predict_ids(id_lists, chunk_rows=16)
     assert got.dtype == np.float32
@@ -134,7 +137,7 @@ def unsupported_model(variant: str):
 
 
 @pytest.mark.parametrize("variant, message", [
-    ("bidirectional", "not Embedding -> Bidirectional -> Dense; use --engine keras"),
+    ("bidirectional", "not Embedding -> Bidirectional -> Dense with Bidirectional without mask_zero; use --engine"),
     ("relu", "not Embedding -> LSTM -> Dense with LSTM activation='relu'; use --engine keras"),
     ("backwards", "not Embedding -> LSTM -> Dense with LSTM go_backwards=True; use --engine keras"),
     ("two_outputs", "not Embedding -> LSTM -> Dense with Dense units=2, Dense activation='softmax';"),
@@ -224,14 +227,17 @@ def test_bundle_stores_the_classifier_once_and_the_engine_reads_it(small_bundle,
     assert bundle.default_engine() == "numpy"
     engine = bundle.numpy_engine()
     assert bundle.numpy_engine() is engine  # built once per loaded bundle
-    assert engine.table.dtype == np.float32 and engine.table.shape == (3000, 256)
+    table = engine.directions[0].table
+    assert len(engine.directions) == 1 and table.dtype == np.float32 and table.shape == (3000, 256)
 
     # the same engine as from the live Keras model: same table, weights, settings and padding prefix
     model = bundle.keras_classifier()
     tok = bundle.tokenizer.config
     live = ClassifierEngine.from_keras(model, tok.padding, tok.truncating)
-    for name in ("table", "recurrent", "dense_kernel", "prefix_h", "prefix_c"):
-        np.testing.assert_array_equal(getattr(engine, name), getattr(live, name), err_msg=name)
+    np.testing.assert_array_equal(engine.dense_kernel, live.dense_kernel)
+    for name in ("table", "recurrent", "prefix_h", "prefix_c"):
+        np.testing.assert_array_equal(getattr(engine.directions[0], name), getattr(live.directions[0], name),
+                                      err_msg=name)
     settings = ("dense_bias", "maxlen", "mask_zero", "padding", "truncating")
     assert [getattr(engine, k) for k in settings] == [getattr(live, k) for k in settings]
 

@@ -3,16 +3,18 @@
     engine = ClassifierEngine.from_keras_file("saved_models/default/classifier.keras")
     engine.predict_ids([[12, 7, 431], []])      # float32, one probability per id list
 
-The model is Embedding -> LSTM -> Dense(1, sigmoid) over front-padded ids, and
-three facts make it cheap to run exactly:
-- embedding(id) @ kernel + bias is a fixed row per word: one (vocab, 4u) table
+It runs Embedding -> LSTM -> Dense(1, sigmoid) (the reference model) and Embedding(mask_zero)
+-> Bidirectional(LSTM) -> Dense(1, sigmoid) (the tuned preset's), over padded ids. Four facts
+make it cheap to run exactly:
+- embedding(id) @ kernel + bias is a fixed row per word: one (vocab, 4u) table per direction
   replaces the embedding lookup and the input matmul of every step;
-- the padding prefix is the same for every review, so the state after k padding
-  steps depends on k alone: computed once for k = 0..maxlen, a review of n words
-  starts from the state after maxlen - n pads and runs only its n steps
-  (a mask_zero model skips padding, so it starts from the zero state);
-- rows sorted by length and aligned at their last word make every step one
-  batched matmul over the rows that have started.
+- the padding prefix is the same for every review, so the state after k padding steps depends
+  on k alone: computed once for k = 0..maxlen, a review of n words starts from the state after
+  maxlen - n pads and runs only its n steps (a masked model skips padding: the zero state);
+- a masked bidirectional model reads the words forward, and the same words reversed: the pads
+  are skipped both ways, so the backward direction is the forward recipe over reversed rows;
+- rows sorted by length and aligned at their last word make every step one batched matmul
+  over the rows that have started.
 float32 throughout, like Keras. The engine is built from the bundle's own classifier.keras,
 read with zip + h5py (`from_keras_file`), so TensorFlow is never imported; `from_keras` takes a
 live Keras model, and both check the architecture through `check_architecture`.
@@ -36,42 +38,69 @@ from classifier.metrics import sigmoid
 # rows per chunk: each step's gate block (rows x 4u floats) stays near the CPU cache
 CHUNK_ROWS = 1024
 MIN_CHUNK_ROWS = 64  # below this a thread's per-step overhead outweighs its share of the work
+IGNORED_LAYERS = ("InputLayer", "Dropout")  # the identity at inference
+LSTM_SETTINGS = (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("use_bias", True),
+                 ("return_sequences", False), ("stateful", False))
+
+
+class Direction:
+    """One LSTM reading the rows one way: its input table, recurrent kernel and padding prefix."""
+
+    def __init__(self, table, recurrent, maxlen: int, masked: bool):
+        self.table = np.ascontiguousarray(table, dtype=np.float32)  # (vocab, 4u)
+        self.recurrent = np.ascontiguousarray(recurrent, dtype=np.float32)  # (u, 4u)
+        units = self.recurrent.shape[0]
+        if self.table.shape[1] != 4 * units or self.recurrent.shape[1] != 4 * units:
+            raise ValueError(f"inconsistent LSTM shapes: table {self.table.shape}, recurrent {self.recurrent.shape}")
+        # states after k = 0..maxlen padding steps (all zero for a masked model, which skips them)
+        self.prefix_h = np.zeros((maxlen + 1, units), dtype=np.float32)
+        self.prefix_c = np.zeros_like(self.prefix_h)
+        if not masked:
+            pad = self.table[:1]
+            for k in range(1, maxlen + 1):
+                self.prefix_h[k : k + 1], self.prefix_c[k : k + 1] = lstm_step(
+                    pad, self.prefix_h[k - 1 : k], self.prefix_c[k - 1 : k], self.recurrent)
+
+    def final_h(self, seqs: list[np.ndarray], lengths: np.ndarray, skipped: np.ndarray) -> np.ndarray:
+        """Last hidden state of each row; rows sorted longest first, aligned at their last id, so
+        step j updates the rows that have started (a prefix of them)."""
+        n, longest = len(seqs), int(lengths[0])
+        ids = np.zeros((longest, n), dtype=np.int64)  # step-major, so each step reads one contiguous row
+        for row, seq in enumerate(seqs):
+            if len(seq):
+                ids[longest - len(seq) :, row] = seq
+        h, c = self.prefix_h[skipped], self.prefix_c[skipped]
+        started = np.searchsorted(-lengths, -(longest - np.arange(longest)), side="right")
+        for j in range(longest):
+            k = started[j]
+            h[:k], c[:k] = lstm_step(self.table[ids[j, :k]], h[:k], c[:k], self.recurrent)
+        return h
 
 
 class ClassifierEngine:
-    def __init__(self, table, recurrent, dense_kernel, dense_bias, maxlen: int, mask_zero: bool = False,
-                 padding: str = "pre", truncating: str = "pre"):
-        self.table = np.ascontiguousarray(table, dtype=np.float32)  # (vocab, 4u)
-        self.recurrent = np.ascontiguousarray(recurrent, dtype=np.float32)  # (u, 4u)
-        self.dense_kernel = np.asarray(dense_kernel, dtype=np.float32).reshape(-1)  # (u,)
-        self.dense_bias = np.float32(np.asarray(dense_bias, dtype=np.float32).reshape(-1)[0])
+    def __init__(self, directions: list[tuple[np.ndarray, np.ndarray]], dense_kernel, dense_bias, maxlen: int,
+                 mask_zero: bool = False, padding: str = "pre", truncating: str = "pre"):
+        """`directions`: (table, recurrent) of the forward LSTM, then of the backward one if bidirectional."""
         self.maxlen = int(maxlen)
         self.mask_zero = bool(mask_zero)
         self.padding = str(padding)
         self.truncating = str(truncating)
-        units = self.recurrent.shape[0]
-        if self.table.shape[1] != 4 * units or self.recurrent.shape[1] != 4 * units or len(self.dense_kernel) != units:
-            raise ValueError(f"inconsistent engine shapes: table {self.table.shape}, recurrent "
-                             f"{self.recurrent.shape}, dense {self.dense_kernel.shape}")
-        self.prefix_h, self.prefix_c = self._padding_prefix()
-
-    @property
-    def units(self) -> int:
-        return self.recurrent.shape[0]
+        if len(directions) == 2 and not self.mask_zero:
+            raise ValueError("a bidirectional engine needs a masked embedding (mask_zero=True)")
+        self.directions = [Direction(t, r, self.maxlen, self.mask_zero) for t, r in directions]
+        self.dense_kernel = np.asarray(dense_kernel, dtype=np.float32).reshape(-1)  # (u * directions,)
+        self.dense_bias = np.float32(np.asarray(dense_bias, dtype=np.float32).reshape(-1)[0])
+        if len(self.dense_kernel) != sum(d.recurrent.shape[0] for d in self.directions):
+            raise ValueError(f"a dense kernel of {len(self.dense_kernel)} does not read the LSTM outputs")
 
     @property
     def vocab_size(self) -> int:
-        return self.table.shape[0]
+        return self.directions[0].table.shape[0]
 
-    def _padding_prefix(self) -> tuple[np.ndarray, np.ndarray]:
-        """States after k = 0..maxlen padding steps (all zero for a mask_zero model, which skips them)."""
-        h = np.zeros((self.maxlen + 1, self.units), dtype=np.float32)
-        c = np.zeros_like(h)
-        if not self.mask_zero:
-            pad = self.table[:1]
-            for k in range(1, self.maxlen + 1):
-                h[k : k + 1], c[k : k + 1] = lstm_step(pad, h[k - 1 : k], c[k - 1 : k], self.recurrent)
-        return h, c
+    @property
+    def units(self) -> int:
+        """Units of one direction's LSTM."""
+        return self.directions[0].recurrent.shape[0]
 
     # -- prediction ------------------------------------------------------------
     def predict_ids(self, id_lists: Sequence[Sequence[int]], chunk_rows: int = CHUNK_ROWS,
@@ -120,29 +149,20 @@ class ClassifierEngine:
         return ids
 
     def _run(self, seqs: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
-        """Rows sorted longest first; aligned at their last id, step j updates the rows that have started."""
-        n, longest = len(seqs), int(lengths[0])
-        ids = np.zeros((longest, n), dtype=np.int64)  # step-major, so each step reads one contiguous row
-        for row, seq in enumerate(seqs):
-            if len(seq):
-                ids[longest - len(seq) :, row] = seq
         skipped = self.maxlen - np.minimum(lengths, self.maxlen)  # pad steps before the first word
-        h, c = self.prefix_h[skipped], self.prefix_c[skipped]
-        # rows with at least longest - j ids have started by step j
-        started = np.searchsorted(-lengths, -(longest - np.arange(longest)), side="right")
-        for j in range(longest):
-            k = started[j]
-            h[:k], c[:k] = lstm_step(self.table[ids[j, :k]], h[:k], c[:k], self.recurrent)
-        return sigmoid(h @ self.dense_kernel + self.dense_bias)
+        h = [d.final_h(seqs if i == 0 else [s[::-1] for s in seqs], lengths, skipped)
+             for i, d in enumerate(self.directions)]
+        return sigmoid(np.concatenate(h, axis=1) @ self.dense_kernel + self.dense_bias)
 
     # -- from a Keras model ----------------------------------------------------
     @classmethod
     def from_keras(cls, model, padding: str = "pre", truncating: str = "pre") -> ClassifierEngine:
-        """The engine of a live Keras Embedding -> LSTM -> Dense(1, sigmoid) model; UserError for other shapes."""
+        """The engine of a live Keras model of a shape it runs; UserError for other shapes."""
         layers = [(type(layer).__name__, layer.get_config()) for layer in model.layers]
         emb_config = check_architecture(layers, model.input_shape[1])
-        emb, lstm, dense = (layer for layer in model.layers if type(layer).__name__ not in IGNORED_LAYERS)
-        return cls.from_weights([*emb.get_weights(), *lstm.get_weights(), *dense.get_weights()],
+        emb, rnn, dense = (layer for layer in model.layers if type(layer).__name__ not in IGNORED_LAYERS)
+        lstms = [rnn.forward_layer, rnn.backward_layer] if type(rnn).__name__ == "Bidirectional" else [rnn]
+        return cls.from_weights(emb.get_weights()[0], [lstm.get_weights() for lstm in lstms], dense.get_weights(),
                                 maxlen=model.input_shape[1], mask_zero=bool(emb_config.get("mask_zero")),
                                 padding=padding, truncating=truncating)
 
@@ -154,53 +174,69 @@ class ClassifierEngine:
         config, arrays = read_keras_file(Path(path))
         layers, maxlen = saved_layers(config)
         emb_config = check_architecture(layers, maxlen)
-        names = [f"{keras_layer_path('embedding')}/vars/0",
-                 *(f"{keras_layer_path('lstm')}/cell/vars/{i}" for i in range(3)),
-                 *(f"{keras_layer_path('dense')}/vars/{i}" for i in range(2))]
+        kinds = [kind for kind, _ in layers if kind not in IGNORED_LAYERS]
+        groups = ([f"{keras_layer_path('bidirectional')}/{side}_layer" for side in ("forward", "backward")]
+                  if kinds[1] == "Bidirectional" else [keras_layer_path("lstm")])
         try:
-            return cls.from_weights([arrays[n] for n in names], maxlen=maxlen,
-                                    mask_zero=bool(emb_config.get("mask_zero")), padding=padding, truncating=truncating)
+            return cls.from_weights(
+                arrays[f"{keras_layer_path('embedding')}/vars/0"],
+                [[arrays[f"{g}/cell/vars/{i}"] for i in range(3)] for g in groups],
+                [arrays[f"{keras_layer_path('dense')}/vars/{i}"] for i in range(2)],
+                maxlen=maxlen, mask_zero=bool(emb_config.get("mask_zero")), padding=padding, truncating=truncating)
         except (KeyError, ValueError) as e:
             raise UserError(f"{path} is not a Keras model saved by this tool (weights: {e}); retrain it") from None
 
     @classmethod
-    def from_weights(cls, weights: list, maxlen: int, mask_zero: bool, padding: str,
+    def from_weights(cls, embedding, lstms: list[list], dense: list, maxlen: int, mask_zero: bool, padding: str,
                      truncating: str) -> ClassifierEngine:
-        """From [embedding, LSTM kernel, recurrent kernel, bias, Dense kernel, bias] of a checked model."""
-        embedding, kernel, recurrent, bias, dense_kernel, dense_bias = (np.asarray(w, np.float32) for w in weights)
-        if embedding.shape[1] != kernel.shape[0]:
-            raise ValueError(f"embedding {embedding.shape} does not feed an LSTM kernel {kernel.shape}")
-        table = embedding @ kernel + bias
-        return cls(table, recurrent, dense_kernel, dense_bias, maxlen=maxlen, mask_zero=mask_zero,
-                   padding=padding, truncating=truncating)
-
-
-IGNORED_LAYERS = ("InputLayer", "Dropout")  # the identity at inference
+        """From the embedding, [kernel, recurrent kernel, bias] of each LSTM direction and the Dense's
+        [kernel, bias], of a checked model."""
+        embedding = np.asarray(embedding, np.float32)
+        directions = []
+        for kernel, recurrent, bias in lstms:
+            kernel = np.asarray(kernel, np.float32)
+            if embedding.shape[1] != kernel.shape[0]:
+                raise ValueError(f"embedding {embedding.shape} does not feed an LSTM kernel {kernel.shape}")
+            directions.append((embedding @ kernel + np.asarray(bias, np.float32), recurrent))
+        return cls(directions, dense[0], dense[1], maxlen=maxlen, mask_zero=mask_zero, padding=padding,
+                   truncating=truncating)
 
 
 def check_architecture(layers: list[tuple[str, dict]], maxlen: int | None) -> dict:
     """The Embedding's config if the layers, (class name, Keras config) in order, are a model the engine
-    runs: Embedding -> LSTM -> Dense(1, sigmoid) (Dropout and the InputLayer aside) over fixed-length ids;
-    else UserError. `from_keras` and `from_keras_file` both check through here."""
+    runs (Dropout and the InputLayer aside) over fixed-length ids: Embedding -> LSTM -> Dense(1, sigmoid),
+    or Embedding(mask_zero) -> Bidirectional(LSTM, concat) -> Dense(1, sigmoid); else UserError.
+    `from_keras` and `from_keras_file` both check through here."""
     kept = [(kind, config) for kind, config in layers if kind not in IGNORED_LAYERS]
     kinds = [kind for kind, _ in kept]
-    settings = []
-    if kinds == ["Embedding", "LSTM", "Dense"]:
-        (_, lstm), (_, dense) = kept[1:]
-        wanted = [(lstm, "LSTM", "activation", "tanh"), (lstm, "LSTM", "recurrent_activation", "sigmoid"),
-                  (lstm, "LSTM", "use_bias", True), (lstm, "LSTM", "return_sequences", False),
-                  (lstm, "LSTM", "go_backwards", False), (lstm, "LSTM", "stateful", False),
-                  (dense, "Dense", "units", 1), (dense, "Dense", "activation", "sigmoid"),
-                  (dense, "Dense", "use_bias", True)]
-        settings = [f"{kind} {key}={config.get(key)!r}" for config, kind, key, want in wanted
-                    if config.get(key) != want]
-    if kinds != ["Embedding", "LSTM", "Dense"] or settings:
+    problems = []
+    if kinds in (["Embedding", "LSTM", "Dense"], ["Embedding", "Bidirectional", "Dense"]):
+        (_, emb), (_, rnn), (_, dense) = kept
+        if kinds[1] == "LSTM":
+            lstms = [(rnn, False)]
+        else:
+            if rnn.get("merge_mode") != "concat":
+                problems.append(f"Bidirectional merge_mode={rnn.get('merge_mode')!r}")
+            if not emb.get("mask_zero"):
+                problems.append("Bidirectional without mask_zero")
+            lstms = [(inner_config(rnn.get(side)), side == "backward_layer") for side in ("layer", "backward_layer")]
+        for config, backwards in lstms:
+            wanted = [*LSTM_SETTINGS, ("go_backwards", backwards)]
+            problems += [f"LSTM {key}={config.get(key)!r}" for key, want in wanted if config.get(key) != want]
+        problems += [f"Dense {key}={dense.get(key)!r}" for key, want in
+                     (("units", 1), ("activation", "sigmoid"), ("use_bias", True)) if dense.get(key) != want]
+    if kinds not in (["Embedding", "LSTM", "Dense"], ["Embedding", "Bidirectional", "Dense"]) or problems:
         shape = " -> ".join(map(str, kinds)) or "a model without layers"
-        raise UserError(f"the NumPy engine runs Embedding -> LSTM -> Dense(1, sigmoid) models, not "
-                        f"{shape}{' with ' + ', '.join(settings) if settings else ''}; use --engine keras")
+        raise UserError(f"the NumPy engine runs Embedding -> (Bidirectional) LSTM -> Dense(1, sigmoid) models, not "
+                        f"{shape}{' with ' + ', '.join(problems) if problems else ''}; use --engine keras")
     if maxlen is None:
         raise UserError("the NumPy engine needs a model over fixed-length padded ids; use --engine keras")
     return kept[0][1]
+
+
+def inner_config(entry) -> dict:
+    """The config of a layer nested in a saved config (a Bidirectional's two LSTMs)."""
+    return entry.get("config", {}) if isinstance(entry, dict) else {}
 
 
 def runs_keras_file(path: str | os.PathLike) -> bool:

@@ -26,7 +26,7 @@ def blend_proba(blend: dict, p_lstm: np.ndarray, p_tfidf: np.ndarray, aux: np.nd
 
 def tfidf_parts(model: TfidfModel, word_id_lists) -> tuple[np.ndarray, np.ndarray | None]:
     """(probability, aux prediction) of the stacked TF-IDF model for word-id sequences."""
-    z, aux = model.scores_ids([model.features.encode_ids(s) for s in word_id_lists])
+    z, aux = model.scores_pairs(*model.features.id_pairs(word_id_lists), len(word_id_lists))
     return sigmoid(z), aux
 
 

@@ -10,10 +10,9 @@ like the LSTM bundles (`predict_proba_ids`).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +28,6 @@ TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default: words of 2+ word cha
 ID_PATTERN = r"\S+"  # the tuned blend: n-grams of the word tokenizer's ids, written "12 507"
 
 
-@dataclass
-class FeatureConfig:
-    maxlen: int = sys.maxsize  # n-gram features are never truncated (`score` reads tokenizer.config.maxlen)
-
-
 class TfidfFeatures:
     """TfidfVectorizer(lowercase, ngram_range=(1, n), sublinear_tf, norm="l2") rebuilt from its vocabulary."""
 
@@ -41,9 +35,12 @@ class TfidfFeatures:
         self.terms = terms
         self.ngrams = ngrams
         self.token_pattern = token_pattern
-        self.index = {t: i for i, t in enumerate(terms)}
         self._token = re.compile(token_pattern)
-        self.config = FeatureConfig()
+        self._id_keys = None  # ID_PATTERN features as sorted int64 keys, built when first needed
+
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        return {t: i for i, t in enumerate(self.terms)}
 
     def encode(self, text: str) -> list[int]:
         """Ids of the known n-grams of `text`, one per occurrence (the order does not matter)."""
@@ -61,6 +58,51 @@ class TfidfFeatures:
     def encode_ids(self, ids) -> list[int]:
         """Feature ids of a word-id sequence (for ID_PATTERN features)."""
         return self.encode(" ".join(map(str, ids)))
+
+    def id_pairs(self, id_lists) -> tuple[np.ndarray, np.ndarray]:
+        """(row, feature id) of every known n-gram of each word-id sequence, for ID_PATTERN features:
+        what `encode_ids` gives row by row, with n-grams as int64 keys looked up in sorted arrays."""
+        base, keys = self.id_keys()
+        if base ** self.ngrams >= 2**62:  # keys would overflow int64: the string path, row by row
+            found = [self.encode_ids(s) for s in id_lists]
+            return np.repeat(np.arange(len(found)), [len(f) for f in found]), np.asarray(sum(found, []), np.int64)
+        lengths = np.fromiter((len(s) for s in id_lists), dtype=np.int64, count=len(id_lists))
+        flat = np.concatenate([np.asarray(s, np.int64) for s in id_lists]) if lengths.sum() else np.zeros(0, np.int64)
+        row = np.repeat(np.arange(len(id_lists)), lengths)
+        rows, feats = [], []
+        for n, (sorted_keys, ids) in keys.items():
+            if len(flat) < n or not len(sorted_keys):
+                continue
+            starts = np.arange(len(flat) - n + 1)
+            inside = row[starts] == row[starts + n - 1]  # an n-gram never spans two sequences
+            key = np.zeros(len(starts), np.int64)
+            for j in range(n):
+                inside &= flat[starts + j] < base  # an id no term holds: no n-gram through it is known
+                key = key * base + flat[starts + j]
+            at = np.minimum(np.searchsorted(sorted_keys, key), len(sorted_keys) - 1)
+            hit = inside & (sorted_keys[at] == key)
+            rows.append(row[starts[hit]])
+            feats.append(ids[at[hit]])
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(rows), np.concatenate(feats)
+
+    def id_keys(self) -> tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]]:
+        """(base, {n: (sorted int64 keys, feature ids)}): an n-gram of ids w1..wn is sum(wi * base^(n-i))."""
+        if self._id_keys is None:
+            by_n: dict[int, list[int]] = {}
+            for i, term in enumerate(self.terms):
+                by_n.setdefault(term.count(" ") + 1, []).append(i)
+            parts = {n: np.array(" ".join(self.terms[i] for i in at).split(), np.int64).reshape(len(at), n)
+                     for n, at in by_n.items()}
+            base = int(max(p.max() for p in parts.values())) + 1 if parts else 1
+            keys = {}
+            for n, at in by_n.items():
+                key = parts[n] @ (base ** np.arange(n - 1, -1, -1, dtype=np.int64))
+                order = np.argsort(key)
+                keys[n] = (key[order], np.asarray(at, np.int64)[order])
+            self._id_keys = (base, keys)
+        return self._id_keys
 
     def __len__(self) -> int:
         return len(self.terms)
@@ -81,18 +123,25 @@ class TfidfModel:
 
     def scores_ids(self, id_lists) -> tuple[np.ndarray, np.ndarray | None]:
         """(logits, aux predictions or None) for lists of feature ids."""
-        out = np.full(len(id_lists), self.intercept)
-        weights = self.coef[:, None] if self.aux_coef is None else np.c_[self.coef, self.aux_coef]
-        both = np.zeros((len(id_lists), weights.shape[1]))
-        for row, ids in enumerate(id_lists):
-            if not len(ids):
-                continue
-            terms, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
-            x = (1.0 + np.log(counts)) * self.idf[terms]  # sublinear tf times idf
-            both[row] = x @ weights[terms] / np.sqrt(x @ x)  # l2-normalised row
-        out += both[:, 0]
-        aux = None if self.aux_coef is None else both[:, 1] + self.aux_intercept
-        return out, aux
+        lengths = [len(ids) for ids in id_lists]
+        rows = np.repeat(np.arange(len(id_lists)), lengths)
+        feats = np.concatenate([np.asarray(ids, np.int64) for ids in id_lists]) if sum(lengths) else rows
+        return self.scores_pairs(rows, feats, len(id_lists))
+
+    def scores_pairs(self, rows: np.ndarray, feats: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, aux predictions or None) of `n` rows from their (row, feature id) occurrences: the
+        sparse TF-IDF row of each, sublinear tf times idf, l2-normalised, times the weights."""
+        size = np.int64(len(self.idf))
+        cell, counts = np.unique(rows.astype(np.int64) * size + feats, return_counts=True)
+        row, feat = cell // size, cell % size
+        x = (1.0 + np.log(counts)) * self.idf[feat]
+        norm = np.sqrt(np.bincount(row, x * x, minlength=n))
+        norm[norm == 0] = 1.0  # a row with no known feature scores the intercept alone
+        logits = self.intercept + np.bincount(row, x * self.coef[feat], minlength=n) / norm
+        aux = None
+        if self.aux_coef is not None:
+            aux = self.aux_intercept + np.bincount(row, x * self.aux_coef[feat], minlength=n) / norm
+        return logits, aux
 
     def logits_ids(self, id_lists) -> np.ndarray:
         return self.scores_ids(id_lists)[0]
