@@ -254,7 +254,8 @@ def table(result: dict) -> str:
     if tuned:
         i, q = tuned["in_process"], tuned["process"]
         rows.append((f"(e) tuned rows/s, {i['rows']} rows", f"{i['keras_rows_per_s']:.0f}",
-                     f"{i['engine_rows_per_s']:.0f}", f"{i['ratio']}x", f"{GOALS['tuned_engine']:g}x", verdict(i["ratio"], GOALS["tuned_engine"])))
+                     f"{i['engine_rows_per_s']:.0f}", f"{i['ratio']}x", f"{GOALS['tuned_engine']:g}x",
+                     verdict(i["ratio"], GOALS["tuned_engine"])))
         rows.append(("(e) CPU seconds, all threads", f"{i['keras_cpu_seconds']}", f"{i['engine_cpu_seconds']}",
                      f"{i['cpu_ratio']}x", "", ""))
         rows.append(("(e) max abs prob diff", "", f"{i['max_abs_diff']:.1e}", "", "<= 1e-05",
