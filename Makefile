@@ -92,6 +92,12 @@ compare-generator: install data
 	$(PY) -m classifier train-generator --preset seed --model out/generators/seed --data $(DATA) --quiet $(ARGS)
 	$(PY) -m classifier evaluate-generator --model out/generators/seed --data $(DATA) --compare $(MODEL) --ngram
 
+## export: MODEL for other runtimes: make export FORMAT=savedmodel|onnx OUT=DIR|FILE.onnx [ARGS=--overwrite]
+.PHONY: export
+export: install
+	@if [ -z "$(OUT)" ] || [ -z "$(FORMAT)" ]; then echo "make export: give FORMAT=savedmodel OUT=DIR or FORMAT=onnx OUT=FILE.onnx" >&2; exit 2; fi
+	$(PY) -m classifier export --model $(MODEL) --format $(FORMAT) -o $(OUT) $(ARGS)
+
 ## test: run the test suite (trains on small slices of the real data)
 test: install data
 	$(PY) -m pytest
