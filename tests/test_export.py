@@ -219,6 +219,27 @@ def test_readme_onnx_example_runs_and_agrees(exported, bundle):
     np.testing.assert_allclose(out["proba"], bundle.recommend_proba(out["texts"]), atol=TOLERANCE)
 
 
+
+@pytest.mark.parametrize("settings", [
+    {},
+    {"maxlen": 3, "padding": "post", "truncating": "post"},
+    {"maxlen": 3, "padding": "pre", "truncating": "post"},
+    {"lower": False, "filters": "!]^-\\", "num_words": 4},
+])
+def test_graph_tokenizer_follows_every_setting(settings):
+    import tensorflow as tf
+
+    from classifier.config import TokenizerConfig
+    from classifier.export.graph_tokenizer import GraphTokenizer
+    from classifier.io.tokenizer import Tokenizer
+
+    cfg = TokenizerConfig(**{"maxlen": 6, **settings})
+    tok = Tokenizer(cfg, ["dress", "Dress", "fits", "a-b", "x]y", "w^"])
+    texts = ["Dress dress, fits! a-b x]y w^ a\\b", "fits", "", "DRESS-fits]dress^x\\y"]
+    got = GraphTokenizer(tok)(tf.constant(texts)).numpy()
+    np.testing.assert_array_equal(got, tok.texts_to_padded(texts))
+
+
 # -- where TensorFlow lower-cases differently ------------------------------------------------------
 def test_tf_lowercasing_differences_are_the_documented_ones():
     """Pins the README's list: if TensorFlow's ICU or Python's Unicode tables change, update it."""
@@ -267,6 +288,16 @@ def test_vocabularies_that_would_notice_are_found():
     greek = vocabulary_mismatches(Tokenizer(TokenizerConfig(), ["dress", "οδος", "ας"]))
     assert len(greek) == 303
     assert vocabulary_mismatches(Tokenizer(TokenizerConfig(lower=False), ["\u2c5fx", "ας"])) == []
+
+
+
+def test_savedmodel_export_refuses_a_vocabulary_that_would_notice(tmp_path, monkeypatch):
+    import classifier.export.lowercase as lowercase
+
+    monkeypatch.setattr(lowercase, "vocabulary_mismatches", lambda tokenizer: ["\u2c2f"])
+    with pytest.raises(UserError, match="lower-cases differently.*U\\+2C2F.*--format onnx"):
+        export_bundle(DEFAULT, "savedmodel", tmp_path / "1")
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- what cannot be exported, and where nothing is written ---------------------------------------

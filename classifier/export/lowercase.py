@@ -68,7 +68,7 @@ def vocabulary_mismatches(tokenizer: Tokenizer) -> list[str]:
 
 
 def describe(chars: list[str], shown: int = 5) -> str:
-    """'U+2C5F, U+A7C1 (2 characters)' for an error message."""
+    """'U+2C2F, U+A7C0, ... and 38 more' for an error message."""
     names = ", ".join(f"U+{ord(c):04X}" for c in chars[:shown])
     more = f" and {len(chars) - shown} more" if len(chars) > shown else ""
     return f"{names}{more}"
