@@ -93,6 +93,12 @@ compare-generator: install data
 	  --data $(DATA) --quiet $(ARGS)
 	$(PY) -m classifier evaluate-generator --model out/generators/reference --data $(DATA) --compare $(MODEL) --ngram
 
+## export: MODEL for other runtimes: make export FORMAT=savedmodel|onnx OUT=DIR|FILE.onnx [ARGS=--overwrite]
+.PHONY: export
+export: install
+	@if [ -z "$(OUT)" ] || [ -z "$(FORMAT)" ]; then echo "make export: give FORMAT=savedmodel OUT=DIR or FORMAT=onnx OUT=FILE.onnx" >&2; exit 2; fi
+	$(PY) -m classifier export --model $(MODEL) --format $(FORMAT) -o $(OUT) $(ARGS)
+
 ## test: the whole test suite, as CI runs it (trains on small slices of the real data; about 5 minutes)
 test: install data
 	$(PY) -m pytest

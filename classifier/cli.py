@@ -169,6 +169,13 @@ def cmd_generate(args) -> None:
     print(format_samples(samples, args.format))
 
 
+
+def cmd_export(args) -> None:
+    from classifier.export.pipeline import export_bundle
+
+    for path in export_bundle(args.model, args.format, args.out, overwrite=args.overwrite):
+        print(f"wrote {path}")
+
 # -- the parser ------------------------------------------------------------------------------------
 def parent(*adders) -> argparse.ArgumentParser:
     """A parent parser holding the arguments `adders` add: shared flags are written once."""
@@ -313,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "jsonl"], default="text",
                    help="text: one sample a line; jsonl: JSON lines with the classifier's score")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("export", help="export an lstm bundle: a TF SavedModel over raw text, or ONNX over ids",
+                       parents=[bundle_in, parent(overwrite_flag)])
+    p.add_argument("--format", required=True, choices=["savedmodel", "onnx"],
+                   help="savedmodel: a folder, the tokenizer in the graph; onnx: a file over padded ids, "
+                        "tokenizer.json written beside it")
+    p.add_argument("-o", "--out", required=True, metavar="OUT", help="the SavedModel folder or the .onnx file")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
