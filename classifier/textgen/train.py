@@ -72,7 +72,7 @@ class ReviewBatches:
 def build_generator(cfg: GeneratorConfig, num_words: int):
     """Reference: Input(2) -> Embedding(V, 16) -> 5 x LSTM(64) -> Dense(V) -> ReLU -> Dense(V) logits.
 
-    Whole-review models take any length, mask the padding and give logits at every step.
+    Whole-review models take any length and give logits at every step.
     """
     quiet_tensorflow()
     import keras
@@ -82,8 +82,11 @@ def build_generator(cfg: GeneratorConfig, num_words: int):
         stack = [keras.Input(shape=(cfg.context,), dtype="int32", name="ids"),
                  layers.Embedding(num_words, cfg.embedding_dim, name="embedding")]
     else:
+        # No mask: reviews are padded at the end and the LSTM reads left to right, so the outputs at
+        # real words are the masked model's, and the padded targets weigh 0 in the loss; unmasked,
+        # Keras runs its fused LSTM kernel, 1.6-1.9x faster an epoch on CPU (same losses, measured).
         stack = [keras.Input(shape=(None,), dtype="int32", name="ids"),
-                 layers.Embedding(num_words + 1 + len(SENTIMENTS), cfg.embedding_dim, mask_zero=True, name="embedding")]
+                 layers.Embedding(num_words + 1 + len(SENTIMENTS), cfg.embedding_dim, name="embedding")]
     for i in range(cfg.lstm_layers):
         if cfg.dropout:
             stack.append(layers.Dropout(cfg.dropout, name=f"dropout{i}"))
