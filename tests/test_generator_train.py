@@ -160,7 +160,8 @@ def test_korean_passage_is_reproduced_greedily():
     ids = tok.encode(passage)
     assert len(ids) == len(passage.split())  # Hangul words survive cleaning whole
     cfg = generator_preset("default", sentiment_token=False, embedding_dim=16, lstm_units=64, dropout=0.0,
-                           epochs=60, learning_rate=0.02, clipnorm=None, validation_split=0.0, patience=0)
+                           epochs=60, learning_rate=0.02, clipnorm=None, validation_split=0.0, patience=0,
+                           decay_after=0)
     model, history = fit(cfg, tok, [passage], verbose=0)
     assert history[-1]["loss"] < history[0]["loss"]
     net = to_net(model, cfg, tok.config.num_words)

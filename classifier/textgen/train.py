@@ -181,7 +181,11 @@ def fit_seeded(cfg: GeneratorConfig, tokenizer: Tokenizer, texts, labels, verbos
     model = build_generator(cfg, num_words)
     compile_generator(model, cfg)
     callbacks = []
-    if cfg.reduce_lr and cfg.validation_split:
+    if cfg.decay_after:
+        rate, after = cfg.learning_rate, cfg.decay_after
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch: rate * 0.5 ** max(0, epoch + 1 - after)))
+    if cfg.reduce_lr and cfg.validation_split and not cfg.decay_after:  # a schedule replaces it
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=cfg.reduce_lr, patience=0,
                                                            min_delta=cfg.reduce_lr_min_delta))
     if cfg.patience and cfg.validation_split:
