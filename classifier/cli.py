@@ -169,12 +169,23 @@ def cmd_generate(args) -> None:
     print(format_samples(samples, args.format))
 
 
-
 def cmd_export(args) -> None:
     from classifier.export.pipeline import export_bundle
 
     for path in export_bundle(args.model, args.format, args.out, overwrite=args.overwrite):
         print(f"wrote {path}")
+
+
+def cmd_serve(args) -> None:
+    from classifier.serve.settings import API_KEY_ENV, ServeSettings, parse_models, require_serve_extra
+
+    require_serve_extra()
+    from classifier.serve.server import serve
+
+    settings = ServeSettings(parse_models(args.model or [str(DEFAULT_MODEL_DIR)]), max_items=args.max_items,
+                             max_bytes=args.max_bytes, api_key=args.api_key or os.environ.get(API_KEY_ENV) or None)
+    serve(settings, host=args.host, port=args.port, workers=args.workers)
+
 
 # -- the parser ------------------------------------------------------------------------------------
 def parent(*adders) -> argparse.ArgumentParser:
@@ -221,6 +232,7 @@ def fit_flags(p) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from classifier.serve.settings import MAX_BYTES, MAX_ITEMS
     from classifier.textgen.generate import MAX_BEST_OF, MAX_SAMPLES, MAX_WORDS
 
     parser = argparse.ArgumentParser(prog="classifier", description=__doc__.splitlines()[0])
@@ -328,6 +340,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "tokenizer.json written beside it")
     p.add_argument("-o", "--out", required=True, metavar="OUT", help="the SavedModel folder or the .onnx file")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="answer HTTP requests: TF Serving's REST predict, /predict, /generate, "
+                                     "health, metrics and a page (README: Serving)")
+    p.add_argument("--model", action="append", metavar="[NAME=]DIR",
+                   help="a bundle to serve, named after its folder unless NAME= is given; repeat for more "
+                        f"(default: {DEFAULT_MODEL_DIR})")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine "
+                                                      "only; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=bounded_int(65535), default=8000, help="TCP port (default: %(default)s)")
+    p.add_argument("--workers", type=bounded_int(64), default=1,
+                   help="processes, each with its own copy of the models (default: %(default)s)")
+    p.add_argument("--max-items", type=positive_int, default=MAX_ITEMS, metavar="N",
+                   help="most texts one request may hold, else 413 (default: %(default)s)")
+    p.add_argument("--max-bytes", type=positive_int, default=MAX_BYTES, metavar="N",
+                   help="largest request body in bytes, else 413 (default: %(default)s, 16 MiB)")
+    p.add_argument("--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' (default: the "
+                                                    "CLASSIFIER_API_KEY environment variable, which ps does not show)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

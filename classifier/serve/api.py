@@ -1,0 +1,59 @@
+"""The project's own JSON API: /predict (probability, label and status, as `classifier predict`)
+and /generate (samples, as `classifier generate --format jsonl`).
+
+    curl -d '{"texts": ["Love it", ""]}' http://127.0.0.1:8000/predict
+    curl -d '{"prompt": "this dress is", "words": 12}' http://127.0.0.1:8000/generate
+
+With several models loaded, `?model=NAME` picks one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from classifier.predict import check_threshold
+from classifier.serve.deps import ServerState, check_items, documented, json_body
+from classifier.serve.registry import ModelNotFound
+from classifier.serve.schemas import GenerateRequest, GenerateResponse, PredictRequest, PredictResponse
+from classifier.textgen.generate import SENTIMENT_BEST_OF, check_options, generate
+
+# words one /generate request may write (n x best_of x words): about 5 s of one core. The CLI's
+# own limits (1,000 words, 1,000 samples, best of 64) allow hours, fine for a user's own machine,
+# not for a request from anyone who can reach the server.
+MAX_GENERATED_WORDS = 100_000
+router = APIRouter()
+PredictBody = Annotated[PredictRequest, Depends(json_body(PredictRequest))]
+GenerateBody = Annotated[GenerateRequest, Depends(json_body(GenerateRequest))]
+
+
+@router.post("/predict", response_model=PredictResponse, openapi_extra=documented(PredictRequest))
+async def predict(body: PredictBody, state: ServerState, model: str | None = None) -> dict:
+    m = state.registry.get(model)
+    check_items(body.texts, state.settings)
+    threshold = None if body.threshold is None else check_threshold(body.threshold)
+    predictions = await m.scorer.predict(body.texts, threshold)
+    state.metrics.scored(m.name, len(body.texts))
+    return {"model": m.name, "results": [{"recommend_proba": p.proba, "recommend": p.recommend, "status": p.status}
+                                         for p in predictions]}
+
+
+@router.post("/generate", response_model=GenerateResponse, openapi_extra=documented(GenerateRequest))
+async def generate_text(body: GenerateBody, state: ServerState, model: str | None = None) -> dict:
+    m = state.registry.get(model)
+    if m.generator is None:
+        raise ModelNotFound(f"model {m.name!r} has no text generator; this server's models: "
+                            f"{state.registry.names()} (train one with `classifier train-generator`)")
+    options = body.model_dump()
+    best_of = body.best_of or (SENTIMENT_BEST_OF if body.sentiment and body.temperature > 0 else 1)
+    # the CLI's checks first (a 400 naming the option), then the server's bound on the work
+    check_options(m.bundle.generator(), body.words, body.n, body.temperature, body.top_k, body.top_p,
+                  body.sentiment, best_of, body.seed)
+    if body.n * best_of * body.words > MAX_GENERATED_WORDS:
+        raise HTTPException(413, f"n x best_of x words = {body.n * best_of * body.words:,} words, over the server's "
+                                 f"limit of {MAX_GENERATED_WORDS:,} a request; ask for fewer, or use "
+                                 f"`classifier generate`")
+    samples = await m.generator.call(generate, m.bundle, options.pop("prompt"), score=True, **options)
+    return {"model": m.name, "samples": [asdict(s) for s in samples]}

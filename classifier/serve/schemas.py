@@ -1,0 +1,100 @@
+"""Request and response bodies, declared once: FastAPI validates requests against them (a bad one is a 400).
+
+    TFPredictRequest.model_validate({"instances": ["love it"]}).texts()     # ["love it"]
+
+Strict: a number is not a text and "3" is not a number; unknown fields are refused, so a typo
+("text" for "texts") is an error instead of silently doing nothing. A text may be null, which
+scores as an empty text does (probability null, status "empty").
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Texts = list[str | None]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TFPredictRequest(Body):
+    """TF Serving's REST predict body: the row format `instances` or the columnar `inputs`."""
+
+    instances: Texts | None = None
+    inputs: Texts | None = None
+    signature_name: Literal["serving_default"] | None = None
+
+    @model_validator(mode="after")
+    def one_format(self):
+        if (self.instances is None) == (self.inputs is None):
+            raise ValueError('give exactly one of "instances" and "inputs", a list of review texts')
+        return self
+
+    def texts(self) -> Texts:
+        return self.instances if self.instances is not None else self.inputs
+
+
+class TFPredictResponse(BaseModel):
+    """`predictions` answers `instances`, `outputs` answers `inputs`, as TF Serving does."""
+
+    predictions: list[float | None] | None = None
+    outputs: list[float | None] | None = None
+
+
+class PredictRequest(Body):
+    texts: Texts
+    threshold: float | None = Field(None, ge=0, le=1, description="default: the bundle's, else 0.5")
+
+
+class Result(BaseModel):
+    recommend_proba: float | None
+    recommend: int | None
+    status: Literal["ok", "truncated", "no_known_words", "empty"]
+
+
+class PredictResponse(BaseModel):
+    model: str
+    results: list[Result]
+
+
+class GenerateRequest(Body):
+    """The options of `classifier generate`, checked by the same code (so the same limits)."""
+
+    prompt: str
+    words: int = 10
+    n: int = 1
+    temperature: float = 0.0
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    sentiment: Literal["positive", "negative"] | None = None
+    best_of: int | None = None
+
+
+class Sample(BaseModel):
+    prompt: str
+    text: str
+    continuation: str
+    words: int
+    sentiment: str | None
+    score: float | None
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    samples: list[Sample]
+
+
+class ModelVersionStatus(BaseModel):
+    version: str = "1"
+    state: Literal["AVAILABLE", "LOADING", "UNAVAILABLE"]
+    status: dict[str, str]
+
+
+class ModelStatusResponse(BaseModel):
+    """TF Serving's GET /v1/models/NAME answer."""
+
+    model_version_status: list[ModelVersionStatus]
