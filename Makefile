@@ -65,6 +65,11 @@ score: install
 bench: install data
 	$(PY) benchmarks/bench.py --model $(MODEL) --data $(DATA) --out bench.json
 
+## bench-serve: `classifier serve` vs a FastAPI + Keras server on MODEL, 32 clients on 127.0.0.1 (~2 min, heavy)
+.PHONY: bench-serve
+bench-serve: install data
+	$(PY) benchmarks/serving.py --model $(MODEL) --data $(DATA)
+
 ## compare: train reference, tuned and tfidf on one split; table + out/compare/compare.json (~5 min)
 compare: install data
 	$(PY) -m classifier compare --data $(DATA) -o out/compare $(ARGS)
