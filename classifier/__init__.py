@@ -24,7 +24,8 @@ def train(cfg: TrainConfig, data, out, verbose: int = 1) -> dict:
 
 
 def fit(texts, labels, preset: str = "reference", verbose: int = 0, **overrides) -> Bundle:
-    """Train on texts and 0/1 labels in memory (`overrides` set preset fields, e.g. epochs=1);
+    """Train on texts and labels in memory: 0/1 labels the binary model, any others a softmax over
+    their classes (`overrides` set preset fields, e.g. epochs=1);
     returns the bundle, written nowhere until `bundle.save(path)`. Seeds and TensorFlow's op
     determinism are set for the fit only; TensorFlow's global seed stays set afterwards."""
     from classifier.training import fit as fit_in_memory

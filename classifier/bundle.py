@@ -2,6 +2,7 @@
 
     bundle = load("saved_models/default")
     bundle.predict_proba(["love it", "it ripped"])       # (2, 2): P(not recommend), P(recommend)
+    load("saved_models/department").classes_            # a multi-class bundle: its labels, column order
 
 A bundle is a folder:
     classifier.keras   plain Keras model over front-padded ids (no optimizer state); the NumPy
@@ -82,7 +83,11 @@ class Bundle:
 
     The scikit-learn shape: `predict_proba(texts)` is (n, 2) with columns in `classes_` order
     (0 = does not recommend, 1 = recommends), `predict(texts)` the labels at the bundle's
-    threshold. `recommend_proba(texts)` is column 1 alone."""
+    threshold. `recommend_proba(texts)` is column 1 alone.
+
+    A multi-class bundle (labels other than 0/1; config.json lists them as `classes`) has a
+    softmax head: `predict_proba` is (n, k) in `classes_` order, `predict` the most likely class,
+    and `predict_proba_ids` gives (n, k) too. A bundle without `classes` is the binary 0/1 one."""
 
     kind = "lstm"
 
@@ -121,8 +126,13 @@ class Bundle:
         return self.meta["metrics"]
 
     @property
+    def multiclass(self) -> bool:
+        """Whether the labels are the user's own classes (a softmax head), not the binary 0/1."""
+        return "classes" in self.meta
+
+    @property
     def classes_(self) -> np.ndarray:
-        return np.array([0, 1])
+        return np.array(self.meta["classes"]) if self.multiclass else np.array([0, 1])
 
     @property
     def maxlen(self) -> int | None:
@@ -137,31 +147,40 @@ class Bundle:
         return Path(data or recorded)
 
     # -- prediction ----------------------------------------------------------------
-    def predict_proba(self, texts) -> np.ndarray:
-        """(n, 2) float32: P(does not recommend), P(recommends); rows sum to 1."""
-        p = self.recommend_proba(texts)
+    def predict_proba(self, texts, engine: str | None = None) -> np.ndarray:
+        """(n, k) float32 in `classes_` order, rows summing to 1; binary: P(does not recommend), P(recommends)."""
+        if self.multiclass:
+            return self.predict_proba_ids(self.encoder.encode_many(texts), engine=engine)
+        p = self.recommend_proba(texts, engine=engine)
         return np.column_stack([1 - p, p])
 
     def predict(self, texts) -> np.ndarray:
-        """Labels (0/1) at the bundle's threshold."""
+        """Labels: the most likely class; binary: 0/1 at the bundle's threshold."""
+        if self.multiclass:
+            return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
         return (self.recommend_proba(texts) >= self.threshold).astype(np.int64)
 
     def recommend_proba(self, texts, engine: str | None = None) -> np.ndarray:
-        """P(recommends), one float32 per text."""
+        """P(recommends), one float32 per text (binary bundles only)."""
+        if self.multiclass:
+            raise UserError(f"{self.path} is a multi-class bundle ({len(self.classes_)} classes of "
+                            f"{self.config.label_column!r}): it has no P(recommends); use predict_proba")
         return self.predict_proba_ids(self.encoder.encode_many(texts), engine=engine)
 
     def predict_proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
-        """recommend_proba for texts already encoded by `self.encoder` (scoring encodes once).
-        engine "numpy" runs the NumPy engine, "keras" the Keras model, None the bundle's default."""
+        """recommend_proba for texts already encoded by `self.encoder` (scoring encodes once); (n, k)
+        for a multi-class bundle. engine "numpy" runs the NumPy engine, "keras" the Keras model, None
+        the bundle's default."""
         engine = engine or self.default_engine()
         if engine == "numpy":
             return self.numpy_engine().predict_ids(id_lists)
         if engine != "keras":
             raise UserError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
         x = self.tokenizer.pad(id_lists)
+        shape = (-1, len(self.classes_)) if self.multiclass else (-1,)
         if not len(x):
-            return np.zeros(0, dtype=np.float32)
-        return self.keras_classifier().predict(x, batch_size=512, verbose=0).reshape(-1)
+            return np.zeros((0, *shape[1:]), dtype=np.float32)
+        return self.keras_classifier().predict(x, batch_size=512, verbose=0).reshape(shape)
 
     # -- the models --------------------------------------------------------------------
     def keras_classifier(self):
@@ -177,6 +196,12 @@ class Bundle:
             self._numpy_engine = ClassifierEngine.from_keras_file(self.path / CLASSIFIER_FILE, tok.padding,
                                                                   tok.truncating)
         return self._numpy_engine
+
+    def prepare(self) -> None:
+        """Build now what scoring needs (the NumPy engine where it runs the model), so that a
+        server's first request does not pay for it."""
+        if self.default_engine() == "numpy":
+            self.numpy_engine()
 
     def default_engine(self) -> str:
         """numpy when the engine can run the bundle's model (decided from classifier.keras's config,
@@ -252,6 +277,9 @@ class TfidfBundle(Bundle):
 
     def default_engine(self) -> str:
         return "numpy"
+
+    def prepare(self) -> None:
+        pass  # the model was read with the bundle; there is no classifier.keras to build an engine from
 
     def predict_proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
         if engine == "keras":

@@ -2,10 +2,14 @@
 
     python -m classifier compare --out out/compare             # make compare: reference, tuned, tfidf (~5 min)
     python -m classifier compare --max-rows 2000 --epochs 1    # a quick look
+    python -m classifier compare --label-columns "Department Name,Class Name,Rating" -o out/compare-multiclass
 
 Every preset gets the same data, clean rows and split (test_size 0.2, seed 42), so the
 figures are comparable. Scoring speed is `Bundle.recommend_proba` over the test texts,
 tokenizing included, with the bundle's default engine (Keras when the NumPy engine cannot run its model).
+With `label_columns` (`compare_classes`) each preset is trained on each of those columns instead
+(their clean rows, the same test_size and seed), and the table gives accuracy, macro F1 and the
+majority-class share of the test split, the floor any model must beat.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from classifier.bundle import CONFIG_FILE, METRICS_FILE, load, read_json
 from classifier.config import TrainConfig, preset
 from classifier.io.dataset import load_labelled, make_split
 from classifier.io.files import write_json
-from classifier.metrics import class_scores, keras_accuracy, log_loss
+from classifier.metrics import categorical_log_loss, class_scores, keras_accuracy, log_loss, multiclass_scores
 from classifier.training import train
 
 DEFAULT_PRESETS = ("reference", "tuned", "tfidf")
@@ -30,6 +34,13 @@ COLUMNS = [  # (key, header, format)
     ("roc_auc", "ROC AUC", "{:.4f}"), ("f1_not_rec", "F1 not-rec", "{:.4f}"),
     ("f1_not_rec_at_threshold", "F1 not-rec @thr", "{:.4f}"), ("threshold", "thr", "{:.2f}"),
     ("train_seconds", "train s", "{:.0f}"), ("score_rows_per_s", "score rows/s", "{:,.0f}"),
+]
+
+
+CLASS_COLUMNS = [  # the multi-class table: (key, header, format)
+    ("label_column", "label column", "{}"), ("classes", "classes", "{}"), ("preset", "preset", "{}"),
+    ("loss", "log loss", "{:.4f}"), ("accuracy", "accuracy", "{:.4f}"), ("f1_macro", "macro F1", "{:.4f}"),
+    ("majority_share", "majority share", "{:.4f}"), ("train_seconds", "train s", "{:.0f}"),
 ]
 
 
@@ -68,10 +79,12 @@ def compare_one(bundle_dir: Path, split, lstm_alone: bool = False) -> dict:
     }
 
 
-def format_table(rows: list[dict]) -> str:
-    cells = [[h for _, h, _ in COLUMNS]] + [[f.format(r[k]) for k, _, f in COLUMNS] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+def format_table(rows: list[dict], columns=None) -> str:
+    columns = columns or (CLASS_COLUMNS if rows and "f1_macro" in rows[0] else COLUMNS)
+    cells = [[h for _, h, _ in columns]] + [[f.format(r[k]) for k, _, f in columns] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    left = [fmt == "{}" and key != "classes" for key, _, fmt in columns]  # names left, numbers right
+    lines = ["  ".join(c.ljust(w) if left[i] else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
              for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -130,3 +143,49 @@ def compare(data: str | os.PathLike, out: str | os.PathLike,
     write_json(out / "compare.json", {"data": str(data), "max_rows": max_rows, "init_seeds": init_seeds,
                                       "rows": rows})
     return rows
+
+
+def compare_classes(data: str | os.PathLike, out: str | os.PathLike, label_columns, presets=DEFAULT_PRESETS,
+                    max_rows: int | None = None, epochs: int | None = None, reuse: bool = False,
+                    verbose: int = 0, min_count: int = 0) -> list[dict]:
+    """Train each preset on each label column into out/COLUMN/PRESET (or reuse one trained with the
+    same settings), score that column's test split, write out/compare.json and return its rows.
+    `min_count` 0 keeps a class only the test split holds (`Class Name`'s one 'Casual bottoms')."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for column in label_columns:
+        split = classes = None
+        for name in presets:
+            cfg = preset(name, label_column=column, max_rows=max_rows, epochs=epochs, min_count=min_count)
+            bundle_dir = out / column.replace("/", "_").replace(" ", "_") / name
+            if not (reuse and (bundle_dir / CONFIG_FILE).exists() and same_settings(bundle_dir, cfg)):
+                print(f"compare: training {name} on {column!r} into {bundle_dir}", flush=True)
+                train(cfg, data, bundle_dir, verbose=verbose)
+            bundle = load(bundle_dir)
+            if split is None:  # the presets share the column's clean rows, test_size and seed
+                classes = bundle.classes_.tolist() if bundle.multiclass else None
+                df = load_labelled(data, cfg.text_column, column, cfg.max_rows)
+                split = make_split(df, cfg.text_column, column, cfg.test_size, cfg.seed, classes=classes,
+                                   name=str(data))
+            rows.append(class_row(bundle, bundle_dir, split, classes))
+    write_json(out / "compare.json", {"data": str(data), "max_rows": max_rows, "rows": rows})
+    return rows
+
+
+def class_row(bundle, bundle_dir: Path, split, classes: list | None) -> dict:
+    """One row of the multi-class table (a 0/1 column is scored as two classes)."""
+    p = np.asarray(bundle.predict_proba_ids(bundle.encoder.encode_many(split.x_test)), dtype=np.float64)
+    if classes is None:
+        p, classes = np.column_stack([1 - p, p]), [0, 1]
+    y = split.y_test.astype(np.int64)
+    train_counts = np.bincount(split.y_train.astype(np.int64), minlength=len(classes))
+    trained = json.loads((bundle_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    return {
+        "label_column": bundle.config.label_column, "classes": len(classes), "preset": bundle.config.preset,
+        "bundle": str(bundle_dir), "loss": categorical_log_loss(y, p),
+        **{k: v for k, v in multiclass_scores(y, p, classes).items() if k in ("accuracy", "f1_macro")},
+        # predicting the training split's most common class for every review
+        "majority_share": float(np.mean(y == np.argmax(train_counts))),
+        "train_seconds": float(trained.get("train_seconds", float("nan"))), "n_test": len(y),
+    }

@@ -41,6 +41,8 @@ class TrainConfig:
     init_seed: int | None = None  # seeds weights and shuffling instead of `seed`, keeping the split
     test_size: float = 0.2
     max_rows: int | None = None  # first N clean rows, for quick runs
+    # labels other than 0/1 train a softmax head; a class with fewer training rows than this is refused
+    min_count: int = 1
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     # model
     embedding_dim: int = 300

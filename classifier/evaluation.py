@@ -2,6 +2,9 @@
 
     python -m classifier evaluate --model saved_models/default     # last line: [loss, acc]
     python -m classifier evaluate --model saved_models/tuned --report out/tuned   # + metrics.json, plots, report.html
+
+A multi-class bundle's [loss, acc] are sparse categorical cross-entropy and accuracy, and its
+report gives per-class precision / recall / F1, macro F1 and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from classifier.bundle import HISTORY_FILE, Bundle, load
 from classifier.errors import UserError
 from classifier.io.dataset import load_labelled, make_split
 from classifier.io.files import file_sha256
-from classifier.metrics import keras_accuracy, log_loss
+from classifier.metrics import categorical_accuracy, categorical_log_loss, keras_accuracy, log_loss
 
 SPLIT_SETTINGS = ("test_size", "seed", "text_column", "label_column")
 
@@ -47,7 +50,12 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
             f"(sha256 differs); the test split may overlap its training rows",
             file=sys.stderr,
         )
-    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
+    classes = bundle.classes_.tolist() if bundle.multiclass else None
+    if classes is None and df[cfg.label_column].dtype != "int64":
+        raise UserError(f"{data}: label column {cfg.label_column!r} holds labels other than 0 and 1, but "
+                        f"{bundle.path} is a 0/1 bundle; give the file it was trained on")
+    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, classes=classes,
+                       name=str(data))
     if bundle.kind == "lstm":  # one Keras model: its own evaluate gives the reference [loss, acc]
         from classifier.models.lstm import compile_classifier
 
@@ -55,11 +63,25 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
         keras_model = bundle.keras_classifier()
         compile_classifier(keras_model)
         loss, acc = keras_model.evaluate(x_test, split.y_test, verbose=0)
-        p = keras_model.predict(x_test, batch_size=512, verbose=0).reshape(-1) if report is not None else None
+        p = keras_model.predict(x_test, batch_size=512, verbose=0) if report is not None else None
+        p = p.reshape(-1) if p is not None and classes is None else p
+    elif classes is not None:
+        p = bundle.predict_proba_ids(bundle.encoder.encode_many(split.x_test),
+                                     engine="keras" if bundle.kind == "stack" else None)
+        loss, acc = categorical_log_loss(split.y_test, p), categorical_accuracy(split.y_test, p)
     else:  # not one Keras model: the same figures from its probabilities
         p = bundle.recommend_proba(split.x_test, engine="keras" if bundle.kind == "stack" else None)
         loss, acc = log_loss(split.y_test, p), keras_accuracy(split.y_test, p)
-    if report is not None:
+    if report is not None and classes is not None:
+        from classifier.report import write_multiclass_report
+
+        write_multiclass_report(
+            report, title=f"{bundle.path.name}: {cfg.preset} preset, {cfg.label_column!r} on {data.name}",
+            subtitle=f"test split: {len(split.y_test):,} reviews (test_size {cfg.test_size}, seed {cfg.seed}); "
+                     f"bundle {bundle.path}",
+            texts=split.x_test, y=split.y_test, p=p, classes=classes, history=read_history(bundle.path),
+        )
+    elif report is not None:
         from classifier.report import write_report
 
         write_report(

@@ -3,9 +3,10 @@ scores, ROC / PR AUC, calibration, and the decision-threshold rule used at train
 
     log_loss(y, p), keras_accuracy(y, p)           # model.evaluate's [loss, acc] from probabilities
     choose_threshold(y_val, p_val, "f1_macro")
+    categorical_log_loss(y, P), categorical_accuracy(y, P)   # the same for class indices and (n, k) P
 
-NumPy only (scikit-learn inside `compute_metrics`); `sigmoid` and `logit` live here too, the
-one copy every model uses.
+NumPy only (scikit-learn inside `compute_metrics`); `sigmoid`, `softmax` and `logit` live here
+too, the one copy every model uses.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, in z's float type; the row maximum is taken out first, as Keras does."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
     return np.log(p / (1 - p))
@@ -36,6 +43,44 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
     p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
     y = np.asarray(y, dtype=np.float64)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def categorical_log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Sparse categorical cross-entropy as Keras computes it from probabilities: rows scaled to sum 1,
+    clipped to [EPS, 1 - EPS], minus the log of the true class's."""
+    p = np.asarray(p, dtype=np.float64)
+    p = np.clip(p / p.sum(axis=1, keepdims=True), EPS, 1 - EPS)
+    y = np.asarray(y).astype(np.int64)
+    return float(-np.mean(np.log(p[np.arange(len(y)), y])))
+
+
+def categorical_accuracy(y: np.ndarray, p: np.ndarray) -> float:
+    """Keras' sparse categorical accuracy: the arg-max class (the first on a tie) is the true one."""
+    return float(np.mean(np.argmax(p, axis=1) == np.asarray(y).astype(np.int64)))
+
+
+def multiclass_scores(y: np.ndarray, p: np.ndarray, classes: list) -> dict:
+    """Accuracy, macro F1, precision / recall / F1 / support per class and the confusion matrix of the
+    arg-max predictions; `y` class indices, `p` (n, k) probabilities in `classes` order."""
+    y = np.asarray(y).astype(np.int64)
+    k = len(classes)
+    pred = np.argmax(p, axis=1)
+    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)  # rows: true, columns: predicted
+    per_class = {}
+    for c, name in enumerate(classes):
+        tp, predicted, true = int(cm[c, c]), int(cm[:, c].sum()), int(cm[c].sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / true if true else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[str(name)] = {"precision": precision, "recall": recall, "f1": f1, "support": true}
+    return {
+        "accuracy": float(np.mean(pred == y)) if len(y) else 0.0,
+        # over the classes that occur in y or the predictions, as scikit-learn's f1_score(average="macro")
+        "f1_macro": float(np.mean([per_class[str(classes[c])]["f1"] for c in np.flatnonzero(
+            cm.sum(axis=0) + cm.sum(axis=1))])),
+        "per_class": per_class,
+        "confusion_matrix": cm.tolist(),
+    }
 
 
 def class_scores(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:

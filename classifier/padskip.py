@@ -47,8 +47,8 @@ def unsupported_reason(model) -> str | None:
         return "the LSTM is not a plain forward LSTM with bias returning its last state"
     if lstm.cell.dropout or lstm.cell.recurrent_dropout:
         return "the LSTM uses dropout"
-    if dense.units != 1:
-        return "the head is not a single unit"
+    if dense.units != 1 and dense.get_config()["activation"] != "softmax":
+        return "the head is neither a single unit nor a softmax"
     for layer in model.layers:
         for attr in ("activity_regularizer", "embeddings_regularizer", "kernel_regularizer",
                      "recurrent_regularizer", "bias_regularizer"):
@@ -112,7 +112,7 @@ class PadSkipSteps:
         return h, c
 
     def _forward(self, ids):
-        """(sigmoid output, prefix inputs [P, D], window inputs [B, L, D]) for a window `ids` [B, L],
+        """(dense output, prefix inputs [P, D], window inputs [B, L, D]) for a window `ids` [B, L],
         the last L columns of the padded batch; P = maxlen - L."""
         tf, cell = self.tf, self.lstm.cell
         units = cell.units
@@ -135,7 +135,7 @@ class PadSkipSteps:
         return self.dense(h), x_pre, x_win
 
     def forward(self, ids):
-        """Sigmoid output for a window `ids` [B, L] = the last L columns of the padded batch."""
+        """The model's output for a window `ids` [B, L] = the last L columns of the padded batch."""
         return self._forward(ids)[0]
 
     def gradients(self, ids, y):
@@ -150,7 +150,7 @@ class PadSkipSteps:
         table = self.emb.embeddings
         with tf.GradientTape() as tape:
             y_pred, x_pre, x_win = self._forward(ids)
-            # The compiled loss sees the Sigmoid op, so it works from logits exactly as in fit().
+            # The compiled loss sees the Sigmoid (Softmax) op, so it works from logits exactly as in fit().
             loss = model.compute_loss(y=y, y_pred=y_pred, training=True)
             scaled = model.optimizer.scale_loss(loss)
         weights = model.trainable_weights

@@ -17,7 +17,7 @@ import numpy as np
 
 from classifier.errors import UserError
 from classifier.io.files import atomic_write, cannot_write_in
-from classifier.metrics import CLASSES, compute_metrics, confidently_wrong
+from classifier.metrics import CLASSES, categorical_log_loss, compute_metrics, confidently_wrong, multiclass_scores
 
 
 # -- plots ---------------------------------------------------------------------
@@ -35,6 +35,31 @@ def _figure(path: Path, draw, size=(5.2, 4.0)) -> None:
     plt.close(fig)
 
 
+def plot_history(out: Path, history: list[dict], loss_name: str) -> tuple[str, str]:
+    """training_curves.png: loss and accuracy per epoch; returns (file name, caption)."""
+    def curves(fig, ax):
+        epochs = np.arange(1, len(history) + 1)
+        for key, style in (("loss", "-"), ("val_loss", "--")):
+            if key in history[0]:
+                ax.plot(epochs, [r[key] for r in history], style, marker="o", label=key)
+        ax.set_xlabel("epoch")
+        ax.set_xticks(epochs)
+        ax.set_ylabel(loss_name)
+        ax2 = ax.twinx()
+        for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+            if key in history[0]:
+                ax2.plot(epochs, [r[key] for r in history], style, color="tab:green", alpha=0.6, label=key)
+        ax2.set_ylabel("accuracy")
+        lines = ax.get_legend_handles_labels()
+        lines2 = ax2.get_legend_handles_labels()
+        # below the axes: "best" cannot see the twin axis' lines and lands on them
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+        ax.set_title("Training history")
+    _figure(out / "training_curves.png", curves)
+    return "training_curves.png", "Loss and accuracy per epoch (dashed: validation split)."
+
+
 def plot_all(out: Path, y: np.ndarray, p: np.ndarray, metrics: dict, history: list[dict]) -> list[tuple[str, str]]:
     """Write the PNGs into `out`; return (file name, caption) pairs in report order."""
     from sklearn.metrics import precision_recall_curve, roc_curve
@@ -43,27 +68,7 @@ def plot_all(out: Path, y: np.ndarray, p: np.ndarray, metrics: dict, history: li
     made = []
 
     if history:
-        def curves(fig, ax):
-            epochs = np.arange(1, len(history) + 1)
-            for key, style in (("loss", "-"), ("val_loss", "--")):
-                if key in history[0]:
-                    ax.plot(epochs, [r[key] for r in history], style, marker="o", label=key)
-            ax.set_xlabel("epoch")
-            ax.set_xticks(epochs)
-            ax.set_ylabel("binary cross-entropy")
-            ax2 = ax.twinx()
-            for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
-                if key in history[0]:
-                    ax2.plot(epochs, [r[key] for r in history], style, color="tab:green", alpha=0.6, label=key)
-            ax2.set_ylabel("accuracy")
-            lines = ax.get_legend_handles_labels()
-            lines2 = ax2.get_legend_handles_labels()
-            # below the axes: "best" cannot see the twin axis' lines and lands on them
-            ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper center",
-                      bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
-            ax.set_title("Training history")
-        _figure(out / "training_curves.png", curves)
-        made.append(("training_curves.png", "Loss and accuracy per epoch (dashed: validation split)."))
+        made.append(plot_history(out, history, "binary cross-entropy"))
 
     def roc(fig, ax):
         fpr, tpr, _ = roc_curve(y, p)
@@ -242,4 +247,79 @@ def write_report(out: str | os.PathLike, *, title: str, subtitle: str, texts, y,
     _write_text(out / "metrics.json", json.dumps({**metrics, "confidently_wrong": wrong}, indent=2) + "\n")
     plots = plot_all(out, y, p, metrics, history or [])
     _write_text(out / "report.html", render_html(title, subtitle, metrics, [(out / f, c) for f, c in plots], wrong))
+    return metrics
+
+
+# -- multi-class -----------------------------------------------------------------
+def plot_confusion(out: Path, cm: np.ndarray, classes: list) -> tuple[str, str]:
+    """confusion_matrix.png for k classes: counts, rows true, columns predicted."""
+    k = len(classes)
+    size = min(4.0 + 0.45 * k, 14.0)
+
+    def draw(fig, ax):
+        ax.imshow(cm, cmap="Blues")
+        if k <= 30:  # beyond that the numbers do not fit; the colours still show the pattern
+            for i in range(k):
+                for j in range(k):
+                    ax.text(j, i, f"{cm[i, j]:,}", ha="center", va="center", fontsize=8 if k > 8 else 11,
+                            color="white" if cm[i, j] > cm.max() / 2 else "black")
+        names = [str(c) for c in classes]
+        ax.set_xticks(range(k), names, rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
+        ax.set_yticks(range(k), names)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title("Confusion matrix (most likely class)")
+    _figure(out / "confusion_matrix.png", draw, size=(size, size * 0.9))
+    return "confusion_matrix.png", "Counts of test reviews by true and predicted class."
+
+
+def render_multiclass_html(title: str, subtitle: str, metrics: dict, plots: list[tuple[Path, str]],
+                           wrong: list[dict]) -> str:
+    e = html.escape
+    cards = [("log loss", f"{metrics['loss']:.4f}"), ("accuracy", f"{metrics['accuracy']:.4f}"),
+             ("macro F1", f"{metrics['f1_macro']:.4f}"), ("majority share", f"{metrics['majority_share']:.4f}"),
+             ("classes", str(len(metrics["classes"])))]
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{e(title)}</h1><p class='sub'>{e(subtitle)}</p>", "<div class='cards'>",
+        *(f"<div class='card'><b>{v}</b><span>{e(k)}</span></div>" for k, v in cards), "</div>",
+        "<h2>Per class</h2><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>",
+    ]
+    for name, c in metrics["per_class"].items():
+        parts.append(f"<tr><td>{e(name)}</td><td>{c['precision']:.3f}</td><td>{c['recall']:.3f}</td>"
+                     f"<td>{c['f1']:.3f}</td><td>{c['support']:,}</td></tr>")
+    parts.append("</table><h2>Plots</h2><div class='plots'>")
+    for path, caption in plots:
+        parts.append(f"<figure>{_img(path)}<figcaption>{e(caption)}</figcaption></figure>")
+    parts.append("</div><h2>Most confidently wrong test reviews</h2><table><tr><th>true</th><th>predicted</th>"
+                 "<th>probability</th><th class='text'>review</th></tr>")
+    for w in wrong:
+        parts.append(f"<tr><td>{e(str(w['label']))}</td><td>{e(str(w['predicted']))}</td>"
+                     f"<td>{w['proba']:.3f}</td><td class='text'>{e(w['text'])}</td></tr>")
+    parts.append("</table></body></html>")
+    return "\n".join(parts)
+
+
+def write_multiclass_report(out: str | os.PathLike, *, title: str, subtitle: str, texts, y, p, classes: list,
+                            history: list[dict] | None = None, n_wrong: int = 10) -> dict:
+    """metrics.json (loss, accuracy, macro F1, per class, confusion matrix), the PNGs and report.html
+    for a multi-class bundle; `y` class indices, `p` (n, k) probabilities in `classes` order."""
+    out = Path(out)
+    y = np.asarray(y).astype(np.int64)
+    p = np.asarray(p, dtype=np.float64)
+    scores = multiclass_scores(y, p, classes)
+    counts = np.bincount(y, minlength=len(classes))
+    metrics = {"n": int(len(y)), "classes": classes, "loss": categorical_log_loss(y, p), **scores,
+               "majority_share": float(counts.max() / max(len(y), 1))}
+    pred = np.argmax(p, axis=1)
+    wrong = np.flatnonzero(pred != y)
+    wrong = wrong[np.argsort(-p[wrong, pred[wrong]], kind="stable")][:n_wrong]
+    wrong_rows = [{"text": str(texts[i]), "label": classes[y[i]], "predicted": classes[pred[i]],
+                   "proba": float(p[i, pred[i]])} for i in wrong]
+    _write_text(out / "metrics.json", json.dumps({**metrics, "confidently_wrong": wrong_rows}, indent=2) + "\n")
+    plots = [plot_history(out, history, "categorical cross-entropy")] if history else []
+    plots.append(plot_confusion(out, np.array(scores["confusion_matrix"]), classes))
+    _write_text(out / "report.html", render_multiclass_html(title, subtitle, metrics,
+                                                            [(out / f, c) for f, c in plots], wrong_rows))
     return metrics

@@ -1,7 +1,11 @@
-"""Streaming CSV scoring: every input row and cell kept as it was, three columns added.
+"""Streaming CSV scoring: every input row and cell kept as it was, the bundle's columns added.
 
     classifier score reviews.csv        # writes reviews.scored.csv beside it
     classifier.score_csv("reviews.csv", "scored.csv", model="saved_models/default")
+
+A binary bundle adds recommend_proba, recommend and status; a multi-class one predicted_label,
+predicted_proba, a proba_<class> column per class in the bundle's order, and status
+(classifier.predict.output_columns).
 
 Each record's raw text is copied from the input (classifier.io.records) and the new cells are
 appended to it, so original cells are never re-quoted or re-typed ("NA", "007", "" stay byte
@@ -28,9 +32,17 @@ from classifier.errors import UserError
 from classifier.io.dataset import missing_column_error
 from classifier.io.files import atomic_output, check_output, same_file
 from classifier.io.records import Record, check_sep, guess_sep, open_source, read_records
-from classifier.predict import STATUSES, check_threshold, predict
+from classifier.predict import (
+    BINARY_COLUMNS,
+    STATUSES,
+    check_threshold,
+    output_columns,
+    predict,
+    predict_classes,
+    refuse_threshold,
+)
 
-NEW_COLUMNS = ("recommend_proba", "recommend", "status")
+NEW_COLUMNS = BINARY_COLUMNS  # a binary bundle's; output_columns(bundle) gives any bundle's
 INPUT_PATTERNS = ("*.csv", "*.tsv", "*.csv.gz", "*.tsv.gz")
 CHUNK_ROWS = 4096  # records read, scored and written at a time
 
@@ -46,6 +58,7 @@ class Summary:
     recommended: int = 0
     blank_lines_skipped: int = 0
     seconds: float = 0.0
+    predicted: dict[str, int] | None = None  # a multi-class bundle: scored rows by predicted label
 
     @property
     def rows_per_second(self) -> float:
@@ -57,12 +70,25 @@ class Summary:
 
     def line(self) -> str:
         counts = ", ".join(f"{k} {v:,}" for k, v in self.counts.items())
+        if self.predicted is None:
+            outcome = f"{self.share_recommended:.1%} recommended"
+        else:
+            top = max(self.predicted.items(), key=lambda kv: kv[1], default=("-", 0))
+            share = top[1] / self.rows_scored if self.rows_scored else 0.0
+            outcome = f"most often predicted {top[0]} ({share:.1%})"
         return (
             f"{self.source} -> {self.destination}: {self.rows_in:,} rows in, {self.rows_scored:,} scored "
-            f"({counts}), {self.share_recommended:.1%} recommended, {self.rows_per_second:,.0f} rows/s"
+            f"({counts}), {outcome}, {self.rows_per_second:,.0f} rows/s"
         )
 
     def to_dict(self) -> dict:
+        if self.predicted is not None:
+            return {
+                "source": self.source, "destination": self.destination, "rows_in": self.rows_in,
+                "rows_scored": self.rows_scored, "counts": dict(self.counts), "predicted": dict(self.predicted),
+                "blank_lines_skipped": self.blank_lines_skipped,
+                "seconds": round(self.seconds, 3), "rows_per_second": round(self.rows_per_second, 1),
+            }
         return {
             "source": self.source, "destination": self.destination, "rows_in": self.rows_in,
             "rows_scored": self.rows_scored, "counts": dict(self.counts), "recommended": self.recommended,
@@ -77,11 +103,15 @@ def summary_total(summaries: list[Summary]) -> dict:
     scored = sum(s.rows_scored for s in summaries)
     seconds = sum(s.seconds for s in summaries)
     recommended = sum(s.recommended for s in summaries)
+    if summaries and summaries[0].predicted is not None:
+        predicted = {k: sum(s.predicted.get(k, 0) for s in summaries) for k in summaries[0].predicted}
+        outcome = {"predicted": predicted}
+    else:
+        outcome = {"recommended": recommended, "share_recommended": round(recommended / scored, 6) if scored else 0.0}
     return {
         "rows_in": rows_in, "rows_scored": scored,
         "counts": {k: sum(s.counts[k] for s in summaries) for k in STATUSES},
-        "recommended": recommended,
-        "share_recommended": round(recommended / scored, 6) if scored else 0.0,
+        **outcome,
         "seconds": round(seconds, 3), "rows_per_second": round(rows_in / seconds, 1) if seconds else 0.0,
     }
 
@@ -190,6 +220,7 @@ def score_csv(
     Returns a Summary; raises UserError for bad input, leaving nothing at the destination.
     """
     bundle = model if isinstance(model, Bundle) else load(model)
+    refuse_threshold(bundle, threshold)
     threshold = check_threshold(bundle.threshold if threshold is None else threshold)
     source = str(source)
     name = "<stdin>" if source == "-" else source
@@ -199,6 +230,9 @@ def score_csv(
         check_destination(Path(destination), overwrite, [source])
     column = text_column or bundle.config.text_column
     summary = Summary(name, "<stdout>" if destination == "-" else destination)
+    if bundle.multiclass:
+        summary.predicted = {str(c): 0 for c in bundle.classes_.tolist()}
+    new_columns = output_columns(bundle)
     start = time.perf_counter()
     with open_source(source, encoding) as src:
         # the header decides the separator (when not given) before the csv reader starts
@@ -218,7 +252,7 @@ def score_csv(
             raise err
         if columns.count(column) > 1:
             raise UserError(f"{name}: the header names {column!r} {columns.count(column)} times; rename the copies")
-        clash = [c for c in NEW_COLUMNS if c in columns]
+        clash = [c for c in new_columns if c in columns]
         if clash:
             raise UserError(
                 f"{name} already has column(s) {', '.join(map(repr, clash))} (an already scored file?); "
@@ -227,7 +261,7 @@ def score_csv(
         idx, ncols = columns.index(column), len(columns)
         line_end = header.end or "\n"
         bar = Progress(name, progress, src.size)
-        new_header = use_sep.join(NEW_COLUMNS)
+        new_header = use_sep.join(csv_cell(c, use_sep) for c in new_columns)
         with open_output(destination, overwrite) as out:
             prefix = codecs.BOM_UTF8 if src.bom else b""
             write_chunk(out, [header], [f"{header.body}{use_sep}{new_header}{line_end}"], columns, name, prefix)
@@ -262,9 +296,18 @@ def _chain(first: str, rest: Iterable[str]) -> Iterator[str]:
     yield from rest
 
 
+def csv_cell(value: str, sep: str) -> str:
+    """`value` as one CSV field: quoted (quotes doubled) when it holds the separator, a quote or a line break."""
+    if sep in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
 def score_chunk(out, chunk: list[Record], bundle: Bundle, idx: int, sep: str, line_end: str, threshold: float,
                 engine: str | None, summary: Summary, columns: list[str], name: str) -> None:
     texts = [rec.cells[idx] if rec.cells else "" for rec in chunk]
+    if bundle.multiclass:
+        return score_chunk_classes(out, chunk, bundle, texts, sep, line_end, engine, summary, columns, name)
     preds = predict(bundle, texts, threshold, engine)
     lines = []
     for rec, p in zip(chunk, preds, strict=True):
@@ -275,6 +318,26 @@ def score_chunk(out, chunk: list[Record], bundle: Bundle, idx: int, sep: str, li
             summary.rows_scored += 1
             summary.recommended += p.recommend
             tail = f"{sep}{p.proba:.6f}{sep}{p.recommend}{sep}{p.status}"
+        lines.append(f"{rec.body}{tail}{rec.end or line_end}")
+    summary.rows_in += len(chunk)
+    write_chunk(out, chunk, lines, columns, name)
+
+
+def score_chunk_classes(out, chunk: list[Record], bundle: Bundle, texts: list[str], sep: str, line_end: str,
+                        engine: str | None, summary: Summary, columns: list[str], name: str) -> None:
+    """A multi-class bundle's rows: predicted_label, predicted_proba, proba_<class>..., status."""
+    labels = {c: csv_cell(str(c), sep) for c in bundle.classes_.tolist()}
+    empty = sep * (len(labels) + 2)
+    lines = []
+    for rec, p in zip(chunk, predict_classes(bundle, texts, engine), strict=True):
+        summary.counts[p.status] += 1
+        if p.label is None:
+            tail = f"{empty}{sep}{p.status}"
+        else:
+            summary.rows_scored += 1
+            summary.predicted[str(p.label)] += 1
+            probas = sep.join(f"{q:.6f}" for q in p.probas)
+            tail = f"{sep}{labels[p.label]}{sep}{p.proba:.6f}{sep}{probas}{sep}{p.status}"
         lines.append(f"{rec.body}{tail}{rec.end or line_end}")
     summary.rows_in += len(chunk)
     write_chunk(out, chunk, lines, columns, name)

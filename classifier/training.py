@@ -6,7 +6,9 @@
 
 Every preset runs the same stages: clean rows, the reference split, a tokenizer fitted on the
 training texts, the model (Keras LSTM or TF-IDF), the head (threshold; tuned: the stack), the
-test-split figures, and the bundle written whole.
+test-split figures, and the bundle written whole. Labels that are all 0/1 train the binary
+(sigmoid) model; any others a softmax over their classes (classifier.io.labels), whose order is
+saved in config.json as `classes`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from classifier.config import TrainConfig, preset
 from classifier.errors import UserError
 from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split
 from classifier.io.files import file_sha256
+from classifier.io.labels import check_min_count, classes_of
 from classifier.io.tokenizer import Tokenizer
-from classifier.metrics import choose_threshold, keras_accuracy, log_loss
+from classifier.metrics import categorical_accuracy, categorical_log_loss, choose_threshold, keras_accuracy, log_loss
 from classifier.models.tfidf import fit_tfidf
 
 FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/padskip.py; keras: model.fit
@@ -48,9 +51,9 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
 
 
 def fit(texts, labels, preset_name: str = "reference", verbose: int = 0, **overrides) -> Bundle:
-    """Train on in-memory texts and 0/1 labels (the reference split of them: 80% train, 20% test)
-    and return the bundle. Nothing is written where you can see it until `bundle.save(path)`: the
-    files live in a private temporary folder that goes with the bundle."""
+    """Train on in-memory texts and labels (0/1, or any classes: classifier.io.labels; the reference
+    split of them: 80% train, 20% test) and return the bundle. Nothing is written where you can see
+    it until `bundle.save(path)`: the files live in a private temporary folder that goes with the bundle."""
     cfg = preset(preset_name, **overrides)
     check_config(cfg)
     import pandas as pd
@@ -73,20 +76,45 @@ def check_config(cfg: TrainConfig) -> None:
         raise UserError(f"unknown fit engine {cfg.fit_engine!r}; choose one of: {', '.join(FIT_ENGINES)}")
     if not 0 <= cfg.seed < 2**32 or (cfg.init_seed is not None and not 0 <= cfg.init_seed < 2**32):
         raise UserError(f"--seed must be 0 to {2**32 - 1}, got {cfg.seed if cfg.init_seed is None else cfg.init_seed}")
+    if cfg.min_count < 0:
+        raise UserError(f"--min-count must be 0 or more, got {cfg.min_count}")
 
 
 def aux_column(cfg: TrainConfig) -> str | None:
-    return cfg.aux_column if cfg.blend_tfidf and cfg.model == "lstm" else None
+    """The column the stack's ridge regression learns at training time; never the label itself."""
+    use = cfg.blend_tfidf and cfg.model == "lstm" and cfg.aux_column != cfg.label_column
+    return cfg.aux_column if use else None
 
 
 def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int) -> dict:
     """Split the clean rows `df`, fit, evaluate and save the bundle at `out`; returns the metrics."""
-    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux_column(cfg))
+    classes = classes_of(df[cfg.label_column])
+    where = source.get("path", "fit")
+    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux_column(cfg), classes,
+                       where)
+    check_min_count(split.y_train, classes or [0, 1], cfg.min_count, where, cfg.label_column)
     tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
     keep_generator = generator_stays(out, tokenizer)
     if cfg.model == "tfidf":
-        return train_tfidf(cfg, split, tokenizer, out, source, keep_generator)
-    return train_lstm(cfg, split, tokenizer, out, source, keep_generator, verbose)
+        return train_tfidf(cfg, split, tokenizer, out, source, keep_generator, classes)
+    return train_lstm(cfg, split, tokenizer, out, source, keep_generator, verbose, classes)
+
+
+def test_figures(y, p, classes: list | None) -> tuple[float, float]:
+    """(loss, accuracy) as Keras' evaluate counts them: binary or sparse categorical."""
+    if classes is None:
+        return log_loss(y, p), keras_accuracy(y, p)
+    return categorical_log_loss(y, p), categorical_accuracy(y, p)
+
+
+def class_facts(split: Split, classes: list | None) -> dict:
+    """What metrics.json says of the labels: the positive share (binary) or the classes and the
+    majority class's test share, the floor a model must beat."""
+    if classes is None:
+        return {"test_positive_share": float(np.mean(split.y_test))}
+    majority = int(np.argmax(np.bincount(split.y_train, minlength=len(classes))))
+    return {"classes": classes, "majority_class": classes[majority],
+            "test_majority_share": float(np.mean(split.y_test == majority))}
 
 
 def generator_stays(out: Path, tokenizer: Tokenizer) -> bool:
@@ -106,7 +134,7 @@ def generator_stays(out: Path, tokenizer: Tokenizer) -> bool:
 
 
 def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, source: dict,
-               keep_generator: bool, verbose: int) -> dict:
+               keep_generator: bool, verbose: int, classes: list | None = None) -> dict:
     from classifier.models.lstm import build_classifier, compile_classifier, history_rows, quiet_tensorflow, seeded
     from classifier.models.stack import fit_head
 
@@ -117,7 +145,8 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
     x_test = tokenizer.texts_to_padded(split.x_test)
     run_seed = cfg.seed if cfg.init_seed is None else cfg.init_seed
     with seeded(run_seed, cfg.deterministic):
-        model = build_classifier(cfg)
+        n_classes = None if classes is None else len(classes)
+        model = build_classifier(cfg, n_classes)
         compile_classifier(model)
         stop = keras.callbacks.EarlyStopping(
             monitor="val_loss", min_delta=cfg.min_delta, patience=cfg.patience,
@@ -134,15 +163,17 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
             history = padskip_fit(model, x_train, split.y_train, bucketing=cfg.bucketing, seed=run_seed, **fit_kwargs)
         else:
             history = model.fit(x_train, split.y_train, **fit_kwargs)
-        head = fit_head(cfg, model, tokenizer, split, x_train)  # threshold; tuned: the stacked TF-IDF model
+        # threshold; tuned: the stacked TF-IDF model
+        head = fit_head(cfg, model, tokenizer, split, x_train, n_classes)
         train_seconds = time.perf_counter() - start
         loss, acc = model.evaluate(x_test, split.y_test, verbose=0)
     lstm_alone = {}
     if head.predict_test is not None:
         lstm_alone = {"lstm_test_loss": float(loss), "lstm_test_accuracy": float(acc)}
         p = head.predict_test(x_test, split.x_test)
-        loss, acc = log_loss(split.y_test, p), keras_accuracy(split.y_test, p)
+        loss, acc = test_figures(split.y_test, p, classes)
     rows = history_rows(history)
+    labels = {} if classes is None else {"classes": classes}
     metrics = {
         "test_loss": float(loss),
         "test_accuracy": float(acc),
@@ -151,40 +182,44 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
         "seconds_per_epoch": round(train_seconds / max(len(rows), 1), 1),
         "n_train": len(split.x_train),
         "n_test": len(split.x_test),
-        "test_positive_share": float(np.mean(split.y_test)),
+        **class_facts(split, classes),
         **head.meta,
         **lstm_alone,
     }
     save_bundle(out, model=model, tokenizer=tokenizer, config=cfg, history=rows, metrics=metrics,
-                extra={"data": source, **head.meta}, write_files=head.write_files, keep_generator=keep_generator)
+                extra={"data": source, **labels, **head.meta}, write_files=head.write_files,
+                keep_generator=keep_generator)
     return metrics
 
 
 def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, source: dict,
-                keep_generator: bool) -> dict:
+                keep_generator: bool, classes: list | None = None) -> dict:
     """Fit on the whole training split (as SPEC measured it); the threshold comes from a second fit
-    that holds out the last `validation_split` of it, as Keras' validation_split does."""
+    that holds out the last `validation_split` of it, as Keras' validation_split does. Classes
+    other than 0/1 fit a multinomial regression and need no threshold."""
     start = time.perf_counter()
-    model = fit_tfidf(split.x_train, split.y_train, cfg)
+    model = fit_tfidf(split.x_train, split.y_train, cfg, n_classes=None if classes is None else len(classes))
     train_seconds = time.perf_counter() - start
     threshold = {}
-    if cfg.threshold_rule != "fixed":
+    if cfg.threshold_rule != "fixed" and classes is None:
         cut = int(len(split.x_train) * (1 - cfg.validation_split))
         held = fit_tfidf(split.x_train[:cut], split.y_train[:cut], cfg)
         p_val = held.predict_proba(split.x_train[cut:])
         threshold = {"threshold": choose_threshold(split.y_train[cut:], p_val, cfg.threshold_rule)}
     p = model.predict_proba(split.x_test)
+    loss, acc = test_figures(split.y_test, p, classes)
+    labels = {} if classes is None else {"classes": classes}
     metrics = {
-        "test_loss": log_loss(split.y_test, p),
-        "test_accuracy": keras_accuracy(split.y_test, p),
+        "test_loss": loss,
+        "test_accuracy": acc,
         "epochs_run": 0,
         "train_seconds": round(train_seconds, 1),
         "n_train": len(split.x_train),
         "n_test": len(split.x_test),
         "n_features": len(model.features),
-        "test_positive_share": float(np.mean(split.y_test)),
+        **class_facts(split, classes),
         **threshold,
     }
     save_bundle(out, model=None, tokenizer=tokenizer, config=cfg, history=[], metrics=metrics, write_files=model.save,
-                extra={"data": source, **threshold}, keep_generator=keep_generator)
+                extra={"data": source, **labels, **threshold}, keep_generator=keep_generator)
     return metrics

@@ -79,9 +79,11 @@ def test_missing_label_column(tmp_path):
     refused(tmp_path, path, "no label column 'Recommended IND'", "'label'", "--label-column", text_column="text")
 
 
-def test_labels_other_than_0_1(tmp_path):
-    path = write(tmp_path, "d.csv", "text,label\n" + labelled_rows(20, labels=(1, 0, 2, "maybe")))
-    refused(tmp_path, path, "'2'", "'maybe'", "0 or 1", text_column="text", label_column="label")
+def test_more_than_1000_classes(tmp_path):
+    # labels other than 0/1 train a multi-class model (tests/test_multiclass.py); an id column does not
+    path = write(tmp_path, "d.csv", "text,label\n" + labelled_rows(1200, labels=range(1200)))
+    refused(tmp_path, path, "d.csv", "'label'", "1,200 distinct values", "more than 1,000",
+            text_column="text", label_column="label")
 
 
 def test_only_one_class(tmp_path):

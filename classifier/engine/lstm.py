@@ -4,7 +4,8 @@
     engine.predict_ids([[12, 7, 431], []])      # float32, one probability per id list
 
 It runs Embedding -> LSTM -> Dense(1, sigmoid) (the reference model) and Embedding(mask_zero)
--> Bidirectional(LSTM) -> Dense(1, sigmoid) (the tuned preset's), over padded ids. Four facts
+-> Bidirectional(LSTM) -> Dense(1, sigmoid) (the tuned preset's), over padded ids, and the same
+with a Dense(k, softmax) head (labels other than 0/1: one probability per class). Four facts
 make it cheap to run exactly:
 - embedding(id) @ kernel + bias is a fixed row per word: one (vocab, 4u) table per direction
   replaces the embedding lookup and the input matmul of every step;
@@ -33,7 +34,7 @@ from threadpoolctl import ThreadpoolController
 from classifier.engine.cell import lstm_step
 from classifier.errors import UserError
 from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
-from classifier.metrics import sigmoid
+from classifier.metrics import sigmoid, softmax
 
 # rows per chunk: each step's gate block (rows x 4u floats) stays near the CPU cache
 CHUNK_ROWS = 1024
@@ -100,8 +101,15 @@ class ClassifierEngine:
         if len(directions) == 2 and not self.mask_zero:
             raise ValueError("a bidirectional engine needs a masked embedding (mask_zero=True)")
         self.directions = [Direction(t, r, self.maxlen, self.mask_zero) for t, r in directions]
-        self.dense_kernel = np.asarray(dense_kernel, dtype=np.float32).reshape(-1)  # (u * directions,)
-        self.dense_bias = np.float32(np.asarray(dense_bias, dtype=np.float32).reshape(-1)[0])
+        kernel = np.asarray(dense_kernel, dtype=np.float32)
+        # a Dense(k > 1) head is a softmax over k classes; Dense(1) the sigmoid of the binary model
+        self.n_classes = kernel.shape[1] if kernel.ndim == 2 and kernel.shape[1] > 1 else None
+        if self.n_classes is None:
+            self.dense_kernel = kernel.reshape(-1)  # (u * directions,)
+            self.dense_bias = np.float32(np.asarray(dense_bias, dtype=np.float32).reshape(-1)[0])
+        else:
+            self.dense_kernel = np.ascontiguousarray(kernel)  # (u * directions, k)
+            self.dense_bias = np.asarray(dense_bias, dtype=np.float32).reshape(-1)
         if len(self.dense_kernel) != sum(d.recurrent.shape[0] for d in self.directions):
             raise ValueError(f"a dense kernel of {len(self.dense_kernel)} does not read the LSTM outputs")
 
@@ -117,9 +125,10 @@ class ClassifierEngine:
     # -- prediction ------------------------------------------------------------
     def predict_ids(self, id_lists: Sequence[Sequence[int]], chunk_rows: int = CHUNK_ROWS,
                     threads: int | None = None) -> np.ndarray:
-        """Probabilities for id lists (not padded), as the Keras model gives for their padded rows."""
+        """Probabilities for id lists (not padded), as the Keras model gives for their padded rows:
+        one per list, or (lists, k) for a softmax head."""
         seqs = [self._visible(s) for s in id_lists]
-        out = np.empty(len(seqs), dtype=np.float32)
+        out = np.empty(len(seqs) if self.n_classes is None else (len(seqs), self.n_classes), dtype=np.float32)
         if not seqs:
             return out
         lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
@@ -164,7 +173,8 @@ class ClassifierEngine:
         skipped = self.maxlen - np.minimum(lengths, self.maxlen)  # pad steps before the first word
         h = [d.final_h(seqs if i == 0 else [s[::-1] for s in seqs], lengths, skipped)
              for i, d in enumerate(self.directions)]
-        return sigmoid(np.concatenate(h, axis=1) @ self.dense_kernel + self.dense_bias)
+        z = np.concatenate(h, axis=1) @ self.dense_kernel + self.dense_bias
+        return sigmoid(z) if self.n_classes is None else softmax(z)
 
     # -- from a Keras model ----------------------------------------------------
     @classmethod
@@ -217,7 +227,8 @@ class ClassifierEngine:
 def check_architecture(layers: list[tuple[str, dict]], maxlen: int | None) -> dict:
     """The Embedding's config if the layers, (class name, Keras config) in order, are a model the engine
     runs (Dropout and the InputLayer aside) over fixed-length ids: Embedding -> LSTM -> Dense(1, sigmoid),
-    or Embedding(mask_zero) -> Bidirectional(LSTM, concat) -> Dense(1, sigmoid); else UserError.
+    or Embedding(mask_zero) -> Bidirectional(LSTM, concat) -> Dense(1, sigmoid), either with
+    Dense(k > 1, softmax) instead; else UserError.
     `from_keras` and `from_keras_file` both check through here."""
     kept = [(kind, config) for kind, config in layers if kind not in IGNORED_LAYERS]
     kinds = [kind for kind, _ in kept]
@@ -235,11 +246,14 @@ def check_architecture(layers: list[tuple[str, dict]], maxlen: int | None) -> di
         for config, backwards in lstms:
             wanted = [*LSTM_SETTINGS, ("go_backwards", backwards)]
             problems += [f"LSTM {key}={config.get(key)!r}" for key, want in wanted if config.get(key) != want]
+        softmax_head = isinstance(dense.get("units"), int) and dense.get("units") > 1
+        head = (("activation", "softmax"),) if softmax_head else (("units", 1), ("activation", "sigmoid"))
         problems += [f"Dense {key}={dense.get(key)!r}" for key, want in
-                     (("units", 1), ("activation", "sigmoid"), ("use_bias", True)) if dense.get(key) != want]
+                     (*head, ("use_bias", True)) if dense.get(key) != want]
     if kinds not in (["Embedding", "LSTM", "Dense"], ["Embedding", "Bidirectional", "Dense"]) or problems:
         shape = " -> ".join(map(str, kinds)) or "a model without layers"
-        raise UserError(f"the NumPy engine runs Embedding -> (Bidirectional) LSTM -> Dense(1, sigmoid) models, not "
+        raise UserError(f"the NumPy engine runs Embedding -> (Bidirectional) LSTM -> Dense(1, sigmoid) or "
+                        f"Dense(k, softmax) models, not "
                         f"{shape}{' with ' + ', '.join(problems) if problems else ''}; use --engine keras")
     if maxlen is None:
         raise UserError("the NumPy engine needs a model over fixed-length padded ids; use --engine keras")

@@ -46,6 +46,12 @@ def export_bundle(model: str | os.PathLike | Bundle, fmt: str, out: str | os.Pat
 
 # -- checks ------------------------------------------------------------------------------------
 def check_exportable(bundle: Bundle, fmt: str) -> None:
+    if bundle.multiclass:  # the exported signatures give P(recommends) and a 0/1 label, one number a text
+        raise UserError(
+            f"{bundle.path} is a multi-class bundle ({len(bundle.classes_)} classes of "
+            f"{bundle.config.label_column!r}): export writes 0/1 models only (recommend_proba, recommend); "
+            f"`classifier score` scores this one"
+        )
     if bundle.kind == "stack":
         parts = "TF-IDF model and a rating regression" if "aux" in bundle.blend else "TF-IDF model"
         raise UserError(

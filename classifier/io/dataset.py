@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from classifier.errors import UserError
+from classifier.io.labels import check_class_count, class_index, is_binary, user_labels
 from classifier.io.records import sniff_bom
 
 if TYPE_CHECKING:
@@ -99,11 +100,12 @@ def load_labelled(
     path: str | os.PathLike, text_column: str, label_column: str, max_rows: int | None = None,
     optional_columns: tuple[str, ...] = (), column_flags: bool = True,
 ) -> pd.DataFrame:
-    """The two columns of a CSV file, rows with a missing value dropped, labels checked to be 0/1
-    (`clean_labelled`). Missing values are pandas' defaults (empty, NA, N/A, null, ...), as the
+    """The two columns of a CSV file, rows with a missing value dropped, labels read by
+    classifier.io.labels' rules (`clean_labelled`): the label column is read as text, so labels are
+    kept as written. Missing values are pandas' defaults (empty, NA, N/A, null, ...), as the
     reference recipe's `read_csv(...).dropna()` reads them. Without `column_flags` (evaluating a
     bundle, whose columns are fixed) a missing column's error names no option to change it."""
-    df = read_csv(path, dtype={text_column: str}, keep_default_na=True)
+    df = read_csv(path, dtype={text_column: str, label_column: str}, keep_default_na=True)
     for name, role, flag in ((text_column, "text", "--text-column"), (label_column, "label", "--label-column")):
         if name not in df.columns:
             flag = flag if column_flags else None
@@ -113,7 +115,9 @@ def load_labelled(
 
 def clean_labelled(df: pd.DataFrame, text_column: str, label_column: str, name: str,
                    max_rows: int | None = None, optional_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Rows with a text and a 0/1 label (the first `max_rows` of them), labels as integers.
+    """Rows with a text and a label (the first `max_rows` of them). Labels that are all 0 or 1 as
+    numbers become the ints 0/1 (the binary model); others are the user's values
+    (classifier.io.labels.user_labels), at least two and at most MAX_CLASSES of them.
 
     Those of `optional_columns` the frame has are kept as numbers (NaN where not one); a
     missing value there does not drop the row. `name` says where the rows came from, in errors."""
@@ -123,17 +127,11 @@ def clean_labelled(df: pd.DataFrame, text_column: str, label_column: str, name: 
     extra = [c for c in optional_columns if c in df.columns and c not in (text_column, label_column)]
     df = df[[text_column, label_column, *extra]].dropna(subset=[text_column, label_column])
     df = df.assign(**{c: pd.to_numeric(df[c], errors="coerce") for c in extra})
-    labels = pd.to_numeric(df[label_column], errors="coerce")
-    bad = ~labels.isin([0, 1])
-    if bad.any():
-        values = pd.unique(df.loc[bad, label_column].astype(str))[:5]
-        first_row = int(df.index[bad.to_numpy()][0]) + 1
-        raise UserError(
-            f"{name}: label column {label_column!r} must hold 0 or 1, found "
-            f"{', '.join(repr(v) for v in values)} (first at data row {first_row}); "
-            f"map the labels to 0/1 or pass --label-column NAME"
-        )
-    df = df.assign(**{label_column: labels.astype(np.int64)})
+    if is_binary(df[label_column]):
+        labels = pd.to_numeric(df[label_column]).astype(np.int64)
+    else:
+        labels = pd.Series(user_labels(df[label_column]), index=df.index, dtype=object)
+    df = df.assign(**{label_column: labels})
     if max_rows is not None:
         df = df.head(max_rows)
     if len(df) < MIN_ROWS:
@@ -141,12 +139,13 @@ def clean_labelled(df: pd.DataFrame, text_column: str, label_column: str, name: 
             f"{name}: only {len(df)} usable rows (of {n_read}; rows missing a text or label are "
             f"dropped); need at least {MIN_ROWS} to split into train, validation and test"
         )
-    classes = sorted(df[label_column].unique())
-    if len(classes) < 2:
-        raise UserError(
-            f"{name}: every usable row has label {classes[0]} in {label_column!r}; "
-            f"training needs rows of both 0 and 1"
-        )
+    distinct = pd.unique(df[label_column])
+    if len(distinct) < 2:
+        label = distinct[0]
+        binary = df[label_column].dtype == np.int64  # the 0/1 labels; a multi-class column is of objects
+        shown, both = (label, "rows of both 0 and 1") if binary else (repr(label), "at least two classes")
+        raise UserError(f"{name}: every usable row has label {shown} in {label_column!r}; training needs {both}")
+    check_class_count(len(distinct), name, label_column)
     return df
 
 
@@ -171,15 +170,21 @@ def split_rows(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFr
 
 
 def make_split(df: pd.DataFrame, text_column: str, label_column: str, test_size: float, seed: int,
-               aux_column: str | None = None) -> Split:
-    """The classifier's texts and labels on `split_rows`; `aux_column`, when `df` has it, comes along
-    for the training rows."""
+               aux_column: str | None = None, classes: list | None = None, name: str = "the data") -> Split:
+    """The classifier's texts and labels on `split_rows`; `aux_column`, when `df` has it (and it is
+    not the label), comes along for the training rows. Labels are 0/1 float32 for the binary model;
+    with `classes`, each label's position in them (int64; a label outside them is a UserError)."""
     train, test = split_rows(df, test_size, seed)
-    aux = aux_column if aux_column and aux_column in df.columns else None
+    aux = aux_column if aux_column and aux_column in df.columns and aux_column != label_column else None
+    if classes is None:
+        y_train, y_test = (part[label_column].to_numpy(dtype=np.float32) for part in (train, test))
+    else:
+        y_train, y_test = (class_index(part[label_column].tolist(), classes, name, label_column)
+                           for part in (train, test))
     return Split(
         train[text_column].tolist(),
         test[text_column].tolist(),
-        train[label_column].to_numpy(dtype=np.float32),
-        test[label_column].to_numpy(dtype=np.float32),
+        y_train,
+        y_test,
         None if aux is None else train[aux].to_numpy(dtype=np.float64),
     )

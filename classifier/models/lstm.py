@@ -67,8 +67,9 @@ def seeded(seed: int, deterministic: bool = True) -> Iterator[None]:
         np.random.set_state(np_state)
 
 
-def build_classifier(cfg: TrainConfig):
-    """Embedding(num_words, 300) -> LSTM(64) -> Dense(1, sigmoid); 993,505 weights for the reference."""
+def build_classifier(cfg: TrainConfig, n_classes: int | None = None):
+    """Embedding(num_words, 300) -> LSTM(64) -> Dense(1, sigmoid); 993,505 weights for the reference.
+    With `n_classes` (labels other than 0/1, classifier.io.labels) the head is Dense(n_classes, softmax)."""
     quiet_tensorflow()
     import keras
     from keras import layers
@@ -85,14 +86,18 @@ def build_classifier(cfg: TrainConfig):
             *drop[:1],
             rnn,
             *drop[1:],
-            layers.Dense(1, activation="sigmoid", name="dense"),
+            layers.Dense(1, activation="sigmoid", name="dense") if n_classes is None
+            else layers.Dense(n_classes, activation="softmax", name="dense"),
         ],
         name="classifier",
     )
 
 
 def compile_classifier(model) -> None:
-    model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    """The reference's compile; a softmax head (more than one unit) takes class indices as labels."""
+    softmax = model.output_shape[-1] > 1
+    model.compile(loss="sparse_categorical_crossentropy" if softmax else "binary_crossentropy", optimizer="adam",
+                  metrics=["accuracy"])
 
 
 def history_rows(history) -> list[dict]:

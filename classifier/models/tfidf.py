@@ -2,6 +2,7 @@
 
     model = fit_tfidf(texts, y, cfg)          # scikit-learn fits it
     model.predict_proba(["love it"])          # plain Python and NumPy predict it
+    fit_tfidf(texts, y, cfg, n_classes=6)     # class indices: multinomial logistic regression, softmax
 
 The files keep the n-gram vocabulary as JSON and idf, weights and bias as .npz (no pickle).
 `TfidfFeatures` maps a text to the ids of its known n-grams, so scoring drives a tfidf bundle
@@ -19,7 +20,7 @@ import numpy as np
 
 from classifier.config import TrainConfig
 from classifier.errors import UserError
-from classifier.metrics import sigmoid
+from classifier.metrics import sigmoid, softmax
 
 FORMAT = "classifier-tfidf/1"
 VOCAB_FILE = "tfidf.json"
@@ -110,14 +111,16 @@ class TfidfFeatures:
 
 class TfidfModel:
     """Logistic regression weights over TF-IDF features; optionally a second linear model (`aux`,
-    the tuned preset's ridge regression on the star rating) over the same features."""
+    the tuned preset's ridge regression on the star rating) over the same features. `coef` is one
+    weight per feature (the binary model, a sigmoid) or (features, k) with k intercepts (a softmax)."""
 
-    def __init__(self, features: TfidfFeatures, idf: np.ndarray, coef: np.ndarray, intercept: float,
+    def __init__(self, features: TfidfFeatures, idf: np.ndarray, coef: np.ndarray, intercept,
                  aux_coef: np.ndarray | None = None, aux_intercept: float = 0.0):
         self.features = features
         self.idf = idf.astype(np.float64)
         self.coef = coef.astype(np.float64)
-        self.intercept = float(intercept)
+        self.n_classes = self.coef.shape[1] if self.coef.ndim == 2 else None
+        self.intercept = float(intercept) if self.n_classes is None else np.asarray(intercept, np.float64).reshape(-1)
         self.aux_coef = None if aux_coef is None else aux_coef.astype(np.float64)
         self.aux_intercept = float(aux_intercept)
 
@@ -130,14 +133,20 @@ class TfidfModel:
 
     def scores_pairs(self, rows: np.ndarray, feats: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(logits, aux predictions or None) of `n` rows from their (row, feature id) occurrences: the
-        sparse TF-IDF row of each, sublinear tf times idf, l2-normalised, times the weights."""
+        sparse TF-IDF row of each, sublinear tf times idf, l2-normalised, times the weights. Logits
+        are (n,), or (n, k) for a softmax model."""
         size = np.int64(len(self.idf))
         cell, counts = np.unique(rows.astype(np.int64) * size + feats, return_counts=True)
         row, feat = cell // size, cell % size
         x = (1.0 + np.log(counts)) * self.idf[feat]
         norm = np.sqrt(np.bincount(row, x * x, minlength=n))
         norm[norm == 0] = 1.0  # a row with no known feature scores the intercept alone
-        logits = self.intercept + np.bincount(row, x * self.coef[feat], minlength=n) / norm
+        if self.n_classes is None:
+            logits = self.intercept + np.bincount(row, x * self.coef[feat], minlength=n) / norm
+        else:  # a bincount per class: k passes over the occurrences, no (n, features) matrix
+            weights = self.coef[feat]
+            logits = self.intercept + np.column_stack(
+                [np.bincount(row, x * weights[:, c], minlength=n) for c in range(self.n_classes)]) / norm[:, None]
         aux = None
         if self.aux_coef is not None:
             aux = self.aux_intercept + np.bincount(row, x * self.aux_coef[feat], minlength=n) / norm
@@ -147,7 +156,8 @@ class TfidfModel:
         return self.scores_ids(id_lists)[0]
 
     def predict_proba_ids(self, id_lists) -> np.ndarray:
-        return sigmoid(self.logits_ids(id_lists)).astype(np.float32)
+        z = self.logits_ids(id_lists)
+        return (sigmoid(z) if self.n_classes is None else softmax(z)).astype(np.float32)
 
     def predict_proba(self, texts) -> np.ndarray:
         return self.predict_proba_ids(self.features.encode_many(texts))
@@ -160,7 +170,7 @@ class TfidfModel:
         with open(folder / WEIGHTS_FILE, "wb") as f:
             aux = {} if self.aux_coef is None else {"aux_coef": self.aux_coef,
                                                     "aux_intercept": np.array([self.aux_intercept])}
-            np.savez(f, idf=self.idf, coef=self.coef, intercept=np.array([self.intercept]), **aux)
+            np.savez(f, idf=self.idf, coef=self.coef, intercept=np.atleast_1d(self.intercept), **aux)
         return [VOCAB_FILE, WEIGHTS_FILE]
 
     @classmethod
@@ -170,7 +180,8 @@ class TfidfModel:
             if vocab.get("format") != FORMAT or vocab.get("token_pattern") not in (TOKEN_PATTERN, ID_PATTERN):
                 raise ValueError(f"format is {vocab.get('format')!r}, expected {FORMAT!r}")
             with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as w:
-                idf, coef, intercept = w["idf"], w["coef"], float(w["intercept"][0])
+                idf, coef, intercept = w["idf"], w["coef"], w["intercept"]
+                intercept = float(intercept[0]) if coef.ndim == 1 else intercept
                 aux_coef = w["aux_coef"] if "aux_coef" in w else None
                 aux_intercept = float(w["aux_intercept"][0]) if "aux_intercept" in w else 0.0
         except FileNotFoundError as e:
@@ -185,9 +196,10 @@ class TfidfModel:
 
 
 def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: str = TOKEN_PATTERN,
-              aux: np.ndarray | None = None) -> TfidfModel:
+              aux: np.ndarray | None = None, n_classes: int | None = None) -> TfidfModel:
     """With `aux` (a number per text, NaN where unknown), also a ridge regression on it over the
-    same plain TF-IDF rows."""
+    same plain TF-IDF rows. With `n_classes`, `y` holds class indices and the regression is
+    multinomial (a softmax over n_classes; naive Bayes scaling, defined for two classes, is skipped)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -204,7 +216,7 @@ def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: 
         ridge = Ridge(alpha=1.0).fit(x[known], aux[known])  # alpha 1 was best on validation of 0.3, 1, 3, 10
         aux_fit = {"aux_coef": ridge.coef_, "aux_intercept": float(ridge.intercept_)}
     scale = np.ones(x.shape[1])
-    if cfg.tfidf_nb:
+    if cfg.tfidf_nb and n_classes is None:
         y = np.asarray(y)
         present = (x > 0).astype(np.float64)
         pos, neg = 1.0 + present[y == 1].sum(axis=0).A1, 1.0 + present[y == 0].sum(axis=0).A1
@@ -215,7 +227,23 @@ def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: 
     terms = [""] * len(vec.vocabulary_)
     for term, i in vec.vocabulary_.items():
         terms[i] = term
-    return TfidfModel(TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern), vec.idf_, lr.coef_[0] * scale,
-                      lr.intercept_[0], **aux_fit)
+    features = TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern)
+    if n_classes is None:
+        return TfidfModel(features, vec.idf_, lr.coef_[0] * scale, lr.intercept_[0], **aux_fit)
+    return TfidfModel(features, vec.idf_, *softmax_weights(lr, n_classes), **aux_fit)
+
+
+def softmax_weights(lr, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(coef (features, n_classes), intercepts) of a fitted LogisticRegression as softmax logits over
+    all n_classes: two classes give one logit, which is class 1's against 0 for class 0; a class the
+    fit never saw (absent from its rows) gets zero weights and an intercept 20 below the lowest."""
+    coef, intercept = lr.coef_, lr.intercept_
+    if len(lr.classes_) == 2:
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+    full_coef = np.zeros((n_classes, coef.shape[1]))
+    full_intercept = np.full(n_classes, intercept.min() - 20.0)
+    full_coef[lr.classes_.astype(np.int64)] = coef
+    full_intercept[lr.classes_.astype(np.int64)] = intercept
+    return full_coef.T, full_intercept
 
 

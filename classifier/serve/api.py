@@ -1,5 +1,6 @@
-"""The project's own JSON API: /predict (probability, label and status, as `classifier predict`)
-and /generate (samples, as `classifier generate --format jsonl`).
+"""The project's own JSON API: /predict (probability, label and status, as `classifier predict`;
+a multi-class bundle's most likely class, its probability and every class's) and /generate
+(samples, as `classifier generate --format jsonl`).
 
     curl -d '{"texts": ["Love it", ""]}' http://127.0.0.1:8000/predict
     curl -d '{"prompt": "this dress is", "words": 12}' http://127.0.0.1:8000/generate
@@ -14,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from classifier.predict import check_threshold
+from classifier.predict import check_threshold, refuse_threshold
 from classifier.serve.deps import ServerState, check_items, documented, json_body
 from classifier.serve.registry import ModelNotFound
 from classifier.serve.schemas import GenerateRequest, GenerateResponse, PredictRequest, PredictResponse
@@ -34,8 +35,15 @@ async def predict(body: PredictBody, state: ServerState, model: str | None = Non
     m = state.registry.get(model)
     check_items(body.texts, state.settings)
     threshold = None if body.threshold is None else check_threshold(body.threshold)
+    refuse_threshold(m.bundle, threshold)  # a 400: a multi-class bundle picks the most likely class
     predictions = await m.scorer.predict(body.texts, threshold)
     state.metrics.scored(m.name, len(body.texts))
+    if m.bundle.multiclass:
+        names = [str(c) for c in m.bundle.classes_.tolist()]
+        return {"model": m.name, "results": [
+            {"predicted_label": p.label, "predicted_proba": p.proba, "status": p.status,
+             "probabilities": None if p.probas is None else dict(zip(names, p.probas, strict=True))}
+            for p in predictions]}
     return {"model": m.name, "results": [{"recommend_proba": p.proba, "recommend": p.recommend, "status": p.status}
                                          for p in predictions]}
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from classifier.bundle import Bundle, load
-from classifier.predict import predict
+from classifier.predict import output_rows
 from classifier.serve.scorer import Scorer
 from classifier.serve.worker import Worker
 from classifier.textgen.generate import generate
@@ -102,7 +102,7 @@ class Registry:
     def _load(self, m: Model) -> None:
         bundle = self._preloaded.pop(m.name, None) or load(m.path)
         # the warm-up builds what the first request would (the engine, the generator network)
-        predict(bundle, [WARMUP_TEXT])
+        output_rows(bundle, [WARMUP_TEXT])
         if has_generator(bundle):
             generate(bundle, WARMUP_PROMPT, words=2)
             m.generator = Worker(f"generate-{m.name}")

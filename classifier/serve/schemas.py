@@ -38,10 +38,11 @@ class TFPredictRequest(Body):
 
 
 class TFPredictResponse(BaseModel):
-    """`predictions` answers `instances`, `outputs` answers `inputs`, as TF Serving does."""
+    """`predictions` answers `instances`, `outputs` answers `inputs`, as TF Serving does: a number per
+    text (P(recommends)), or for a multi-class bundle a list of its classes' probabilities."""
 
-    predictions: list[float | None] | None = None
-    outputs: list[float | None] | None = None
+    predictions: list[float | list[float] | None] | None = None
+    outputs: list[float | list[float] | None] | None = None
 
 
 class PredictRequest(Body):
@@ -55,9 +56,18 @@ class Result(BaseModel):
     status: Literal["ok", "truncated", "no_known_words", "empty"]
 
 
+class ClassResult(BaseModel):
+    """A multi-class bundle's answer: the most likely class, its probability and every class's."""
+
+    predicted_label: int | str | None
+    predicted_proba: float | None
+    probabilities: dict[str, float] | None  # class (as text) -> probability, in the bundle's order
+    status: Literal["ok", "truncated", "no_known_words", "empty"]
+
+
 class PredictResponse(BaseModel):
     model: str
-    results: list[Result]
+    results: list[Result] | list[ClassResult]
 
 
 class GenerateRequest(Body):

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from classifier.bundle import Bundle
-from classifier.predict import Prediction, predict
+from classifier.predict import ClassPrediction, Prediction, predict, predict_classes
 from classifier.serve.worker import settle_later
 
 # texts one engine call takes from the queue; a larger request still goes whole, alone
@@ -48,7 +48,9 @@ class Scorer:
         self._thread = threading.Thread(target=self._serve, name=f"scorer-{name}", daemon=True)
         self._thread.start()
 
-    async def predict(self, texts: list[str | None], threshold: float | None = None) -> list[Prediction]:
+    async def predict(self, texts: list[str | None],
+                      threshold: float | None = None) -> list[Prediction] | list[ClassPrediction]:
+        """predict()'s answers; a multi-class bundle's are predict_classes()' (no threshold)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._jobs.put(Job(texts, threshold, loop, future))
@@ -75,7 +77,8 @@ class Scorer:
     def _run(self, jobs: list[Job]) -> None:
         start = time.perf_counter()
         try:
-            merged = predict(self.bundle, [t for job in jobs for t in job.texts])
+            texts = [t for job in jobs for t in job.texts]
+            merged = predict_classes(self.bundle, texts) if self.bundle.multiclass else predict(self.bundle, texts)
         except Exception:
             if len(jobs) > 1:  # find the job that fails, so the others still get their answers
                 for job in jobs:

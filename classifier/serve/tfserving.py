@@ -4,7 +4,8 @@
     # {"predictions": [0.987654]}
 
 A prediction is the probability `classifier predict` prints for the text (6 decimals; null for an
-empty or blank text). Each bundle is served as version 1, its only version; the /versions/1
+empty or blank text); for a multi-class bundle, the list of its classes' probabilities in the
+bundle's order (`metadata` lists the classes). Each bundle is served as version 1, its only version; the /versions/1
 paths answer as the plain ones do.
 """
 
@@ -46,7 +47,10 @@ async def tf_predict(name: str, body: Body, state: ServerState) -> dict:
     check_items(texts, state.settings)
     predictions = await model.scorer.predict(texts)
     state.metrics.scored(name, len(texts))
-    probas = [p.proba for p in predictions]
+    if model.bundle.multiclass:
+        probas = [None if p.probas is None else list(p.probas) for p in predictions]
+    else:
+        probas = [p.proba for p in predictions]
     return {"predictions": probas} if body.instances is not None else {"outputs": probas}
 
 
@@ -87,8 +91,14 @@ async def tf_metadata_version(name: str, version: str, state: ServerState):
 def describe(model: Model) -> dict:
     """What a client needs to trust the numbers: the settings, test figures, threshold and tokenizer hash."""
     b = model.bundle
+    if b.multiclass:
+        outputs = ("for each text, the probability of each class in `classes` order (6 decimals), as "
+                   "`classifier score` writes them; null for an empty text")
+    else:
+        outputs = "P(recommends) rounded to 6 decimals, as `classifier predict` prints it; null for an empty text"
     return {
         "kind": b.kind,
+        "classes": b.classes_.tolist(),
         "engine": b.default_engine(),
         "threshold": b.threshold,
         "tokenizer_sha256": b.tokenizer.sha256,
@@ -96,5 +106,5 @@ def describe(model: Model) -> dict:
         "metrics": b.metrics,
         "generator": bool(b.meta.get("generator")),
         "inputs": "review texts (strings; null scores as an empty text)",
-        "outputs": "P(recommends) rounded to 6 decimals, as `classifier predict` prints it; null for an empty text",
+        "outputs": outputs,
     }

@@ -167,7 +167,7 @@ def generate(model: str | Path | Bundle, prompt: str, words: int = 10, n: int = 
     for new in continue_ids(net, ids, words, n * best_of, temperature, top_k, top_p, seed, sentiment):
         cont = " ".join(vocab[i - 1] for i in new)
         samples.append(Sample(head, f"{head} {cont}".strip(), cont, len(new), sentiment))
-    if score or best_of > 1:
+    if (score and not bundle.multiclass) or best_of > 1:  # a multi-class bundle has no P(recommends) to give
         p = bundle.recommend_proba([s.text for s in samples])
         for s, p_one in zip(samples, p, strict=True):
             s.score = round(float(p_one), 4)

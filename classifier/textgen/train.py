@@ -240,6 +240,9 @@ def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1
     if bundle.config.model == "tfidf":
         raise UserError(f"{model_dir} is a tfidf bundle; the generator needs a word-tokenizer bundle "
                         f"(train one with --preset reference or tuned)")
+    if bundle.multiclass and cfg.sentiment_token:
+        raise UserError(f"{model_dir} is a multi-class bundle ({bundle.config.label_column!r}): the {cfg.preset} "
+                        f"generator's sentiment token needs a 0/1 bundle; use --preset reference")
     data = resolve_data(bundle, data)
     train_texts, labels, test_texts = split_texts(data, bundle.config, cfg.text_column, cfg.max_texts)
     if cfg.sentiment_token and labels is None:
