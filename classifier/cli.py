@@ -35,6 +35,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def count(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def bounded_int(high: int):
     def parse(text: str) -> int:
         value = _number(text, int)
@@ -81,7 +88,7 @@ def cmd_train(args) -> None:
     cfg = preset(
         args.preset, epochs=args.epochs, max_rows=args.max_rows, text_column=args.text_column,
         label_column=args.label_column, batch_size=args.batch_size, seed=args.seed, init_seed=args.init_seed,
-        fit_engine=args.fit_engine, bucketing=args.bucketing,
+        fit_engine=args.fit_engine, bucketing=args.bucketing, min_count=args.min_count,
     )
     metrics = train(cfg, args.data, args.out, verbose=0 if args.quiet else 1)
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
@@ -98,8 +105,15 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_compare(args) -> None:
-    from classifier.compare import compare, format_table
+    from classifier.compare import compare, compare_classes, format_table
 
+    if args.label_columns:
+        rows = compare_classes(args.data, args.out, args.label_columns.split(","), presets=args.presets.split(","),
+                               max_rows=args.max_rows, epochs=args.epochs, reuse=args.reuse,
+                               min_count=args.min_count)
+        print(format_table(rows))
+        print(f"wrote {args.out}/compare.json")
+        return
     rows = compare(args.data, args.out, presets=args.presets.split(","), max_rows=args.max_rows,
                    epochs=args.epochs, reuse=args.reuse, init_seeds=args.init_seeds)
     print(format_table(rows))
@@ -107,6 +121,20 @@ def cmd_compare(args) -> None:
 
 
 def cmd_score(args) -> None:
+    if args.spark:
+        from classifier.spark import score_on_spark
+
+        summary = score_on_spark(
+            args.inputs, args.out, master=args.spark, model=args.model, output_format=args.format or "csv",
+            partitions=args.partitions, overwrite=args.overwrite, text_column=args.text_column,
+            threshold=args.threshold, sep=args.sep, encoding=args.encoding, engine=args.engine,
+            summary_json=args.summary_json,
+        )
+        if not args.quiet:
+            print(summary.line(), file=sys.stderr)
+        return
+    if args.format or args.partitions:
+        raise UserError("--format and --partitions go with --spark MASTER (README: Spark)")
     from classifier.score import score_files
 
     score_files(
@@ -246,7 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default=str(DEFAULT_MODEL_DIR), metavar="DIR",
                    help="bundle folder to write (default: %(default)s)")
     p.add_argument("--text-column", help="text column (default: 'Review Text')")
-    p.add_argument("--label-column", help="0/1 label column (default: 'Recommended IND')")
+    p.add_argument("--label-column", help="label column (default: 'Recommended IND'); 0/1 labels train the binary "
+                                          "model, any others a softmax over their classes")
+    p.add_argument("--min-count", type=count, metavar="N",
+                   help="refuse classes with fewer than N training rows (default: 1; 0 keeps a class that only the "
+                        "test split holds)")
     p.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
     p.add_argument("--seed", type=seed, help="random seed of the split, weights and shuffling (default: 42)")
     p.add_argument("--init-seed", type=seed, help="seed weights and shuffling only, keeping the --seed split")
@@ -269,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reuse", action="store_true", help="keep bundles in --out trained with the same settings")
     p.add_argument("--init-seeds", type=seed_list, metavar="S,S,...",
                    help="train each preset once per seed (weights and shuffling) and add mean and spread rows")
+    p.add_argument("--label-columns", metavar="COL,COL,...",
+                   help="train each preset on each of these label columns instead: accuracy, macro F1 and the "
+                        "majority-class share")
+    p.add_argument("--min-count", type=count, metavar="N", default=0,
+                   help="with --label-columns: as train's --min-count (default here: 0, so a class only the test "
+                        "split holds is kept, and counted wrong)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("score", help="add recommend_proba, recommend and status columns to review CSV files",
@@ -281,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="input encoding when not UTF-8, e.g. cp1252 (output is always UTF-8)")
     p.add_argument("--sep", help="field separator (default: tab for .tsv, else comma)")
     p.add_argument("--summary-json", metavar="FILE", help="also write the counts as JSON")
+    p.add_argument("--spark", metavar="MASTER",
+                   help="score on Apache Spark (local[N], spark://HOST:PORT, yarn, ...): INPUTs are CSV, TSV or "
+                        "Parquet files, folders, globs or URIs, -o a folder of part files (README: Spark)")
+    p.add_argument("--format", choices=["csv", "parquet"], help="with --spark: the part files' format (default: csv)")
+    p.add_argument("--partitions", type=positive_int, metavar="N",
+                   help="with --spark: score in N partitions, a shuffle that reorders rows (default: the input's "
+                        "splits, spread over every core when fewer and the input is 16 MiB or more)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("predict", help="print probability, label and status of reviews (arguments or stdin lines)",
