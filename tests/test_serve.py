@@ -473,3 +473,21 @@ def test_a_model_that_fails_to_load_keeps_the_server_unready(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+def test_a_tfidf_bundle_is_served(tmp_path, data_path, reviews):
+    from classifier.bundle import load
+    from classifier.config import preset
+    from classifier.predict import predict
+    from classifier.training import train
+
+    bundle_dir = tmp_path / "tfidf"
+    train(preset("tfidf", max_rows=2000), data_path, bundle_dir, verbose=0)
+    want = [p.proba for p in predict(load(bundle_dir), reviews[:50])]
+    server = start_server(tmp_path, "--model", str(bundle_dir))
+    try:
+        r = server.post("/v1/models/tfidf:predict", {"instances": reviews[:50]})
+        assert r.status_code == 200, r.text
+        assert r.json()["predictions"] == want
+    finally:
+        assert server.stop() == 0, server.output()

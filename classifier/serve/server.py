@@ -30,12 +30,11 @@ APP_FACTORY = "classifier.serve.app:create_app_from_env"
 
 
 def check_models(settings: ServeSettings) -> dict[str, Bundle]:
-    """Each bundle loaded (its files hash-checked) and, where it runs on the NumPy engine, the engine built."""
+    """Each bundle loaded (its files hash-checked) and made ready to score."""
     bundles = {}
     for name, folder in settings.models.items():
         bundle = load(folder)
-        if bundle.default_engine() == "numpy":
-            bundle.numpy_engine()
+        bundle.prepare()
         bundles[name] = bundle
     return bundles
 
