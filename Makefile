@@ -12,7 +12,7 @@ MODEL ?= saved_models/default
 PRESET ?= reference
 GEN_PRESET ?= default
 
-.PHONY: help install data train train-classifier evaluate score bench compare compare-seeds report train-generator \
+.PHONY: help install data train train-classifier evaluate score bench compare compare-multiclass compare-seeds report train-generator \
 	evaluate-generator compare-generator test test-fast lint clean
 
 ## help: list the targets
@@ -61,9 +61,16 @@ score: install
 	@if [ -z "$(IN)" ]; then echo "make score: give IN=FILE (files, folders or -), optionally OUT=FILE" >&2; exit 2; fi
 	$(PY) -m classifier score $(IN) $(if $(OUT),-o $(OUT)) --model $(MODEL) $(ARGS)
 
-## bench: Keras vs our training, engine and `classifier score` on MODEL; prints a table, writes bench.json
+## bench: Keras vs our training, engine and `classifier score` on MODEL (bench.json), then bench-serve and bench-spark
 bench: install data
 	$(PY) benchmarks/bench.py --model $(MODEL) --data $(DATA) --out bench.json
+	$(PY) benchmarks/serving.py --model $(MODEL) --data $(DATA)
+	$(PY) benchmarks/spark_scoring.py --model $(MODEL) --data $(DATA) --out bench-spark.json
+
+## bench-spark: 1,000,000 rows, `classifier score` vs --spark local[1] and local[2] (bench-spark.json; ~20 min, heavy)
+.PHONY: bench-spark
+bench-spark: install data
+	$(PY) benchmarks/spark_scoring.py --model $(MODEL) --data $(DATA) --out bench-spark.json
 
 ## bench-serve: `classifier serve` vs a FastAPI + Keras server on MODEL, 32 clients on 127.0.0.1 (~2 min, heavy)
 .PHONY: bench-serve
@@ -73,6 +80,10 @@ bench-serve: install data
 ## compare: train reference, tuned and tfidf on one split; table + out/compare/compare.json (~5 min)
 compare: install data
 	$(PY) -m classifier compare --data $(DATA) -o out/compare $(ARGS)
+
+## compare-multiclass: reference, tuned and tfidf on Department Name, Class Name and Rating (out/compare-multiclass; ~40 min)
+compare-multiclass: install data
+	$(PY) -m classifier compare --data $(DATA) -o out/compare-multiclass --label-columns "Department Name,Class Name,Rating" $(ARGS)
 
 ## compare-seeds: the tuned preset over 3 seeds, mean and spread (out/compare-seeds/compare.json; ~5 min)
 compare-seeds: install data
