@@ -224,6 +224,9 @@ def test_interrupted_run_leaves_nothing_at_destination(small_bundle, big_csv, tm
     proc = subprocess.Popen(
         [sys.executable, "-m", "classifier", "score", big_csv, "-o", dest, "--model", small_bundle, "--quiet"],
         cwd=ROOT, stderr=subprocess.PIPE, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        # Ctrl-C as at a terminal: a job started in the background by a shell (CI, `make test &`) inherits
+        # SIGINT ignored, and Python then keeps ignoring it, as it should for such a job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120
