@@ -104,3 +104,49 @@ def assert_user_error(result, *needles) -> None:
     assert len(lines) == 1, result.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+def awkward_csv(bundle) -> tuple[bytes, list[str]]:
+    """A hand-written CSV with every awkward case (for local and Spark scoring alike), and the status
+    each row must get."""
+    known = " ".join(bundle.tokenizer.words[:40])
+    long_review = " ".join(bundle.tokenizer.words[i % 50] for i in range(5000))
+    rows = [
+        ('1,007,"Love this dress, it fits!",NA', "ok"),
+        ("2,,,null", "empty"),  # missing text
+        ('3,x,"",""', "empty"),  # quoted empty
+        ('4,x,"   \t  ",', "empty"),  # whitespace only
+        ("5,x,NaN,NaN", "no_known_words"),  # a review that says NaN is text (only blank cells are missing)
+        ('6,x,"It said ""too small""\nso I sized up, and\r\nit is great",y', "ok"),  # quotes, newlines, commas
+        ('7,x,"이 드레스 정말 좋아요 love 😍",z', "ok"),  # Korean and emoji around a known word
+        ("8,x,qzxv wkkrpf 드레스 😍😍,", "no_known_words"),
+        (f'9,x,"{long_review}",', "truncated"),
+        (f'10,"quoted id",{known},"  padded  "', "ok"),
+        ("11,x, leading and trailing spaces kept ,-", "ok"),
+        ('12,"a, b",",,,","""quoted"""', "no_known_words"),  # a text of separators only
+    ]
+    text = "id,code,Review Text,note\n" + "".join(r + "\n" for r, _ in rows)
+    return text.encode("utf-8"), [s for _, s in rows]
+
+
+def assert_padskip_gradients_match_keras(model, steps, window, x, y) -> tuple[list, list]:
+    """The pad-skipping step's loss and gradients on `window` equal Keras' own on the padded rows `x`
+    (graph mode as in fit(): the compiled loss then works from the head's logits); returns both
+    gradient lists (Keras', then ours)."""
+    import numpy as np
+    import tensorflow as tf
+
+    @tf.function
+    def keras_gradients(ids):
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(y=y, y_pred=model(ids, training=True))
+        return loss, tape.gradient(loss, model.trainable_weights)
+
+    keras_loss, keras_grads = keras_gradients(x)
+    _, fast_loss, fast_grads = tf.function(steps.gradients)(window, y)
+    np.testing.assert_allclose(float(fast_loss), float(keras_loss), rtol=1e-6)
+    for weight, a, b in zip(model.trainable_weights, keras_grads, fast_grads, strict=True):
+        a, b = tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy()  # embedding slices made dense
+        assert np.abs(a).max() > 0, weight.path
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6 * np.abs(a).max(), err_msg=weight.path)
+    return keras_grads, fast_grads

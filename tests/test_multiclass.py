@@ -19,7 +19,7 @@ from classifier.io.dataset import clean_labelled
 from classifier.io.labels import classes_of
 from classifier.predict import BINARY_COLUMNS, output_columns, output_rows, predict
 from classifier.training import train
-from tests.conftest import ROOT, assert_user_error, run_cli, run_python
+from tests.conftest import ROOT, assert_padskip_gradients_match_keras, assert_user_error, run_cli, run_python
 
 COLOURS = {"blue": "ocean sky sapphire denim", "green": "lime kiwi lettuce spinach",
            "red, dark": "cherry tomato strawberry brick"}  # a comma: headers and cells must be quoted
@@ -281,7 +281,6 @@ def test_department_bundle_engine_parity_and_no_tensorflow(department_bundle, da
 def test_padskip_softmax_gradients_equal_keras(data_path):
     """The pad-skipping fit runs softmax heads with Keras' own loss and gradients."""
     import keras
-    import tensorflow as tf
 
     from classifier import padskip
     from classifier.io.dataset import load_labelled, make_split
@@ -301,18 +300,7 @@ def test_padskip_softmax_gradients_equal_keras(data_path):
     steps = padskip.prepare(model)
     window = steps.window(x, padskip.real_lengths(x), np.arange(len(x)))
 
-    @tf.function
-    def keras_gradients(ids):
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(y=y, y_pred=model(ids, training=True))
-        return loss, tape.gradient(loss, model.trainable_weights)
-
-    keras_loss, keras_grads = keras_gradients(x)
-    _, fast_loss, fast_grads = tf.function(steps.gradients)(window, y)
-    np.testing.assert_allclose(float(fast_loss), float(keras_loss), rtol=1e-6)
-    for weight, a, b in zip(model.trainable_weights[1:], keras_grads[1:], fast_grads[1:], strict=True):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-6 * np.abs(a.numpy()).max(),
-                                   err_msg=weight.path)
+    assert_padskip_gradients_match_keras(model, steps, window, x, y)
 
 
 # -- the paths that stay 0/1, and the server ----------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from classifier.config import preset
 from classifier.io.dataset import load_labelled, make_split
 from classifier.io.tokenizer import Tokenizer
-from tests.conftest import run_cli
+from tests.conftest import assert_padskip_gradients_match_keras, run_cli
 
 
 def padded_ids(data_path, cfg, n_rows):
@@ -55,19 +55,7 @@ def test_loss_and_gradients_equal_keras_on_the_padded_batch(data_path):
     window = steps.window(x, lengths, np.arange(len(x)))
     assert window.shape == (len(x), lengths.max())
 
-    @tf.function  # graph mode as in fit(): the compiled loss then works from the sigmoid's logits
-    def keras_gradients(ids):
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(y=y, y_pred=model(ids, training=True))
-        return loss, tape.gradient(loss, model.trainable_weights)
-
-    keras_loss, keras_grads = keras_gradients(x)
-    _, fast_loss, fast_grads = tf.function(steps.gradients)(window, y)
-    np.testing.assert_allclose(float(fast_loss), float(keras_loss), rtol=1e-6)
-    for weight, a, b in zip(model.trainable_weights, keras_grads, fast_grads, strict=True):
-        a, b = tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy()
-        assert np.abs(a).max() > 0, weight.path
-        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6 * np.abs(a).max(), err_msg=weight.path)
+    keras_grads, fast_grads = assert_padskip_gradients_match_keras(model, steps, window, x, y)
 
     # Adam squares the embedding's slices before summing them: per word, the sum of squared
     # slices must match too (all words but the pad id, whose prefix slices are batch sums).

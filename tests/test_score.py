@@ -20,7 +20,7 @@ import pytest
 from classifier import load, score_csv
 from classifier.io.dataset import load_labelled, make_split
 from classifier.score import NEW_COLUMNS
-from tests.conftest import ROOT, assert_user_error, run_cli
+from tests.conftest import ROOT, assert_user_error, awkward_csv, run_cli
 
 # the three appended cells of a data row or of the header, up to (not including) the line end
 TAIL = (r"{sep}(?:recommend_proba{sep}recommend{sep}status|(?:[01]\.\d{{6}})?{sep}[01]?{sep}"
@@ -39,27 +39,6 @@ def read_rows(data: bytes, sep: str = ",") -> list[list[str]]:
 @pytest.fixture(scope="module")
 def bundle(small_bundle):
     return load(small_bundle)
-
-
-def awkward_csv(bundle) -> tuple[bytes, list[str]]:
-    """A hand-written CSV with every awkward case, and the status each row must get."""
-    known = " ".join(bundle.tokenizer.words[:40])
-    long_review = " ".join(bundle.tokenizer.words[i % 50] for i in range(5000))
-    rows = [
-        ('1,007,"Love this dress, it fits!",NA', "ok"),
-        ("2,,,null", "empty"),  # missing text
-        ('3,x,"",""', "empty"),  # quoted empty
-        ('4,x,"   \t  ",', "empty"),  # whitespace only
-        ("5,x,NaN,NaN", "no_known_words"),  # a review that says NaN is text (only blank cells are missing)
-        ('6,x,"It said ""too small""\nso I sized up, and\r\nit is great",y', "ok"),  # quotes, newlines, commas
-        ('7,x,"이 드레스 정말 좋아요 love 😍",z', "ok"),  # Korean and emoji around a known word
-        ("8,x,qzxv wkkrpf 드레스 😍😍,", "no_known_words"),
-        (f'9,x,"{long_review}",', "truncated"),
-        (f'10,"quoted id",{known},"  padded  "', "ok"),
-        ("11,x, leading and trailing spaces kept ,-", "ok"),
-    ]
-    text = "id,code,Review Text,note\n" + "".join(r + "\n" for r, _ in rows)
-    return text.encode("utf-8"), [s for _, s in rows]
 
 
 def test_awkward_round_trip_keeps_every_cell_byte_for_byte(bundle, small_bundle, tmp_path):

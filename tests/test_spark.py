@@ -26,7 +26,7 @@ from classifier.spark import (
     start_session,
     write,
 )
-from tests.conftest import ROOT, assert_user_error, run_cli, run_python
+from tests.conftest import ROOT, assert_user_error, awkward_csv, run_cli, run_python
 
 MODEL = ROOT / "saved_models/default"
 DATA_ROWS = 2000  # of the real data: every kind of review, a second of scoring
@@ -61,26 +61,6 @@ def part_rows(folder: Path) -> tuple[list[str], list[list[str]]]:
             assert got[0] == header
             rows += got[1:]
     return header, rows
-
-
-def awkward_csv(bundle) -> tuple[bytes, list[str]]:
-    """Hand-made rows with every awkward case, and the status each must get."""
-    long_review = " ".join(bundle.tokenizer.words[i % 50] for i in range(5000))
-    rows = [
-        ('1,007,"Love this dress, it fits!",NA', "ok"),
-        ("2,,,null", "empty"),  # missing text
-        ('3,x,"",""', "empty"),  # quoted empty
-        ('4,x,"   \t  ",', "empty"),  # whitespace only
-        ("5,x,NaN,NaN", "no_known_words"),
-        ('6,x,"It said ""too small""\nso I sized up, and\r\nit is great",y', "ok"),  # quotes, newlines, commas
-        ('7,x,"이 드레스 정말 좋아요 love 😍",z', "ok"),
-        ("8,x,qzxv wkkrpf 드레스 😍😍,", "no_known_words"),
-        (f'9,x,"{long_review}",', "truncated"),
-        ("10,x, leading and trailing spaces kept ,-", "ok"),
-        ('11,"a, b",",,,","""quoted"""', "no_known_words"),
-    ]
-    text = "id,code,Review Text,note\n" + "".join(r + "\n" for r, _ in rows)
-    return text.encode("utf-8"), [s for _, s in rows]
 
 
 def local_scored(src: Path, tmp_path: Path) -> dict[str, list[str]]:
@@ -158,8 +138,9 @@ def test_awkward_rows_round_trip_with_local_numbers(spark, bundle, tmp_path):
     assert [r[-1] for r in sorted(rows, key=lambda r: int(r[0]))] == statuses
     by_id = {r[0]: r for r in rows}
     assert by_id["6"][2] == 'It said "too small"\nso I sized up, and\r\nit is great'  # newlines kept as they were
-    assert by_id["10"][2] == " leading and trailing spaces kept "
-    assert by_id["11"][1:4] == ["a, b", ",,,", '"quoted"']
+    assert by_id["11"][2] == " leading and trailing spaces kept "
+    assert by_id["12"][1:4] == ["a, b", ",,,", '"quoted"']
+    assert by_id["10"][1] == "quoted id" and by_id["10"][3] == "  padded  "  # a quoted cell's spaces kept
 
 
 @pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
@@ -236,10 +217,10 @@ def test_cli_end_to_end_then_existing_outdir_refused(tmp_path, bundle):
     result = run_cli("score", tmp_path / "in/a.csv", tmp_path / "in/b.parquet", "--spark", "local[2]", "-o", out,
                      "--model", MODEL, "--format", "parquet", "--summary-json", tmp_path / "summary.json")
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("\n") == 1 and "13 rows" in result.stderr  # our summary line, nothing of Spark's
+    assert result.stderr.count("\n") == 1 and f"{len(statuses) + 2} rows" in result.stderr  # our summary alone
     assert (out / "_SUCCESS").is_file()
     back = pd.read_parquet(out)
-    assert sorted(back["id"]) == sorted([str(i) for i in range(1, 12)] + ["p1", "p2"])
+    assert sorted(back["id"]) == sorted([str(i) for i in range(1, len(statuses) + 1)] + ["p1", "p2"])
     assert back.set_index("id").loc["p2", "status"] == "empty"
     assert '"empty": 4' in (tmp_path / "summary.json").read_text()
     # an existing OUTDIR: refused before a JVM starts, left as it was
