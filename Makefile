@@ -12,7 +12,7 @@ MODEL ?= saved_models/default
 PRESET ?= reference
 GEN_PRESET ?= default
 # one pytest worker per core, each test file on one worker (its module fixtures, a server or a Spark
-# session, are started once): the suite is 5:39 instead of 7:54 on 2 cores
+# session, are started once; README: Development has the times)
 PYTEST_PARALLEL ?= -n auto --dist loadfile
 
 .PHONY: help install data train train-classifier evaluate score bench compare compare-multiclass compare-seeds report train-generator \
