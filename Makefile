@@ -122,7 +122,7 @@ export: install
 test: install data
 	$(PY) -m pytest $(PYTEST_PARALLEL)
 
-## test-fast: the tests not marked slow (about 3 minutes on 2 cores)
+## test-fast: the tests not marked slow: no training, export or Spark (about a minute on 2 cores)
 test-fast: install data
 	$(PY) -m pytest -m "not slow" $(PYTEST_PARALLEL)
 

@@ -17,6 +17,22 @@ DATA_CANDIDATES = [
 ]
 
 
+# Fixtures that train a Keras model, export TensorFlow graphs or start a JVM: a test that uses one is
+# `slow` (`make test-fast` leaves it out), whether or not it carries the marker itself.
+SLOW_FIXTURES = {
+    "small_bundle", "generator_bundle", "seed_generator_bundle",  # here
+    "colour_bundle", "department_bundle",  # test_multiclass
+    "exported",  # test_export
+    "spark",  # test_spark
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def data_path() -> Path:
     for p in DATA_CANDIDATES:
