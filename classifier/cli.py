@@ -212,7 +212,7 @@ def cmd_serve(args) -> None:
 
     settings = ServeSettings(parse_models(args.model or [str(DEFAULT_MODEL_DIR)]), max_items=args.max_items,
                              max_bytes=args.max_bytes, api_key=args.api_key or os.environ.get(API_KEY_ENV) or None)
-    serve(settings, host=args.host, port=args.port, workers=args.workers)
+    serve(settings, host=args.host, port=args.port, workers=args.workers, access_log=args.access_log)
 
 
 # -- the parser ------------------------------------------------------------------------------------
@@ -402,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest request body in bytes, else 413 (default: %(default)s, 16 MiB)")
     p.add_argument("--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' (default: the "
                                                     "CLASSIFIER_API_KEY environment variable, which ps does not show)")
+    p.add_argument("--access-log", action="store_true",
+                   help="log a line per request to stderr (default: off; /metrics counts requests)")
     p.set_defaults(func=cmd_serve)
     return parser
 

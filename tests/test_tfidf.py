@@ -16,7 +16,7 @@ from classifier.errors import UserError
 from classifier.evaluation import format_result
 from classifier.io.dataset import load_labelled, make_split
 from classifier.training import train
-from tests.conftest import run_cli, run_python
+from tests.conftest import ROOT, run_cli, run_python
 
 ROWS = 2000
 
@@ -128,3 +128,22 @@ def test_evaluate_command_runs_without_tensorflow(tfidf_bundle, data_path):
     r = run_python(code)
     assert r.returncode == 0, r.stderr
     assert re.fullmatch(r"\[\d\.\d{4}, \d\.\d{4}\]", r.stdout.strip().splitlines()[-1])
+
+
+def test_id_ngram_lookup_equals_the_string_path_on_the_tuned_bundle(split):
+    """The tuned stack finds its TF-IDF n-grams of word ids as int64 keys in sorted arrays (built in one
+    parse of the terms); each review's features must be exactly the string lookup's."""
+    from classifier.bundle import load
+    from classifier.models.tfidf import ID_PATTERN, TfidfFeatures
+
+    bundle = load(ROOT / "saved_models/tuned")
+    features = bundle.tfidf.features
+    id_lists = bundle.encoder.encode_many(list(split.x_test[:300])) + [[], [1], [7999, 7999, 7999]]
+    rows, feats = features.id_pairs(id_lists)
+    by_string = [sorted(features.encode_ids(s)) for s in id_lists]
+    assert sum(map(len, by_string)) > 10_000
+    assert [sorted(feats[rows == r].tolist()) for r in range(len(id_lists))] == by_string
+
+    broken = TfidfFeatures(["12", "12 507", "12 x7"], 2, ID_PATTERN)
+    with pytest.raises(UserError, match="not word-id n-grams"):
+        broken.id_pairs([[12, 507]])

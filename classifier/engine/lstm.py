@@ -23,6 +23,7 @@ live Keras model, and both check the architecture through `check_architecture`.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -127,7 +128,7 @@ class ClassifierEngine:
                     threads: int | None = None) -> np.ndarray:
         """Probabilities for id lists (not padded), as the Keras model gives for their padded rows:
         one per list, or (lists, k) for a softmax head."""
-        seqs = [self._visible(s) for s in id_lists]
+        seqs = self._visible(id_lists)
         out = np.empty(len(seqs) if self.n_classes is None else (len(seqs), self.n_classes), dtype=np.float32)
         if not seqs:
             return out
@@ -154,20 +155,28 @@ class ClassifierEngine:
                     list(pool.map(run, chunks))
         return out
 
-    def _visible(self, seq: Sequence[int]) -> np.ndarray:
-        """The ids the LSTM really steps over: truncated to maxlen, pads dropped for a mask_zero model."""
-        ids = np.asarray(seq, dtype=np.int64).reshape(-1)
-        if len(ids) > self.maxlen:
-            ids = ids[-self.maxlen :] if self.truncating == "pre" else ids[: self.maxlen]
-        if len(ids) and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            bad = ids[(ids < 0) | (ids >= self.vocab_size)][0]
-            raise ValueError(f"word id {bad} is outside the model's vocabulary 0..{self.vocab_size - 1}")
+    def _visible(self, id_lists: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """The ids the LSTM really steps over, per list: truncated to maxlen, pads dropped for a
+        mask_zero model. One array holds them all, so the checks are a few NumPy passes, not a few per list."""
+        lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
+        flat = np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.int64, count=int(lengths.sum()))
+        outside = (flat < 0) | (flat >= self.vocab_size)
+        if outside.any():
+            raise ValueError(f"word id {flat[outside][0]} is outside the model's vocabulary 0..{self.vocab_size - 1}")
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        if self.truncating == "pre":
+            starts = np.maximum(starts, ends - self.maxlen)
+        else:
+            ends = np.minimum(ends, starts + self.maxlen)
+        seqs = [flat[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
         if self.mask_zero:
-            ids = ids[ids != 0]  # Keras carries the state over masked steps
+            if not flat.all():  # Keras carries the state over masked steps
+                seqs = [s[s != 0] for s in seqs]
         elif self.padding == "post":
             # trailing pads follow each review's own state, so nothing is shared: run the whole row
-            ids = np.concatenate([ids, np.zeros(self.maxlen - len(ids), dtype=np.int64)])
-        return ids
+            seqs = [np.concatenate([s, np.zeros(self.maxlen - len(s), dtype=np.int64)]) for s in seqs]
+        return seqs
 
     def _run(self, seqs: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
         skipped = self.maxlen - np.minimum(lengths, self.maxlen)  # pad steps before the first word

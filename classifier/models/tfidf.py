@@ -89,19 +89,26 @@ class TfidfFeatures:
         return np.concatenate(rows), np.concatenate(feats)
 
     def id_keys(self) -> tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]]:
-        """(base, {n: (sorted int64 keys, feature ids)}): an n-gram of ids w1..wn is sum(wi * base^(n-i))."""
+        """(base, {n: (sorted int64 keys, feature ids)}): an n-gram of ids w1..wn is sum(wi * base^(n-i)).
+        Built once per process from the terms, parsed in one C pass (a loop over the ~200,000 terms of
+        the tuned bundle cost a scoring process a tenth of its time)."""
         if self._id_keys is None:
-            by_n: dict[int, list[int]] = {}
-            for i, term in enumerate(self.terms):
-                by_n.setdefault(term.count(" ") + 1, []).append(i)
-            parts = {n: np.array(" ".join(self.terms[i] for i in at).split(), np.int64).reshape(len(at), n)
-                     for n, at in by_n.items()}
-            base = int(max(p.max() for p in parts.values())) + 1 if parts else 1
+            sizes = np.fromiter((t.count(" ") + 1 for t in self.terms), np.int64, len(self.terms))
+            try:
+                flat = np.fromstring(" ".join(self.terms), np.int64, sep=" ")  # one C pass
+            except ValueError:
+                flat = None
+            if flat is None or len(flat) != sizes.sum():
+                raise UserError("the tuned bundle's TF-IDF terms are not word-id n-grams; retrain the bundle")
+            starts = np.cumsum(sizes) - sizes
+            base = int(flat.max()) + 1 if len(flat) else 1
             keys = {}
-            for n, at in by_n.items():
-                key = parts[n] @ (base ** np.arange(n - 1, -1, -1, dtype=np.int64))
+            for n in np.unique(sizes).tolist():
+                at = np.flatnonzero(sizes == n)
+                parts = flat[starts[at, None] + np.arange(n)]  # (terms of n words, n)
+                key = parts @ (base ** np.arange(n - 1, -1, -1, dtype=np.int64))
                 order = np.argsort(key)
-                keys[n] = (key[order], np.asarray(at, np.int64)[order])
+                keys[n] = (key[order], at[order])
             self._id_keys = (base, keys)
         return self._id_keys
 

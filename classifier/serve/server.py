@@ -57,11 +57,15 @@ def check_port(host: str, port: int) -> None:
             raise UserError(f"cannot listen on {host}:{port}: {hint}") from None
 
 
-def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          access_log: bool = False) -> None:
+    """`access_log`: a line per request; off by default, as TF Serving's is, since at thousands of
+    requests a second the line costs the server more CPU than scoring a review (/metrics counts them)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     bundles = check_models(settings)
     check_port(host, port)
-    options = dict(host=host, port=port, timeout_graceful_shutdown=GRACE_SECONDS, log_level="info")
+    options = dict(host=host, port=port, timeout_graceful_shutdown=GRACE_SECONDS, log_level="info",
+                   access_log=access_log)
     # uvicorn turns the first SIGTERM or Ctrl-C into a graceful shutdown; it then raises the signal
     # again with the CLI's handler, and swallows the KeyboardInterrupt that makes: the command ends 0
     if workers == 1:
