@@ -203,7 +203,9 @@ GENERATOR_PRESETS: dict[str, dict] = {
         # a high rate, chosen from one-epoch runs on the full data
         "learning_rate": 1e-2,
         "decay_after": 4,  # halving the rate gave the largest single drop; halved on a schedule, fewer epochs do
-        "epochs": 7,
+        # 6: validation loss 3.139 after 6 epochs against 3.128 after 7 (perplexity 1.1% higher)
+        # for 110 s less, so `make train` stays within 15 minutes on 2 cores
+        "epochs": 6,
         "validation_split": 0.1,
         "patience": 2,
         "restore_best_weights": True,
