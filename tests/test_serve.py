@@ -66,6 +66,11 @@ def cli_probabilities(texts: list[str]) -> list[float | None]:
 
 
 # -- the numbers -----------------------------------------------------------------------------------------
+def test_no_access_log_by_default(server):
+    assert server.post(TF, {"instances": ["love it"]}).status_code == 200
+    assert "POST /v1/models" not in server.output()  # a line a request is --access-log's
+
+
 def test_tf_serving_predict_matches_classifier_predict(server, reviews):
     texts = reviews[:200] + ["", "   ", "qzxv blorp"]
     want = cli_probabilities(texts)
@@ -383,7 +388,7 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(tmp_path, reviews):
 
 
 def test_api_key(tmp_path):
-    s = start_server(tmp_path, "--model", str(DEFAULT), env={"CLASSIFIER_API_KEY": "s3cret-key"})
+    s = start_server(tmp_path, "--model", str(DEFAULT), "--access-log", env={"CLASSIFIER_API_KEY": "s3cret-key"})
     try:
         r = s.post(TF, {"instances": ["love it"]})
         assert r.status_code == 401 and "Bearer" in r.json()["error"]
@@ -397,6 +402,9 @@ def test_api_key(tmp_path):
         assert '"api_key": true' in s.get("/").text
         assert "s3cret-key" not in s.output()
         assert metric_with_key(s) >= 2
+        # --access-log: a line per request, refused ones too (the module's server runs without: none)
+        assert re.search(r'"POST /v1/models/default:predict HTTP/1.1" 401', s.output())
+        assert re.search(r'"POST /v1/models/default:predict HTTP/1.1" 200', s.output())
     finally:
         assert s.stop() == 0
 

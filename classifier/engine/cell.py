@@ -1,11 +1,16 @@
-"""The LSTM cell in NumPy, exactly as Keras computes it (float32, gate order i, f, c, o).
+"""The LSTM cell in NumPy, as Keras computes it (float32).
 
-    xz = x @ kernel + bias              # input part, precomputable per word
-    h, c = lstm_step(xz, h, c, recurrent_kernel)
+    table, recurrent = fold_gates(embedding @ kernel + bias), fold_gates(recurrent_kernel)   # once
+    h, c = step(table[ids], h, c, recurrent)                                                 # per step
 
     i = sigmoid(z_i)   f = sigmoid(z_f)   g = tanh(z_c)   o = sigmoid(z_o)
     c = f * c + i * g
     h = o * tanh(c)
+
+The transcendentals are most of a step's cost, and NumPy's float32 tanh is its fastest one
+(faster than exp alone), so every gate goes through one tanh pass: sigmoid(x) = 0.5 + 0.5 tanh(x / 2).
+`fold_gates` halves the sigmoid gates' weights (exact in floating point) and puts them first, so
+a step is one matmul, one tanh over all four gates and two passes over three of them.
 """
 
 from __future__ import annotations
@@ -13,32 +18,33 @@ from __future__ import annotations
 import numpy as np
 
 
-def _sigmoid_inplace(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) written over x: one exp pass, the cheapest form in NumPy."""
-    np.negative(x, out=x)
-    with np.errstate(over="ignore"):  # exp(88+) is inf, and 1 / inf is the right 0
-        np.exp(x, out=x)
-    x += 1.0
-    return np.reciprocal(x, out=x)
+def fold_gates(w: np.ndarray) -> np.ndarray:
+    """Weights whose last axis holds Keras' gates (i, f, c, o), reordered (i, f, o, c) with i, f, o halved."""
+    w = np.asarray(w, dtype=np.float32)
+    u = w.shape[-1] // 4
+    i, f, g, o = (w[..., k * u : (k + 1) * u] for k in range(4))
+    return np.ascontiguousarray(np.concatenate([i * 0.5, f * 0.5, o * 0.5, g], axis=-1), dtype=np.float32)
+
+
+def step(xz: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One step for a batch on fold_gates'd weights: `xz` (batch, 4u) is the input part; returns the
+    new (h, c), inputs untouched."""
+    z = h @ recurrent
+    z += xz
+    np.tanh(z, out=z)
+    u = h.shape[-1]
+    sig = z[:, : 3 * u]  # tanh(x / 2) -> sigmoid(x) for i, f, o
+    sig *= 0.5
+    sig += 0.5
+    i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+    c = f * c
+    c += i * g
+    h = np.tanh(c)
+    h *= o
+    return h, c
 
 
 def lstm_step(xz: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One step for a batch: `xz` (batch, 4u) is x @ kernel + bias; returns the new (h, c), inputs untouched."""
-    z = h @ recurrent
-    z += xz
-    u = h.shape[-1]
-    # the transcendentals are most of the cost: one exp pass serves all four gates, as
-    # tanh(x) = 2 * sigmoid(2x) - 1
-    g = z[:, 2 * u : 3 * u]
-    g *= 2.0
-    _sigmoid_inplace(z)
-    g *= 2.0
-    g -= 1.0
-    i, f, o = z[:, :u], z[:, u : 2 * u], z[:, 3 * u :]
-    c = f * c
-    c += i * g
-    h = _sigmoid_inplace(2.0 * c)
-    h *= 2.0
-    h -= 1.0
-    h *= o
-    return h, c
+    """One step on Keras-layout weights (`xz` = x @ kernel + bias): `step` after folding both, for a
+    single call; a loop folds its weights once and calls `step`."""
+    return step(fold_gates(xz), h, c, fold_gates(recurrent))

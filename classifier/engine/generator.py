@@ -4,7 +4,7 @@
     top, state = net.run(ids)             # top LSTM outputs and the carried state
     logits = net.head(top[:, -1])         # 0 = end of review, 1.. = words
 
-It gives the Keras model's logits (embedding, stacked LSTMs via engine.cell.lstm_step,
+It gives the Keras model's logits (embedding, stacked LSTMs via engine.cell.step,
 dense head) without TensorFlow. Whole-review models read a start token first: ids after the
 vocabulary are the neutral start and one start token per sentiment (`start_id`).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.engine.cell import lstm_step
+from classifier.engine.cell import fold_gates, step
 from classifier.errors import UserError
 from classifier.io.keras_file import keras_layer_path, read_keras_file
 
@@ -36,8 +36,8 @@ class Net:
         self.num_words = int(spec["num_words"])
         self.sentiment_token = bool(spec.get("sentiment_token", False))
         self.embedding = arrays["embedding"]
-        self.lstms = [
-            (arrays[f"lstm{i}_kernel"], arrays[f"lstm{i}_recurrent"], arrays[f"lstm{i}_bias"])
+        self.lstms = [  # gates folded once, as engine.cell.step reads them
+            tuple(fold_gates(arrays[f"lstm{i}_{part}"]) for part in ("kernel", "recurrent", "bias"))
             for i in range(int(spec["lstm_layers"]))
         ]
         self.dense = [
@@ -75,7 +75,7 @@ class Net:
             xz = x @ kernel + bias  # the input half of every step at once
             out = np.empty(ids.shape + (recurrent.shape[0],), np.float32)
             for t in range(ids.shape[1]):
-                h, c = lstm_step(xz[:, t], h, c, recurrent)
+                h, c = step(xz[:, t], h, c, recurrent)
                 out[:, t] = h
             x = out
             new_state.append((h, c))

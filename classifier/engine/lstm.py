@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from classifier.engine.cell import lstm_step
+from classifier.engine.cell import fold_gates, step
 from classifier.errors import UserError
 from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
 from classifier.metrics import sigmoid, softmax
@@ -49,8 +49,8 @@ class Direction:
     """One LSTM reading the rows one way: its input table, recurrent kernel and padding prefix."""
 
     def __init__(self, table, recurrent, maxlen: int, masked: bool):
-        self.table = np.ascontiguousarray(table, dtype=np.float32)  # (vocab, 4u)
-        self.recurrent = np.ascontiguousarray(recurrent, dtype=np.float32)  # (u, 4u)
+        self.table = fold_gates(table)  # (vocab, 4u), the gates as engine.cell.step reads them
+        self.recurrent = fold_gates(recurrent)  # (u, 4u)
         units = self.recurrent.shape[0]
         if self.table.shape[1] != 4 * units or self.recurrent.shape[1] != 4 * units:
             raise ValueError(f"inconsistent LSTM shapes: table {self.table.shape}, recurrent {self.recurrent.shape}")
@@ -60,7 +60,7 @@ class Direction:
         if not masked:
             pad = self.table[:1]
             for k in range(1, maxlen + 1):
-                self.prefix_h[k : k + 1], self.prefix_c[k : k + 1] = lstm_step(
+                self.prefix_h[k : k + 1], self.prefix_c[k : k + 1] = step(
                     pad, self.prefix_h[k - 1 : k], self.prefix_c[k - 1 : k], self.recurrent)
 
     def final_h(self, seqs: list[np.ndarray], lengths: np.ndarray, skipped: np.ndarray) -> np.ndarray:
@@ -75,7 +75,7 @@ class Direction:
         started = np.searchsorted(-lengths, -(longest - np.arange(longest)), side="right")
         for j in range(longest):
             k = started[j]
-            h[:k], c[:k] = lstm_step(self.table[ids[j, :k]], h[:k], c[:k], self.recurrent)
+            h[:k], c[:k] = step(self.table[ids[j, :k]], h[:k], c[:k], self.recurrent)
         return h
 
 
