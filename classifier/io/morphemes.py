@@ -15,6 +15,7 @@ ids, the stack's partner), analyses each only once.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 from classifier.errors import UserError
@@ -25,6 +26,7 @@ DROPPED_TAGS = frozenset({"SF", "SP", "SS", "SSO", "SSC", "SE", "SO"})
 CACHE_SIZE = 400_000  # texts; about 60 MB of short reviews, more than a 150,000-row training split needs
 
 _kiwi = None
+_kiwi_lock = threading.Lock()
 _cache: dict[str, str] = {}
 
 
@@ -41,13 +43,14 @@ def kiwi_version() -> str | None:
 def kiwi():
     """The process's Kiwi, made on first use, with a thread per core for batches."""
     global _kiwi
-    if _kiwi is None:
-        try:
-            from kiwipiepy import Kiwi
-        except ImportError:
-            raise UserError("the korean analyzer needs kiwipiepy; install it with "
-                            "`pip install 'classifier[korean]'` (or `pip install kiwipiepy`)") from None
-        _kiwi = Kiwi(num_workers=-1)  # -1: as many threads as cores
+    with _kiwi_lock:  # a server scores each model in its own thread: one Kiwi for all of them
+        if _kiwi is None:
+            try:
+                from kiwipiepy import Kiwi
+            except ImportError:
+                raise UserError("the korean analyzer needs kiwipiepy; install it with "
+                                "`pip install 'classifier[korean]'` (or `pip install kiwipiepy`)") from None
+            _kiwi = Kiwi(num_workers=-1)  # -1: as many threads as cores
     return _kiwi
 
 
@@ -59,13 +62,19 @@ def morphemes(tokens) -> str:
 def analyze_many(texts: Iterable[str]) -> list[str]:
     """Each text's morphemes joined by spaces; texts not seen lately go to Kiwi as one batch."""
     texts = list(texts)
-    todo = list(dict.fromkeys(t for t in texts if t not in _cache))
+    found, todo = {}, []
+    for text in dict.fromkeys(texts):
+        cached = _cache.get(text)  # read once: a server's other scoring thread may clear the cache
+        if cached is None:
+            todo.append(text)
+        else:
+            found[text] = cached
     if todo:
         if len(_cache) + len(todo) > CACHE_SIZE:
             _cache.clear()  # a scoring run over millions of rows: start again rather than grow
         for text, tokens in zip(todo, kiwi().tokenize(todo), strict=True):
-            _cache[text] = morphemes(tokens)
-    return [_cache[t] for t in texts]
+            found[text] = _cache[text] = morphemes(tokens)
+    return [found[t] for t in texts]
 
 
 def clear_cache() -> None:
