@@ -4,7 +4,7 @@
 
 Korean glues particles and endings to the word (사이즈가, 사이즈는, 사이즈도 are one noun and
 three particles), so splitting on spaces sees three unrelated words. Kiwi splits them off; the
-forms are kept, punctuation dropped, Latin letters lower-cased. Each text becomes a string of
+forms are kept, separators dropped, Latin letters lower-cased. Each text becomes a string of
 morphemes joined by spaces, which the word tokenizer splits as it splits English.
 
 One Kiwi per process, made when first needed (loading its model takes about a second), and
@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from classifier.errors import UserError
 
 ANALYZERS = ("words", "korean")  # words: the Keras rules (classifier.io.tokenizer); korean: this module
-# punctuation, brackets, quotes and other marks: they carry no meaning the words do not
-DROPPED_TAGS = frozenset({"SF", "SP", "SS", "SSO", "SSC", "SE", "SO"})
+# separators (, / :) only: `...`, `?`, `!` and `~` carry a review's tone (TF-IDF 1-2 grams on 40,000 /
+# 10,000 reviews: 0.8592 keeping them, 0.8541 dropping every punctuation mark)
+DROPPED_TAGS = frozenset({"SP"})
 CACHE_SIZE = 400_000  # texts; about 60 MB of short reviews, more than a 150,000-row training split needs
 
 _kiwi = None
@@ -55,7 +56,7 @@ def kiwi():
 
 
 def morphemes(tokens) -> str:
-    """One text's Kiwi tokens as the string the word tokenizer splits: forms, no punctuation."""
+    """One text's Kiwi tokens as the string the word tokenizer splits: forms, no separators."""
     return " ".join(t.form.lower().replace(" ", "_") for t in tokens if t.tag not in DROPPED_TAGS)
 
 
