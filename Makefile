@@ -85,7 +85,7 @@ compare: install data
 	$(PY) -m classifier compare --data $(DATA) -o out/compare $(ARGS)
 
 ## compare-korean: Korean movie reviews (DATA_MIRROR's korean_movie_reviews_*.csv): train on the train file, every
-##   test-file row scored; reference, tuned, tfidf with the korean analyzer and the words one (out/compare-korean; ~1 h)
+##   test-file row scored; reference, tuned, tfidf with the korean analyzer and the words one (out/compare-korean; ~35 min)
 compare-korean: install
 	$(PY) benchmarks/compare_korean.py --train $(DATA_MIRROR)/korean_movie_reviews_train.csv \
 	  --test $(DATA_MIRROR)/korean_movie_reviews_test.csv --out out/compare-korean $(ARGS)
