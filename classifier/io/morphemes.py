@@ -28,6 +28,7 @@ CACHE_SIZE = 400_000  # texts; about 60 MB of short reviews, more than a 150,000
 
 _kiwi = None
 _kiwi_lock = threading.Lock()
+_threads = -1  # Kiwi's num_workers: -1 is a thread per core
 _cache: dict[str, str] = {}
 
 
@@ -51,8 +52,15 @@ def kiwi():
             except ImportError:
                 raise UserError("the korean analyzer needs kiwipiepy; install it with "
                                 "`pip install 'classifier[korean]'` (or `pip install kiwipiepy`)") from None
-            _kiwi = Kiwi(num_workers=-1)  # -1: as many threads as cores
+            _kiwi = Kiwi(num_workers=_threads)
     return _kiwi
+
+
+def limit_threads(threads: int) -> None:
+    """Analyse on `threads` threads instead of every core (a Spark task owns spark.task.cpus cores);
+    takes effect if Kiwi is not made yet."""
+    global _threads
+    _threads = max(1, int(threads))
 
 
 def morphemes(tokens) -> str:
