@@ -197,3 +197,21 @@ def test_tuned_stack_reads_the_lowercase_rating_column_at_training_time(korean_r
     assert bundle.kind == "stack" and "aux" in bundle.blend  # the `rating` regression is in the stack
     p = bundle.recommend_proba(["정말 재밌어요", "돈 아깝다"])  # scoring needs no rating
     assert p.shape == (2,)
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")  # the test client's own notice
+def test_serve_answers_for_a_korean_bundle_as_local_scoring(korean_rows, tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from classifier.serve.app import create_app
+    from classifier.serve.settings import ServeSettings
+
+    texts, labels = [r["document"] for r in korean_rows], [int(r["label"]) for r in korean_rows]
+    folder = classifier.fit(texts, labels, preset="tfidf", analyzer="korean").save(tmp_path / "ko")
+    asked = ["정말 재밌어요 😀", "This movie was 진짜 최고!!", "배우 연기가 별로였다 ㅠㅠ"]
+    with TestClient(create_app(ServeSettings({"ko": str(folder)}), load_first=True)) as client:
+        r = client.post("/v1/models/ko:predict", json={"instances": asked})
+    assert r.status_code == 200, r.text
+    want = [p.proba for p in predict(classifier.load(folder), asked)]
+    assert r.json()["predictions"] == want
