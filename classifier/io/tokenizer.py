@@ -79,8 +79,10 @@ class Tokenizer:
         return self.encode_many([text])[0]
 
     def encode_many(self, texts: Iterable[str]) -> list[list[int]]:
-        index = self.word_index
-        return [[i for i in (index.get(w) for w in words) if i is not None] for words in self.split_many(texts)]
+        # ids start at 1, so filter(None) drops exactly the unknown words; map and filter keep the
+        # per-word work in C
+        lookup = self.word_index.get
+        return [list(filter(None, map(lookup, words))) for words in self.split_many(texts)]
 
     def pad(self, seqs: Sequence[Sequence[int]], maxlen: int | None = None) -> np.ndarray:
         """Front-pad / front-truncate as `pad_sequences(padding='pre', truncating='pre')`."""
