@@ -6,8 +6,10 @@
 (b) rows/s on the reference test split, model.predict(batch_size=512) vs the NumPy engine, and their
     max abs difference; (c) whole-process wall time, `classifier score` vs a plain Keras script on a CSV
     of the same rows; (d) peak RSS of those two processes; (e) the tuned bundle, its Keras path vs the
-    NumPy path, in one process and as whole `classifier score` processes. Goals: (a) 4x, (b) 20x,
-    (c) 10x, (e) 10x. Each timing is the median of --repeats runs, CPU seconds beside wall seconds.
+    NumPy path, in one process and as whole `classifier score` processes; (f) kiwipiepy, the korean
+    analyzer, on Korean reviews: one text a call vs the batches the tokenizer sends (every core).
+    Goals: (a) 4x, (b) 20x, (c) 10x, (e) 10x. Each timing is the median of --repeats runs, CPU seconds
+    beside wall seconds.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from classifier.io.dataset import load_labelled, make_split
 from classifier.io.files import write_json
 
 HERE = Path(__file__).resolve().parent
+KOREAN_TEST = HERE.parent.parent / "shared" / "data" / "korean_movie_reviews_test.csv"
 
 GOALS = {"training": 4.0, "engine": 20.0, "process": 10.0, "tuned_engine": 10.0, "tuned_process": 10.0}
 
@@ -181,6 +184,30 @@ def bench_scoring_memory(bundle_dir: Path, data: Path) -> dict:
     return json.loads(proc.stdout)
 
 
+def bench_korean_analyser(korean_csv: Path, rows: int, repeats: int) -> dict:
+    """Reviews/s of kiwipiepy: Kiwi.tokenize on one text at a time (one thread) vs the tokenizer's
+    batches (classifier.io.morphemes: one call over a list, a thread per core), nothing cached."""
+    from classifier.io import morphemes
+
+    texts = load_labelled(korean_csv, "document", "label")["document"].tolist()[:rows]
+    kiwi = morphemes.kiwi()
+    morphemes.analyze_many(texts[:64])  # the model loaded outside the timings
+
+    def one_by_one():
+        return [morphemes.morphemes(kiwi.tokenize(t)) for t in texts]
+
+    def batched():
+        morphemes.clear_cache()
+        return morphemes.analyze_many(texts)
+
+    singles, single_s, single_cpu = median_timing(one_by_one, repeats)
+    batch, batch_s, batch_cpu = median_timing(batched, repeats)
+    return {"rows": len(texts), "same_morphemes": singles == batch, "one_by_one_rows_per_s": len(texts) / single_s,
+            "batch_rows_per_s": len(texts) / batch_s, "ratio": round(single_s / batch_s, 1),
+            "one_by_one_cpu_seconds": round(single_cpu, 2),
+            "batch_cpu_seconds": round(batch_cpu, 2), "kiwipiepy": morphemes.kiwi_version()}
+
+
 def attempt(result: dict, key: str, fn, *args) -> None:
     """result[key] = fn(*args); a failure is recorded (and printed) instead of losing the other parts."""
     try:
@@ -191,7 +218,8 @@ def attempt(result: dict, key: str, fn, *args) -> None:
         print(f"bench: {key} failed: {e}", file=sys.stderr)
 
 
-def run(model_dir: Path, data: Path, training_batches: int, tuned_dir: Path | None, repeats: int) -> dict:
+def run(model_dir: Path, data: Path, training_batches: int, tuned_dir: Path | None, repeats: int,
+        korean_csv: Path | None = None) -> dict:
     bundle = load(model_dir)
     bundle.numpy_engine()  # UserError now, not after the slow parts, if the engine cannot run the model
     cfg = bundle.config
@@ -215,6 +243,9 @@ def run(model_dir: Path, data: Path, training_batches: int, tuned_dir: Path | No
         print(json.dumps({k: result[k] for k in ("predict", "process", "tuned")}), file=sys.stderr)
         attempt(result, "training", bench_training, data, training_batches, repeats)
         attempt(result, "scoring_memory", bench_scoring_memory, model_dir, data)
+        result["korean"] = None
+        if korean_csv is not None:
+            attempt(result, "korean", bench_korean_analyser, korean_csv, 5000, repeats)
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     return result
 
@@ -264,6 +295,10 @@ def table(result: dict) -> str:
                      f"{q['ratio']}x", f"{GOALS['tuned_process']:g}x", verdict(q["ratio"], GOALS["tuned_process"])))
         rows.append(("(e) CPU seconds, all threads", f"{q['keras_script_cpu_seconds']}", f"{q['ours_cpu_seconds']}",
                      f"{q['cpu_ratio']}x", "", ""))
+    korean = result.get("korean")
+    if korean:
+        rows.append((f"(f) kiwipiepy reviews/s, {korean['rows']}", f"{korean['one_by_one_rows_per_s']:.0f}",
+                     f"{korean['batch_rows_per_s']:.0f}", f"{korean['ratio']}x", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -278,6 +313,9 @@ def table(result: dict) -> str:
     if tuned:
         lines.append("(e) plain Keras = the tuned stack with its LSTM run by Keras (`--engine keras`); ours = all "
                      "in NumPy (the default)")
+    if korean:
+        lines.append(f"(f) kiwipiepy {korean['kiwipiepy']} on Korean reviews: one text a call (plain) vs one batch "
+                     f"on every core (ours, what the korean analyzer sends); the analyser alone, no model")
     lines.append(f"every timing is the median of {result['repeats']} runs")
     if result.get("scoring_memory") is not None:
         lines.append(f"scoring memory (benchmarks/scoring_memory.py): {json.dumps(result['scoring_memory'])}")
@@ -297,10 +335,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="training steps timed for each of (a)'s two fits (default: %(default)s)")
     parser.add_argument("--tuned", default="saved_models/tuned", help="tuned bundle for (e) ('' to skip)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each timing; the median is shown")
+    parser.add_argument("--korean", default=str(KOREAN_TEST),
+                        help="Korean reviews for (f), kiwipiepy's speed ('' to skip; default: %(default)s)")
     args = parser.parse_args(argv)
+    korean = Path(args.korean) if args.korean and Path(args.korean).is_file() else None
     try:
         result = run(Path(args.model), Path(args.data), args.training_batches, Path(args.tuned) if args.tuned else None,
-                     args.repeats)
+                     args.repeats, korean)
     except UserError as e:
         print(f"classifier: error: {e}", file=sys.stderr)
         return 2

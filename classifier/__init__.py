@@ -4,6 +4,7 @@
     bundle = classifier.load("saved_models/default")
     bundle.predict_proba(["Love this dress!", "It ripped after one wash."])   # (2, 2), columns = bundle.classes_
     bundle = classifier.fit(texts, labels, epochs=1)                          # in memory; bundle.save(path)
+    classifier.fit(korean_texts, labels, analyzer="korean")                   # Korean morphemes (kiwipiepy)
 
 Importing the package does not import TensorFlow; training and the Keras path load it when
 first needed. The submodules' names differ from these functions' on purpose: importing a
@@ -33,12 +34,12 @@ def fit(texts, labels, preset: str = "reference", verbose: int = 0, **overrides)
     return fit_in_memory(texts, labels, preset, verbose=verbose, **overrides)
 
 
-def evaluate(model, data=None) -> tuple[float, float]:
+def evaluate(model, data=None, all_rows: bool = False) -> tuple[float, float]:
     """(loss, accuracy) of a bundle (a folder or a loaded Bundle) on its test split of `data`
-    (default: the file it was trained on)."""
+    (default: the file it was trained on); with `all_rows`, on every row of `data`, a test file of its own."""
     from classifier.evaluation import evaluate as evaluate_bundle
 
-    return evaluate_bundle(model, data)
+    return evaluate_bundle(model, data, all_rows=all_rows)
 
 
 def generate(model, prompt: str, **options) -> list:

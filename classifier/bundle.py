@@ -70,7 +70,7 @@ def package_versions() -> dict:
     import platform
 
     out = {"python": platform.python_version()}
-    for name in ("classifier", "tensorflow", "keras", "numpy", "pandas", "scikit-learn"):
+    for name in ("classifier", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "kiwipiepy"):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:

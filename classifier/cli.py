@@ -18,6 +18,7 @@ import sys
 
 from classifier.config import DEFAULT_DATA, DEFAULT_MODEL_DIR, GENERATOR_PRESETS, PRESETS
 from classifier.errors import UserError
+from classifier.io.morphemes import ANALYZERS
 
 
 # -- argument types: numbers are range-checked here, before any work -------------------------
@@ -88,7 +89,7 @@ def cmd_train(args) -> None:
     cfg = preset(
         args.preset, epochs=args.epochs, max_rows=args.max_rows, text_column=args.text_column,
         label_column=args.label_column, batch_size=args.batch_size, seed=args.seed, init_seed=args.init_seed,
-        fit_engine=args.fit_engine, bucketing=args.bucketing, min_count=args.min_count,
+        fit_engine=args.fit_engine, bucketing=args.bucketing, min_count=args.min_count, analyzer=args.analyzer,
     )
     metrics = train(cfg, args.data, args.out, verbose=0 if args.quiet else 1)
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
@@ -98,7 +99,7 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from classifier.evaluation import evaluate, format_result
 
-    loss, acc = evaluate(args.model, args.data, report=args.report, overwrite=args.overwrite)
+    loss, acc = evaluate(args.model, args.data, report=args.report, overwrite=args.overwrite, all_rows=args.all_rows)
     if args.report:
         print(f"report: {args.report}/report.html")
     print(format_result(loss, acc))
@@ -280,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse classes with fewer than N training rows (default: 1; 0 keeps a class that only the "
                         "test split holds)")
     p.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
+    p.add_argument("--analyzer", choices=list(ANALYZERS),
+                   help="words: split on spaces and punctuation (default); korean: Korean morphemes from kiwipiepy, "
+                        "particles and endings split off (pip install 'classifier[korean]')")
     p.add_argument("--seed", type=seed, help="random seed of the split, weights and shuffling (default: 42)")
     p.add_argument("--init-seed", type=seed, help="seed weights and shuffling only, keeping the --seed split")
     p.add_argument("--fit-engine", choices=["padskip", "keras"],
@@ -291,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="print [loss, acc] on the bundle's test split",
                        parents=[parent(model_flag, data_flag, overwrite_flag)])
     p.add_argument("--report", metavar="DIR", help="also write metrics.json, PNG plots and report.html into DIR")
+    p.add_argument("--all-rows", action="store_true",
+                   help="evaluate every row of --data (a separate test file) instead of rebuilding the test split")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("compare", help="train presets on the same split and print one comparison table",

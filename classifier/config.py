@@ -28,6 +28,9 @@ class TokenizerConfig:
     truncating: str = "pre"
     lower: bool = True
     filters: str = KERAS_FILTERS
+    # "words": the Keras rules above; "korean": kiwipiepy's morphemes (classifier.io.morphemes), which
+    # split the particles and endings Korean glues to its words (lower-casing done there, filters unused)
+    analyzer: str = "words"
 
 
 @dataclass
@@ -130,11 +133,13 @@ def apply_overrides(cfg, overrides: dict):
     return cfg
 
 
-def preset(name: str, **overrides) -> TrainConfig:
-    """The named preset with `overrides` (None values are ignored) applied."""
+def preset(name: str, analyzer: str | None = None, **overrides) -> TrainConfig:
+    """The named preset with `overrides` (None values are ignored) applied; `analyzer` is the
+    tokenizer's (words, korean)."""
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     cfg = TrainConfig.from_dict({"preset": name, **PRESETS[name]})  # fresh objects: presets stay unchanged
+    apply_overrides(cfg.tokenizer, {"analyzer": analyzer})
     return apply_overrides(cfg, overrides)
 
 

@@ -2,6 +2,7 @@
 
     python -m classifier evaluate --model saved_models/default     # last line: [loss, acc]
     python -m classifier evaluate --model saved_models/tuned --report out/tuned   # + metrics.json, plots, report.html
+    python -m classifier evaluate --model out/ko --data test.csv --all-rows      # every row of a separate test file
 
 A multi-class bundle's [loss, acc] are sparse categorical cross-entropy and accuracy, and its
 report gives per-class precision / recall / F1, macro F1 and the confusion matrix.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from classifier.bundle import HISTORY_FILE, Bundle, load
 from classifier.errors import UserError
-from classifier.io.dataset import load_labelled, make_split
+from classifier.io.dataset import load_labelled, make_split, whole_file
 from classifier.io.files import file_sha256
 from classifier.metrics import categorical_accuracy, categorical_log_loss, keras_accuracy, log_loss
 
@@ -27,10 +28,12 @@ def format_result(loss: float, acc: float) -> str:
 
 
 def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None = None,
-             report: str | os.PathLike | None = None, overwrite: bool = False) -> tuple[float, float]:
+             report: str | os.PathLike | None = None, overwrite: bool = False,
+             all_rows: bool = False) -> tuple[float, float]:
     """Rebuild the bundle's test split from `data` (default: the file it was trained on) and return
     Keras' (loss, accuracy) on it; with `report`, also write metrics.json, the plots and report.html
-    into that folder."""
+    into that folder. With `all_rows`, every clean row of `data` (a test file of its own) is the
+    test set: nothing is split off."""
     bundle = model if isinstance(model, Bundle) else load(model)
     missing = [k for k in SPLIT_SETTINGS if k not in bundle.meta["config"]]
     if missing:
@@ -43,8 +46,13 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
     cfg = bundle.config
     recorded = bundle.meta.get("data", {})
     data = bundle.data_path(data)
-    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, column_flags=False)
-    if recorded.get("sha256") and file_sha256(data) != recorded["sha256"]:
+    df = load_labelled(data, cfg.text_column, cfg.label_column, None if all_rows else cfg.max_rows,
+                       column_flags=False)
+    trained_on = recorded.get("sha256") and file_sha256(data) == recorded["sha256"]
+    if all_rows and trained_on:
+        print(f"classifier: warning: {data} is the file the model was trained on; --all-rows counts its "
+              f"training rows too", file=sys.stderr)
+    elif recorded.get("sha256") and not trained_on and not all_rows:
         print(
             f"classifier: warning: {data} is not the file the model was trained on "
             f"(sha256 differs); the test split may overlap its training rows",
@@ -54,8 +62,13 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
     if classes is None and df[cfg.label_column].dtype != "int64":
         raise UserError(f"{data}: label column {cfg.label_column!r} holds labels other than 0 and 1, but "
                         f"{bundle.path} is a 0/1 bundle; give the file it was trained on")
-    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, classes=classes,
-                       name=str(data))
+    if all_rows:
+        split = whole_file(df, cfg.text_column, cfg.label_column, classes=classes, name=str(data))
+    else:
+        split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, classes=classes,
+                           name=str(data))
+    described = (f"every row of {data.name}: {len(split.y_test):,} reviews" if all_rows else
+                 f"test split: {len(split.y_test):,} reviews (test_size {cfg.test_size}, seed {cfg.seed})")
     if bundle.kind == "lstm":  # one Keras model: its own evaluate gives the reference [loss, acc]
         from classifier.models.lstm import compile_classifier
 
@@ -77,8 +90,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
 
         write_multiclass_report(
             report, title=f"{bundle.path.name}: {cfg.preset} preset, {cfg.label_column!r} on {data.name}",
-            subtitle=f"test split: {len(split.y_test):,} reviews (test_size {cfg.test_size}, seed {cfg.seed}); "
-                     f"bundle {bundle.path}",
+            subtitle=f"{described}; bundle {bundle.path}",
             texts=split.x_test, y=split.y_test, p=p, classes=classes, history=read_history(bundle.path),
         )
     elif report is not None:
@@ -86,8 +98,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
 
         write_report(
             report, title=f"{bundle.path.name}: {cfg.preset} preset on {data.name}",
-            subtitle=f"test split: {len(split.y_test):,} reviews (test_size {cfg.test_size}, seed {cfg.seed}); "
-                     f"bundle {bundle.path}",
+            subtitle=f"{described}; bundle {bundle.path}",
             texts=split.x_test, y=split.y_test, p=p, threshold=bundle.threshold, history=read_history(bundle.path),
         )
     return float(loss), float(acc)

@@ -38,6 +38,7 @@ from classifier.bundle import CONFIG_FILE, Bundle, load
 from classifier.errors import UserError
 from classifier.io.dataset import missing_column_error
 from classifier.io.files import check_output, file_sha256, write_json
+from classifier.io.morphemes import limit_threads
 from classifier.predict import STATUSES, check_threshold, predict
 from classifier.score import CHUNK_ROWS, NEW_COLUMNS
 
@@ -243,6 +244,8 @@ def worker_bundle(archive: str) -> Bundle:
             task = TaskContext.get()
             engine = bundle.numpy_engine()
             engine.predict_ids = functools.partial(engine.predict_ids, threads=task.cpus() if task else 1)
+        if bundle.tokenizer.config.analyzer == "korean":  # kiwipiepy's threads too
+            limit_threads(TaskContext.get().cpus() if TaskContext.get() else 1)
         _WORKER_BUNDLES[archive] = bundle
     return _WORKER_BUNDLES[archive]
 

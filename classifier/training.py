@@ -27,6 +27,7 @@ from classifier.errors import UserError
 from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split
 from classifier.io.files import file_sha256
 from classifier.io.labels import check_min_count, classes_of
+from classifier.io.morphemes import ANALYZERS
 from classifier.io.tokenizer import Tokenizer
 from classifier.metrics import categorical_accuracy, categorical_log_loss, choose_threshold, keras_accuracy, log_loss
 from classifier.models.tfidf import fit_tfidf
@@ -78,6 +79,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise UserError(f"--seed must be 0 to {2**32 - 1}, got {cfg.seed if cfg.init_seed is None else cfg.init_seed}")
     if cfg.min_count < 0:
         raise UserError(f"--min-count must be 0 or more, got {cfg.min_count}")
+    if cfg.tokenizer.analyzer not in ANALYZERS:
+        raise UserError(f"unknown analyzer {cfg.tokenizer.analyzer!r}; choose one of: {', '.join(ANALYZERS)}")
 
 
 def aux_column(cfg: TrainConfig) -> str | None:

@@ -256,3 +256,20 @@ def test_without_pyspark_the_error_says_how_to_install(tmp_path):
     code = ("import sys; sys.modules['pyspark'] = None; from classifier.cli import main; "
             f"sys.exit(main(['score', {str(src)!r}, '--spark', 'local[2]', '-o', {str(tmp_path / 'out')!r}]))")
     assert_user_error(run_python(code), "pyspark is not installed: pip install 'classifier[spark]'")
+
+
+def test_a_korean_bundle_scores_on_spark_as_locally(spark, tmp_path):
+    """Executors analyse with the bundle's own tokenizer (kiwipiepy), so the rows match local scoring."""
+    pytest.importorskip("kiwipiepy")
+    import classifier
+    from classifier.predict import predict
+
+    train = pd.read_csv(ROOT.parent / "shared/data/korean_movie_reviews_train.csv", nrows=400).dropna()
+    korean = classifier.fit(train["document"], train["label"], preset="tfidf", analyzer="korean",
+                            text_column="document")
+    texts = ["정말 재밌어요 😀", None, "This movie was 진짜 최고!!", "qzxv", "배우 연기가 별로였다 ㅠㅠ"]
+    df = spark.createDataFrame([(i, t) for i, t in enumerate(texts)], "id long, document string")
+    got = {r["id"]: (r["recommend_proba"], r["recommend"], r["status"]) for r in score_dataframe(df, korean).collect()}
+    want = predict(korean, texts)
+    assert [got[i] for i in range(len(texts))] == [tuple(p) for p in want]
+    assert [p.status for p in want] == ["ok", "empty", "ok", "no_known_words", "ok"]

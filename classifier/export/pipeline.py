@@ -59,6 +59,11 @@ def check_exportable(bundle: Bundle, fmt: str) -> None:
             f"in NumPy, which is not one graph, so it cannot be exported as {fmt}; {EXPORTABLE}, "
             f"and `classifier score` scores this one"
         )
+    if bundle.tokenizer.config.analyzer != "words":
+        raise UserError(
+            f"{bundle.path} uses the {bundle.tokenizer.config.analyzer} analyzer (kiwipiepy), which cannot run "
+            f"inside a TF graph, so it cannot be exported as {fmt}; `classifier score` and `classifier serve` score it"
+        )
     if bundle.kind != "lstm":
         raise UserError(
             f"{bundle.path} is a {bundle.kind} bundle: TF-IDF n-grams and a logistic regression in NumPy, with no "

@@ -120,12 +120,17 @@ def clean_labelled(df: pd.DataFrame, text_column: str, label_column: str, name: 
     (classifier.io.labels.user_labels), at least two and at most MAX_CLASSES of them.
 
     Those of `optional_columns` the frame has are kept as numbers (NaN where not one); a
-    missing value there does not drop the row. `name` says where the rows came from, in errors."""
+    missing value there does not drop the row. Their names match in any case (the tuned stack's
+    `Rating` is the Korean set's `rating`) and come back as asked. `name` says where the rows came
+    from, in errors."""
     import pandas as pd
 
     n_read = len(df)
-    extra = [c for c in optional_columns if c in df.columns and c not in (text_column, label_column)]
-    df = df[[text_column, label_column, *extra]].dropna(subset=[text_column, label_column])
+    found = {c: column_like(c, df.columns) for c in optional_columns}
+    found = {c: f for c, f in found.items() if f is not None and f not in (text_column, label_column)}
+    extra = list(found)
+    df = df[[text_column, label_column, *found.values()]].rename(columns={f: c for c, f in found.items()})
+    df = df.dropna(subset=[text_column, label_column])
     df = df.assign(**{c: pd.to_numeric(df[c], errors="coerce") for c in extra})
     if is_binary(df[label_column]):
         labels = pd.to_numeric(df[label_column]).astype(np.int64)
@@ -147,6 +152,14 @@ def clean_labelled(df: pd.DataFrame, text_column: str, label_column: str, name: 
         raise UserError(f"{name}: every usable row has label {shown} in {label_column!r}; training needs {both}")
     check_class_count(len(distinct), name, label_column)
     return df
+
+
+def column_like(name: str, columns) -> str | None:
+    """`name` if the frame has it, else its only column of that name in another case, else None."""
+    if name in columns:
+        return name
+    alike = [c for c in columns if str(c).lower() == name.lower()]
+    return alike[0] if len(alike) == 1 else None
 
 
 @dataclass
@@ -188,3 +201,14 @@ def make_split(df: pd.DataFrame, text_column: str, label_column: str, test_size:
         y_test,
         None if aux is None else train[aux].to_numpy(dtype=np.float64),
     )
+
+
+def whole_file(df: pd.DataFrame, text_column: str, label_column: str, classes: list | None = None,
+               name: str = "the data") -> Split:
+    """Every row of `df` as the test part (a separate test file: `evaluate --all-rows`), labels as
+    `make_split` gives them; the training part is empty."""
+    if classes is None:
+        y_test = df[label_column].to_numpy(dtype=np.float32)
+    else:
+        y_test = class_index(df[label_column].tolist(), classes, name, label_column)
+    return Split([], df[text_column].tolist(), y_test[:0].copy(), y_test)

@@ -9,6 +9,10 @@ lower-case, punctuation and tabs/newlines become spaces, split on spaces, ids by
 training-set frequency (ties in first-seen order) from 1, only ids below
 `num_words` kept, unknown words dropped, pad and truncate at the front.
 Pure Python and NumPy: scoring never needs TensorFlow for this.
+
+With `analyzer="korean"` a text's words are its Korean morphemes instead (classifier.io.morphemes);
+ids, vocabulary, padding and the JSON file work as for words. A `words` tokenizer's JSON and hash
+are those of the tool before analyzers existed, so every older bundle loads as it did.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,12 +30,15 @@ import numpy as np
 
 from classifier.config import TokenizerConfig
 from classifier.errors import UserError
+from classifier.io.morphemes import ANALYZERS, analyze_many, kiwi_version
 
 FORMAT = "classifier-tokenizer/1"
 
 
 class Tokenizer:
     def __init__(self, config: TokenizerConfig, words: Sequence[str], counts: Sequence[int] = ()):
+        if config.analyzer not in ANALYZERS:
+            raise UserError(f"unknown analyzer {config.analyzer!r}; choose one of: {', '.join(ANALYZERS)}")
         self.config = config
         # words[i] has id i + 1; only the ids the model can see are stored
         self.words = list(words)[: config.num_words - 1]
@@ -43,9 +51,8 @@ class Tokenizer:
     def fit(cls, texts: Iterable[str], config: TokenizerConfig | None = None) -> Tokenizer:
         config = config or TokenizerConfig()
         counts: Counter[str] = Counter()
-        tok = cls(config, [])
-        for text in texts:
-            counts.update(tok.split(text))
+        for words in cls(config, []).split_many(texts):
+            counts.update(words)
         # Counter keeps first-seen order and sorted() is stable: ties rank by first sighting
         ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
         ranked = ranked[: config.num_words - 1]
@@ -56,15 +63,24 @@ class Tokenizer:
         """Clean and split one text into words, as Keras `text_to_word_sequence` does."""
         if self.config.lower:
             text = text.lower()
+        if self.config.analyzer == "korean":
+            return self.split_many([text])[0]
         return [w for w in text.translate(self._table).split(" ") if w]
 
+    def split_many(self, texts: Iterable[str]) -> list[list[str]]:
+        """`split` of each text; Korean texts go to the analyser as one batch (far faster than one by one)."""
+        if self.config.analyzer == "korean":
+            return [m.split(" ") if m else [] for m in analyze_many(texts)]
+        return [self.split(t) for t in texts]
+
     def encode(self, text: str) -> list[int]:
-        # ids start at 1, so filter(None) drops exactly the unknown words; map and filter keep the
-        # per-word work in C (a third of the time of a generator expression)
-        return list(filter(None, map(self.word_index.get, self.split(text))))
+        return self.encode_many([text])[0]
 
     def encode_many(self, texts: Iterable[str]) -> list[list[int]]:
-        return [self.encode(t) for t in texts]
+        # ids start at 1, so filter(None) drops exactly the unknown words; map and filter keep the
+        # per-word work in C
+        lookup = self.word_index.get
+        return [list(filter(None, map(lookup, words))) for words in self.split_many(texts)]
 
     def pad(self, seqs: Sequence[Sequence[int]], maxlen: int | None = None) -> np.ndarray:
         """Front-pad / front-truncate as `pad_sequences(padding='pre', truncating='pre')`."""
@@ -88,9 +104,14 @@ class Tokenizer:
 
     # -- persistence ---------------------------------------------------------
     def to_dict(self) -> dict:
+        config = dataclasses.asdict(self.config)
+        if config["analyzer"] == "words":
+            del config["analyzer"]  # as written before analyzers existed: the same file, the same hash
+        analyzer = {"analyzer_versions": {"kiwipiepy": kiwi_version()}} if self.config.analyzer == "korean" else {}
         return {
             "format": FORMAT,
-            "config": dataclasses.asdict(self.config),
+            "config": config,
+            **analyzer,
             "words": self.words,
             "counts": self.counts,
         }
@@ -112,11 +133,26 @@ class Tokenizer:
             d = json.loads(path.read_text(encoding="utf-8"))
             if d.get("format") != FORMAT:
                 raise ValueError(f"format is {d.get('format')!r}, expected {FORMAT!r}")
-            return cls(TokenizerConfig(**d["config"]), d["words"], d.get("counts", ()))
+            tokenizer = cls(TokenizerConfig(**d["config"]), d["words"], d.get("counts", ()))
         except FileNotFoundError:
             raise UserError(f"{path} not found: the model folder is not a complete bundle") from None
         except (ValueError, KeyError, TypeError) as e:
             raise UserError(f"{path} is not a tokenizer file of this tool ({e})") from None
+        if tokenizer.config.analyzer == "korean":
+            check_kiwi_version(path, d.get("analyzer_versions", {}).get("kiwipiepy"))
+        return tokenizer
 
     def __len__(self) -> int:
         return len(self.words)
+
+
+def check_kiwi_version(path: Path, saved: str | None) -> None:
+    """A Korean tokenizer needs kiwipiepy; another version than the one it was fitted with may split
+    some texts differently (ids the model never saw), so say so, once, and go on."""
+    installed = kiwi_version()
+    if installed is None:
+        raise UserError(f"{path} uses the korean analyzer, which needs kiwipiepy; install it with "
+                        f"`pip install 'classifier[korean]'`")
+    if saved != installed:
+        print(f"classifier: warning: {path} was fitted with kiwipiepy {saved}, this is {installed}; some texts "
+              f"may be split differently (retrain to be sure)", file=sys.stderr)

@@ -5,6 +5,8 @@
     fit_tfidf(texts, y, cfg, n_classes=6)     # class indices: multinomial logistic regression, softmax
 
 The files keep the n-gram vocabulary as JSON and idf, weights and bias as .npz (no pickle).
+With the korean analyzer (cfg.tokenizer.analyzer) the n-grams are of Korean morphemes
+(classifier.io.morphemes), every morpheme a term, one syllable ones included.
 `TfidfFeatures` maps a text to the ids of its known n-grams, so scoring drives a tfidf bundle
 like the LSTM bundles (`predict_proba_ids`).
 """
@@ -20,6 +22,7 @@ import numpy as np
 
 from classifier.config import TrainConfig
 from classifier.errors import UserError
+from classifier.io.morphemes import analyze_many
 from classifier.metrics import sigmoid, softmax
 
 FORMAT = "classifier-tfidf/1"
@@ -27,15 +30,17 @@ VOCAB_FILE = "tfidf.json"
 WEIGHTS_FILE = "tfidf.npz"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default: words of 2+ word characters
 ID_PATTERN = r"\S+"  # the tuned blend: n-grams of the word tokenizer's ids, written "12 507"
+MORPHEME_PATTERN = r"\S+"  # the korean analyzer's morphemes, joined by spaces (particles are one syllable)
 
 
 class TfidfFeatures:
     """TfidfVectorizer(lowercase, ngram_range=(1, n), sublinear_tf, norm="l2") rebuilt from its vocabulary."""
 
-    def __init__(self, terms: list[str], ngrams: int, token_pattern: str = TOKEN_PATTERN):
+    def __init__(self, terms: list[str], ngrams: int, token_pattern: str = TOKEN_PATTERN, analyzer: str = "words"):
         self.terms = terms
         self.ngrams = ngrams
         self.token_pattern = token_pattern
+        self.analyzer = analyzer  # "korean": texts become their morphemes before the n-grams are taken
         self._token = re.compile(token_pattern)
         self._id_keys = None  # ID_PATTERN features as sorted int64 keys, built when first needed
 
@@ -45,6 +50,12 @@ class TfidfFeatures:
 
     def encode(self, text: str) -> list[int]:
         """Ids of the known n-grams of `text`, one per occurrence (the order does not matter)."""
+        if self.analyzer == "korean":
+            return self.encode_many([text])[0]
+        return self.encode_terms(text)
+
+    def encode_terms(self, text: str) -> list[int]:
+        """`encode` of a text already analysed (or one the analyzer leaves as it is)."""
         words = self._token.findall(text.lower())
         index = self.index
         ids = [index[w] for w in words if w in index]
@@ -54,11 +65,13 @@ class TfidfFeatures:
         return ids
 
     def encode_many(self, texts) -> list[list[int]]:
-        return [self.encode(t) for t in texts]
+        if self.analyzer == "korean":
+            texts = analyze_many(texts)  # one batch for the analyser
+        return [self.encode_terms(t) for t in texts]
 
     def encode_ids(self, ids) -> list[int]:
         """Feature ids of a word-id sequence (for ID_PATTERN features)."""
-        return self.encode(" ".join(map(str, ids)))
+        return self.encode_terms(" ".join(map(str, ids)))
 
     def id_pairs(self, id_lists) -> tuple[np.ndarray, np.ndarray]:
         """(row, feature id) of every known n-gram of each word-id sequence, for ID_PATTERN features:
@@ -173,6 +186,8 @@ class TfidfModel:
     def save(self, folder: Path) -> list[str]:
         vocab = {"format": FORMAT, "ngrams": self.features.ngrams, "token_pattern": self.features.token_pattern,
                  "terms": self.features.terms}
+        if self.features.analyzer != "words":  # a words model's file stays as it was before analyzers
+            vocab["analyzer"] = self.features.analyzer
         (folder / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
         with open(folder / WEIGHTS_FILE, "wb") as f:
             aux = {} if self.aux_coef is None else {"aux_coef": self.aux_coef,
@@ -198,7 +213,8 @@ class TfidfModel:
             raise UserError(f"{folder}: the tfidf files are not readable ({e}); retrain the bundle") from None
         if not (len(vocab["terms"]) == len(idf) == len(coef)) or (aux_coef is not None and len(aux_coef) != len(coef)):
             raise UserError(f"{folder}: {VOCAB_FILE} and {WEIGHTS_FILE} disagree in size; retrain the bundle")
-        features = TfidfFeatures(vocab["terms"], int(vocab["ngrams"]), vocab["token_pattern"])
+        features = TfidfFeatures(vocab["terms"], int(vocab["ngrams"]), vocab["token_pattern"],
+                                 vocab.get("analyzer", "words"))
         return cls(features, idf, coef, intercept, aux_coef, aux_intercept)
 
 
@@ -206,9 +222,14 @@ def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: 
               aux: np.ndarray | None = None, n_classes: int | None = None) -> TfidfModel:
     """With `aux` (a number per text, NaN where unknown), also a ridge regression on it over the
     same plain TF-IDF rows. With `n_classes`, `y` holds class indices and the regression is
-    multinomial (a softmax over n_classes; naive Bayes scaling, defined for two classes, is skipped)."""
+    multinomial (a softmax over n_classes; naive Bayes scaling, defined for two classes, is skipped).
+    Texts (not the stack's word ids) are analysed by cfg.tokenizer.analyzer first."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, Ridge
+
+    analyzer = cfg.tokenizer.analyzer if token_pattern == TOKEN_PATTERN else "words"
+    if analyzer == "korean":
+        texts, token_pattern = analyze_many(texts), MORPHEME_PATTERN
 
     vec = TfidfVectorizer(ngram_range=(1, cfg.tfidf_ngrams), min_df=cfg.tfidf_min_df, sublinear_tf=True,
                           token_pattern=token_pattern)
@@ -234,7 +255,7 @@ def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: 
     terms = [""] * len(vec.vocabulary_)
     for term, i in vec.vocabulary_.items():
         terms[i] = term
-    features = TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern)
+    features = TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern, analyzer)
     if n_classes is None:
         return TfidfModel(features, vec.idf_, lr.coef_[0] * scale, lr.intercept_[0], **aux_fit)
     return TfidfModel(features, vec.idf_, *softmax_weights(lr, n_classes), **aux_fit)
