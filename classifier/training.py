@@ -27,7 +27,7 @@ from classifier.errors import UserError
 from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split
 from classifier.io.files import file_sha256
 from classifier.io.labels import check_min_count, classes_of
-from classifier.io.morphemes import ANALYZERS
+from classifier.io.morphemes import ANALYZERS, cached
 from classifier.io.tokenizer import Tokenizer
 from classifier.metrics import categorical_accuracy, categorical_log_loss, choose_threshold, keras_accuracy, log_loss
 from classifier.models.tfidf import fit_tfidf
@@ -91,16 +91,17 @@ def aux_column(cfg: TrainConfig) -> str | None:
 
 def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int) -> dict:
     """Split the clean rows `df`, fit, evaluate and save the bundle at `out`; returns the metrics."""
-    classes = classes_of(df[cfg.label_column])
-    where = source.get("path", "fit")
-    split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux_column(cfg), classes,
-                       where)
-    check_min_count(split.y_train, classes or [0, 1], cfg.min_count, where, cfg.label_column)
-    tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
-    keep_generator = generator_stays(out, tokenizer)
-    if cfg.model == "tfidf":
-        return train_tfidf(cfg, split, tokenizer, out, source, keep_generator, classes)
-    return train_lstm(cfg, split, tokenizer, out, source, keep_generator, verbose, classes)
+    with cached():  # the korean analyser's morphemes, analysed once for the run's several encodings
+        classes = classes_of(df[cfg.label_column])
+        where = source.get("path", "fit")
+        split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux_column(cfg), classes,
+                           where)
+        check_min_count(split.y_train, classes or [0, 1], cfg.min_count, where, cfg.label_column)
+        tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
+        keep_generator = generator_stays(out, tokenizer)
+        if cfg.model == "tfidf":
+            return train_tfidf(cfg, split, tokenizer, out, source, keep_generator, classes)
+        return train_lstm(cfg, split, tokenizer, out, source, keep_generator, verbose, classes)
 
 
 def test_figures(y, p, classes: list | None) -> tuple[float, float]:

@@ -217,3 +217,15 @@ def test_serve_answers_for_a_korean_bundle_as_local_scoring(korean_rows, tmp_pat
     assert r.status_code == 200, r.text
     want = [p.proba for p in predict(classifier.load(folder), asked)]
     assert r.json()["predictions"] == want
+
+
+def test_morphemes_are_kept_only_for_a_training_run():
+    from classifier.io import morphemes
+
+    texts = ["사이즈가 작아요", "배송이 빨라요", "사이즈가 작아요"]
+    first = morphemes.analyze_many(texts)
+    assert morphemes._cache is None  # scoring millions of rows keeps nothing
+    with morphemes.cached():
+        assert morphemes.analyze_many(texts) == first
+        assert set(morphemes._cache) == set(texts)  # the run's later encodings find them
+    assert morphemes._cache is None

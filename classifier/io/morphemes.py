@@ -8,13 +8,14 @@ forms are kept, separators dropped, Latin letters lower-cased. Each text becomes
 morphemes joined by spaces, which the word tokenizer splits as it splits English.
 
 One Kiwi per process, made when first needed (loading its model takes about a second), and
-texts go to it as one batch on every core (its `tokenize` over a list). A bounded cache keeps
-the morphemes of recent texts, so training, which encodes its texts more than once (vocabulary,
-ids, the stack's partner), analyses each only once.
+texts go to it as one batch on every core (its `tokenize` over a list). A training run encodes
+its texts more than once (vocabulary, ids, the stack's partner), so it runs inside `cached()`
+and analyses each only once; scoring analyses each text once and keeps nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable
 
@@ -24,12 +25,11 @@ ANALYZERS = ("words", "korean")  # words: the Keras rules (classifier.io.tokeniz
 # separators (, / :) only: `...`, `?`, `!` and `~` carry a review's tone (TF-IDF 1-2 grams on 40,000 /
 # 10,000 reviews: 0.8592 keeping them, 0.8541 dropping every punctuation mark)
 DROPPED_TAGS = frozenset({"SP"})
-CACHE_SIZE = 400_000  # texts; about 60 MB of short reviews, more than a 150,000-row training split needs
 
 _kiwi = None
 _kiwi_lock = threading.Lock()
 _threads = -1  # Kiwi's num_workers: -1 is a thread per core
-_cache: dict[str, str] = {}
+_cache: dict[str, str] | None = None  # text -> morphemes, inside `cached()` only
 
 
 def kiwi_version() -> str | None:
@@ -68,24 +68,30 @@ def morphemes(tokens) -> str:
     return " ".join(t.form.lower().replace(" ", "_") for t in tokens if t.tag not in DROPPED_TAGS)
 
 
+@contextlib.contextmanager
+def cached():
+    """Keep each text's morphemes for the block (a training run, which encodes its texts several times)."""
+    global _cache
+    outer = _cache
+    if outer is None:
+        _cache = {}
+    try:
+        yield
+    finally:
+        _cache = outer
+
+
 def analyze_many(texts: Iterable[str]) -> list[str]:
-    """Each text's morphemes joined by spaces; texts not seen lately go to Kiwi as one batch."""
+    """Each text's morphemes joined by spaces; the texts go to Kiwi as one batch (inside `cached()`,
+    only those not analysed yet)."""
     texts = list(texts)
-    found, todo = {}, []
-    for text in dict.fromkeys(texts):
-        cached = _cache.get(text)  # read once: a server's other scoring thread may clear the cache
-        if cached is None:
-            todo.append(text)
-        else:
-            found[text] = cached
+    if not texts:
+        return []
+    cache = _cache
+    if cache is None:
+        return [morphemes(tokens) for tokens in kiwi().tokenize(texts)]
+    todo = [t for t in dict.fromkeys(texts) if t not in cache]
     if todo:
-        if len(_cache) + len(todo) > CACHE_SIZE:
-            _cache.clear()  # a scoring run over millions of rows: start again rather than grow
         for text, tokens in zip(todo, kiwi().tokenize(todo), strict=True):
-            found[text] = _cache[text] = morphemes(tokens)
-    return [found[t] for t in texts]
-
-
-def clear_cache() -> None:
-    """Forget the analysed texts (a benchmark timing the analyser itself)."""
-    _cache.clear()
+            cache[text] = morphemes(tokens)
+    return [cache[t] for t in texts]
