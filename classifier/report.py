@@ -155,6 +155,17 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+def _wrong_table(heading: str, columns: list[str], rows: list[list]) -> str:
+    """A heading and a table of wrong reviews: `columns` of figures, then the review (each row's last cell)."""
+    e = html.escape
+    head = "".join(f"<th>{e(c)}</th>" for c in columns)
+    lines = [f"<h2>{e(heading)}</h2><table><tr>{head}<th class='text'>review</th></tr>"]
+    lines += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in cells) + f"<td class='text'>{e(text)}</td></tr>"
+              for *cells, text in rows]
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
 def render_html(title: str, subtitle: str, metrics: dict, plots: list[tuple[Path, str]], wrong: list[dict]) -> str:
     e = html.escape
     cards = [
@@ -198,12 +209,10 @@ def render_html(title: str, subtitle: str, metrics: dict, plots: list[tuple[Path
             f"<td>{r['f1_not_rec']:.3f}</td><td>{r['f1_rec']:.3f}</td></tr>"
         )
     parts.append("</table>")
-    parts.append(f"<h2>Most confidently wrong test reviews (threshold {metrics['threshold']:.2f})</h2>"
-                 "<table><tr><th>true label</th><th>P(recommend)</th><th class='text'>review</th></tr>")
-    for w in wrong:
-        parts.append(f"<tr><td>{e(CLASSES[w['label']])}</td><td>{w['p_recommend']:.3f}</td>"
-                     f"<td class='text'>{e(w['text'])}</td></tr>")
-    parts.append("</table></body></html>")
+    parts.append(_wrong_table(f"Most confidently wrong test reviews (threshold {metrics['threshold']:.2f})",
+                              ["true label", "P(recommend)"],
+                              [[CLASSES[w["label"]], f"{w['p_recommend']:.3f}", w["text"]] for w in wrong]))
+    parts.append("</body></html>")
     return "\n".join(parts)
 
 
@@ -292,12 +301,10 @@ def render_multiclass_html(title: str, subtitle: str, metrics: dict, plots: list
     parts.append("</table><h2>Plots</h2><div class='plots'>")
     for path, caption in plots:
         parts.append(f"<figure>{_img(path)}<figcaption>{e(caption)}</figcaption></figure>")
-    parts.append("</div><h2>Most confidently wrong test reviews</h2><table><tr><th>true</th><th>predicted</th>"
-                 "<th>probability</th><th class='text'>review</th></tr>")
-    for w in wrong:
-        parts.append(f"<tr><td>{e(str(w['label']))}</td><td>{e(str(w['predicted']))}</td>"
-                     f"<td>{w['proba']:.3f}</td><td class='text'>{e(w['text'])}</td></tr>")
-    parts.append("</table></body></html>")
+    parts.append("</div>")
+    parts.append(_wrong_table("Most confidently wrong test reviews", ["true", "predicted", "probability"],
+                              [[w["label"], w["predicted"], f"{w['proba']:.3f}", w["text"]] for w in wrong]))
+    parts.append("</body></html>")
     return "\n".join(parts)
 
 
