@@ -16,7 +16,14 @@ import os
 import signal
 import sys
 
-from classifier.config import DEFAULT_DATA, DEFAULT_MODEL_DIR, GENERATOR_PRESETS, PRESETS
+from classifier.config import (
+    AGREEMENT_SAMPLES,
+    DEFAULT_DATA,
+    DEFAULT_MODEL_DIR,
+    GENERATOR_PRESETS,
+    MAX_AGREEMENT_SAMPLES,
+    PRESETS,
+)
 from classifier.errors import UserError
 from classifier.io.morphemes import ANALYZERS
 
@@ -164,7 +171,7 @@ def cmd_train_generator(args) -> None:
                            batch_size=args.batch_size, seed=args.seed)
     out = args.out or args.model
     m = train_generator(cfg, args.model, args.data, verbose=0 if args.quiet else 1, agreement=args.agreement,
-                        out=out)
+                        out=out, agreement_samples=args.agreement_samples)
     print(f"saved the {args.preset} generator in {out} ({m['epochs_run']} epochs, {m['train_seconds']} s)")
     alone = f"; the LSTM alone {m['perplexity_lstm_alone']:.2f}" if "perplexity_lstm_alone" in m else ""
     print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words{alone})")
@@ -180,7 +187,8 @@ def cmd_evaluate_generator(args) -> None:
     if args.compare or args.ngram:
         print(format_table(compare([args.model, *args.compare], args.data, ngram=args.ngram)))
         return
-    m = evaluate_generator(args.model, args.data, agreement=args.agreement, best_of=args.best_of)
+    m = evaluate_generator(args.model, args.data, agreement=args.agreement, best_of=args.best_of,
+                           agreement_samples=args.agreement_samples)
     print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words, from the third word of each text)")
     if "agreement" in m:
         a = m["agreement"]
@@ -246,6 +254,11 @@ def engine_flag(p) -> None:
     p.add_argument("--engine", choices=["numpy", "keras"],
                    help="numpy: no TensorFlow, fast (the default when it runs the bundle's model); "
                         "keras: the saved Keras model (the default otherwise)")
+
+
+def agreement_samples_flag(p) -> None:
+    p.add_argument("--agreement-samples", type=bounded_int(MAX_AGREEMENT_SAMPLES), default=AGREEMENT_SAMPLES,
+                   metavar="N", help="sentiment agreement: samples a side (default: %(default)s, as on record)")
 
 
 def threshold_flag(p) -> None:
@@ -340,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train-generator", help="train the text generator of a bundle",
-                       parents=[bundle_in, parent(data_flag, quiet_flag)])
+                       parents=[bundle_in, parent(data_flag, quiet_flag, agreement_samples_flag)])
     p.add_argument("-o", "--out", metavar="DIR",
                    help="bundle folder to write, the classifier copied along (default: --model, updated in place)")
     p.add_argument("--preset", default="default", choices=list(GENERATOR_PRESETS),
@@ -351,13 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int, help="override the preset's batch size (64)")
     p.add_argument("--seed", type=seed, help="random seed of the weights and batches (default: 42)")
     p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=True,
-                   help="measure sentiment agreement after training (2 x 200 samples; default: on)")
+                   help="measure sentiment agreement after training (default: on)")
     p.set_defaults(func=cmd_train_generator)
 
     p = sub.add_parser("evaluate-generator", help="print the generator's test-split perplexity",
-                       parents=[bundle_in, parent(data_flag)])
+                       parents=[bundle_in, parent(data_flag, agreement_samples_flag)])
     p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=False,
-                   help="also measure sentiment agreement (2 x 200 samples; default: off)")
+                   help="also measure sentiment agreement (default: off)")
     p.add_argument("--best-of", type=bounded_int(MAX_BEST_OF), default=1,
                    help="with --agreement: each sample the best of K candidates, as `generate --best-of K`")
     p.add_argument("--compare", nargs="+", default=[], metavar="DIR",

@@ -15,6 +15,9 @@ from classifier.errors import UserError
 # what the command line reads and writes when not told otherwise (the Python API takes paths)
 DEFAULT_DATA = Path("data/womens_clothing_ecommerce_reviews.csv")
 DEFAULT_MODEL_DIR = Path("saved_models/default")
+# sentiment agreement samples a side: the figures on record are measured with this many
+AGREEMENT_SAMPLES = 200
+MAX_AGREEMENT_SAMPLES = 1000
 
 # Keras Tokenizer's default filters: apostrophes are not in it, so "it's" stays one word.
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'

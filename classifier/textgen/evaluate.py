@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.bundle import Bundle, load, update_meta
-from classifier.config import GeneratorConfig
+from classifier.config import AGREEMENT_SAMPLES, GeneratorConfig
 from classifier.engine.generator import SENTIMENTS, Net, log_softmax, start_id
 from classifier.errors import UserError
 from classifier.io.tokenizer import Tokenizer
@@ -90,7 +90,7 @@ def heldout_perplexity(net: Net, tokenizer: Tokenizer, test_texts) -> dict:
     return {"perplexity": round(perplexity(lp), 3), "words_scored": int(len(lp))}
 
 
-def measure_agreement(bundle, samples: int = 200, words: int = 40, temperature: float = 1.0,
+def measure_agreement(bundle, samples: int = AGREEMENT_SAMPLES, words: int = 40, temperature: float = 1.0,
                       top_p: float | None = 0.9, seed: int = 42, best_of: int = 1) -> dict:
     """Share of sentiment-conditioned samples the bundle's classifier puts on the requested side
     (with `best_of` > 1, of the samples `generate` keeps after ranking that many candidates each)."""
@@ -110,7 +110,8 @@ def measure_agreement(bundle, samples: int = 200, words: int = 40, temperature: 
     return result
 
 
-def evaluate_generator(model_dir, data=None, agreement: bool = False, record: bool = True, best_of: int = 1) -> dict:
+def evaluate_generator(model_dir, data=None, agreement: bool = False, record: bool = True, best_of: int = 1,
+                       agreement_samples: int = AGREEMENT_SAMPLES) -> dict:
     """Test-split perplexity (and, asked for, sentiment agreement) of a bundle's generator, recorded in it."""
     bundle = load(model_dir)
     net = bundle.generator()
@@ -122,7 +123,7 @@ def evaluate_generator(model_dir, data=None, agreement: bool = False, record: bo
         if not net.sentiment_token:
             raise UserError(f"the generator in {model_dir} has no sentiment token; agreement needs the default preset")
         key = "agreement" if best_of == 1 else "agreement_best_of"  # the model's own figure stays on record
-        record_[key] = measure_agreement(bundle, best_of=best_of)
+        record_[key] = measure_agreement(bundle, agreement_samples, best_of=best_of)
     if record:
         update_meta(Path(model_dir), "generator", **record_)
     key = "agreement" if best_of == 1 else "agreement_best_of"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.bundle import GENERATOR_HISTORY, GENERATOR_KERAS, GENERATOR_NGRAM, load, update_bundle, update_meta
-from classifier.config import GeneratorConfig
+from classifier.config import AGREEMENT_SAMPLES, GeneratorConfig
 from classifier.engine.generator import SENTIMENTS, Net
 from classifier.errors import UserError
 from classifier.io.files import file_sha256
@@ -230,7 +230,7 @@ def save_generator(path: Path, model, cfg: GeneratorConfig, tokenizer: Tokenizer
 
 
 def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1, agreement: bool = True,
-                    evaluate: bool = True, out=None) -> dict:
+                    evaluate: bool = True, out=None, agreement_samples: int = AGREEMENT_SAMPLES) -> dict:
     """Train the generator of the bundle at `model_dir`, evaluate it and record it, in that bundle or,
     given `out`, in a copy of it there; returns its metrics."""
     bundle = load(model_dir)  # refuses a tokenizer.json that is not the bundle's
@@ -268,7 +268,7 @@ def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1
             metrics["perplexity_lstm_alone"] = alone["perplexity"]
     record = {"metrics": metrics}
     if agreement and cfg.sentiment_token:
-        record["agreement"] = measure_agreement(load(model_dir))
+        record["agreement"] = measure_agreement(load(model_dir), agreement_samples)
     update_meta(model_dir, "generator", **record)
     return {**metrics, **({"agreement": record["agreement"]} if "agreement" in record else {})}
 
