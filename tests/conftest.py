@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +21,9 @@ DATA_CANDIDATES = [
     ROOT.parent / "shared/data/womens_clothing_ecommerce_reviews.csv",
 ]
 
+# The tests' JVMs (Spark) live for seconds: C1 compiles alone and one GC thread halve their start-up CPU
+# (27 s to 17 s a session here); the JVM's own output goes to Spark's log, so nothing else shows it.
+os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
 
 # Fixtures that train a Keras model, export TensorFlow graphs or start a JVM: a test that uses one is
 # `slow` (`make test-fast` leaves it out), whether or not it carries the marker itself.
@@ -52,49 +60,83 @@ def run_cli(*args, input: str | bytes | None = None, cwd: Path | None = None, en
     )
 
 
+def run_cli_here(*args) -> subprocess.CompletedProcess:
+    """`classifier ARGS` run in this process: the parser, the command, what it prints and its exit
+    code, without a new interpreter importing TensorFlow again. For commands whose own process is
+    tested by a run_cli test already."""
+    from classifier.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    sigterm = signal.getsignal(signal.SIGTERM)  # main() routes SIGTERM to its clean-up
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def run_python(code: str) -> subprocess.CompletedProcess:
     """Run `python -c CODE` in a new process from the project folder (e.g. to see what it imports)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The folder `build(folder)` fills, built by the first pytest-xdist worker that asks and shared
+    by the others of the run (each would otherwise train its own copy at the same time). Tests read
+    it; a test that changes a bundle copies it first."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed part-way
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def small_bundle(tmp_path_factory, data_path) -> Path:
-    """The seed preset trained for 1 epoch on the first 2,000 clean rows (about 15 s)."""
+    """The reference preset trained for 1 epoch on the first 2,000 clean rows (about 15 s)."""
     from classifier.config import preset
     from classifier.training import train
 
-    out = tmp_path_factory.mktemp("bundles") / "small"
-    train(preset("reference", epochs=1, max_rows=2000), data_path, out, verbose=0)
-    return out
+    return built_once(tmp_path_factory, "small", lambda out: train(
+        preset("reference", epochs=1, max_rows=2000), data_path, out, verbose=0))
+
+
+# agreement samples a side in the fixtures (200 on record): enough to compare, a fifth of the time
+FIXTURE_AGREEMENT_SAMPLES = 40
 
 
 @pytest.fixture(scope="session")
 def generator_bundle(tmp_path_factory, small_bundle) -> Path:
     """A copy of small_bundle with a narrow default-preset generator (300 reviews, 1 epoch, a few seconds)."""
-    import shutil
-
     from classifier.config import generator_preset
     from classifier.textgen.train import train_generator
 
-    out = tmp_path_factory.mktemp("bundles") / "generator"
-    shutil.copytree(small_bundle, out)
-    cfg = generator_preset("default", max_texts=300, epochs=1, embedding_dim=16, lstm_units=32)
-    train_generator(cfg, out, verbose=0)
-    return out
+    def build(out):
+        shutil.copytree(small_bundle, out)
+        cfg = generator_preset("default", max_texts=300, epochs=1, embedding_dim=16, lstm_units=32)
+        train_generator(cfg, out, verbose=0, agreement_samples=FIXTURE_AGREEMENT_SAMPLES)
+
+    return built_once(tmp_path_factory, "generator", build)
 
 
 @pytest.fixture(scope="session")
 def seed_generator_bundle(tmp_path_factory, small_bundle) -> Path:
-    """A copy of small_bundle with the full-size seed-preset generator, 1 epoch on 40 reviews (~15 s)."""
-    import shutil
-
+    """A copy of small_bundle with the full-size reference-preset generator, 1 epoch on 40 reviews (~15 s)."""
     from classifier.config import generator_preset
     from classifier.textgen.train import train_generator
 
-    out = tmp_path_factory.mktemp("bundles") / "seed-generator"
-    shutil.copytree(small_bundle, out)
-    train_generator(generator_preset("reference", max_texts=40, epochs=1), out, verbose=0, evaluate=False)
-    return out
+    def build(out):
+        shutil.copytree(small_bundle, out)
+        train_generator(generator_preset("reference", max_texts=40, epochs=1), out, verbose=0, evaluate=False)
+
+    return built_once(tmp_path_factory, "seed-generator", build)
 
 
 def record_files(bundle: Path, names: list[str], **meta) -> None:
@@ -166,3 +208,4 @@ def assert_padskip_gradients_match_keras(model, steps, window, x, y) -> tuple[li
         assert np.abs(a).max() > 0, weight.path
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6 * np.abs(a).max(), err_msg=weight.path)
     return keras_grads, fast_grads
+

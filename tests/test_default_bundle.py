@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import classifier
-from tests.conftest import run_cli, run_python
+from tests.conftest import run_cli, run_cli_here, run_python
 
 DEFAULT = Path(__file__).resolve().parents[1] / "saved_models/default"
 
@@ -19,7 +19,7 @@ def test_committed_bundle_evaluates_to_recorded_line(data_path):
     assert metrics["n_test"] == 4529
     # within the band of the plain-Keras run of the recipe ([0.2977, 0.8805])
     assert 0.87 <= metrics["test_accuracy"] <= 0.90 and metrics["test_loss"] <= 0.32
-    result = run_cli("evaluate", "--model", DEFAULT, "--data", data_path)
+    result = run_cli_here("evaluate", "--model", DEFAULT, "--data", data_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == f"[{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]"
 
@@ -29,7 +29,7 @@ def test_committed_tuned_bundle_evaluates_to_recorded_line(data_path):
     tuned = DEFAULT.parent / "tuned"
     metrics = json.loads((tuned / "metrics.json").read_text())
     assert classifier.load(tuned).config.preset == "tuned"
-    result = run_cli("evaluate", "--model", tuned, "--data", data_path)
+    result = run_cli_here("evaluate", "--model", tuned, "--data", data_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == f"[{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]"
 

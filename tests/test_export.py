@@ -18,7 +18,7 @@ from classifier.bundle import load
 from classifier.errors import UserError
 from classifier.export.pipeline import export_bundle
 from classifier.io.dataset import load_labelled, make_split
-from tests.conftest import ROOT, assert_user_error, run_cli
+from tests.conftest import ROOT, assert_user_error, run_cli, run_cli_here
 
 DEFAULT = ROOT / "saved_models/default"
 TUNED = ROOT / "saved_models/tuned"
@@ -114,13 +114,13 @@ def bundle():
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> dict[str, Path]:
-    """Both formats of saved_models/default, exported once through the command line (the onnx
-    folder is made by the export)."""
+    """Both formats of saved_models/default, exported once by the `export` command (the onnx folder
+    is made by the export): the SavedModel in its own process, ONNX in this one."""
     out = tmp_path_factory.mktemp("export")
     paths = {"savedmodel": out / "savedmodel" / "1", "onnx": out / "onnx" / "model.onnx"}
     paths["savedmodel"].mkdir(parents=True)  # an empty folder is taken without --overwrite
-    for fmt, path in paths.items():
-        result = run_cli("export", "--model", DEFAULT, "--format", fmt, "-o", path)
+    for (fmt, path), run in zip(paths.items(), (run_cli, run_cli_here), strict=True):
+        result = run("export", "--model", DEFAULT, "--format", fmt, "-o", path)
         assert result.returncode == 0, result.stderr
         assert f"wrote {path}" in result.stdout.splitlines()
     return paths
@@ -134,13 +134,21 @@ def test_texts(data_path) -> list[str]:
     return texts
 
 
-def run_savedmodel(folder: Path, texts: list[str], tmp_path: Path) -> tuple[dict, dict]:
-    texts_file = tmp_path / "texts.json"
-    texts_file.write_text(json.dumps(texts), encoding="utf-8")
-    info = run_fresh(SAVEDMODEL_CHILD, folder, texts_file, tmp_path / "out.npz", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def savedmodel_answers(exported, test_texts, tmp_path_factory) -> tuple[dict, dict]:
+    """The exported SavedModel's answers for every test review, then the TRICKY strings, from one
+    new Python that loads TensorFlow alone (each answer array is in that order)."""
+    folder = tmp_path_factory.mktemp("savedmodel-run")
+    texts_file = folder / "texts.json"
+    texts_file.write_text(json.dumps(test_texts + TRICKY), encoding="utf-8")
+    info = run_fresh(SAVEDMODEL_CHILD, exported["savedmodel"], texts_file, folder / "out.npz", cwd=folder)
     assert info["classifier_imported"] is False
-    with np.load(tmp_path / "out.npz") as f:
+    with np.load(folder / "out.npz") as f:
         return info, dict(f)
+
+
+def answers_for(answers: dict, rows: slice) -> dict:
+    return {name: values[rows] for name, values in answers.items()}
 
 
 def check_against_bundle(bundle, texts: list[str], got: dict) -> float:
@@ -156,9 +164,9 @@ def check_against_bundle(bundle, texts: list[str], got: dict) -> float:
 
 # -- the SavedModel ------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_savedmodel_equals_bundle_on_every_test_review(exported, bundle, test_texts, tmp_path):
-    info, got = run_savedmodel(exported["savedmodel"], test_texts, tmp_path)
-    diff = check_against_bundle(bundle, test_texts, got)
+def test_savedmodel_equals_bundle_on_every_test_review(savedmodel_answers, bundle, test_texts):
+    info, answers = savedmodel_answers
+    diff = check_against_bundle(bundle, test_texts, answers_for(answers, slice(0, len(test_texts))))
     print(f"SavedModel vs bundle on {len(test_texts):,} test reviews: max |diff| {diff:.2e}")
     assert info["inputs"] == {"text": ["text", "string", [None]]}
     assert info["outputs"] == {"recommend_proba": ["recommend_proba", "float32", [None]],
@@ -167,9 +175,9 @@ def test_savedmodel_equals_bundle_on_every_test_review(exported, bundle, test_te
     assert info["empty"] == {"recommend_proba": [0], "recommend": [0]}
 
 
-def test_savedmodel_on_tricky_strings(exported, bundle, tmp_path):
-    _, got = run_savedmodel(exported["savedmodel"], TRICKY, tmp_path)
-    diff = check_against_bundle(bundle, TRICKY, got)
+def test_savedmodel_on_tricky_strings(savedmodel_answers, bundle):
+    _, answers = savedmodel_answers
+    diff = check_against_bundle(bundle, TRICKY, answers_for(answers, slice(-len(TRICKY), None)))
     print(f"SavedModel vs bundle on {len(TRICKY)} tricky strings: max |diff| {diff:.2e}")
 
 

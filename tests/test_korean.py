@@ -14,7 +14,7 @@ import classifier
 from classifier.config import TokenizerConfig
 from classifier.io.tokenizer import Tokenizer
 from classifier.predict import predict
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_cli_here
 
 pytest.importorskip("kiwipiepy")
 
@@ -98,7 +98,7 @@ def test_python_api_fits_a_korean_tfidf_bundle_and_keeps_it_korean(korean_rows, 
 
 @pytest.fixture(scope="module")
 def korean_bundle(tmp_path_factory, korean_rows) -> Path:
-    """The reference preset with the korean analyzer, trained by the CLI on 500 Korean reviews, 1 epoch."""
+    """The reference preset with the korean analyzer, trained by the `train` command on 500 Korean reviews, 1 epoch."""
     folder = tmp_path_factory.mktemp("korean")
     train_csv = folder / "train.csv"
     with open(train_csv, "w", encoding="utf-8", newline="") as f:
@@ -106,8 +106,8 @@ def korean_bundle(tmp_path_factory, korean_rows) -> Path:
         writer.writeheader()
         writer.writerows(korean_rows[:500])
     out = folder / "bundle"
-    r = run_cli("train", "--data", train_csv, "--text-column", "document", "--label-column", "label",
-                "--analyzer", "korean", "--epochs", "1", "-o", out, "--quiet")
+    r = run_cli_here("train", "--data", train_csv, "--text-column", "document", "--label-column", "label",
+                     "--analyzer", "korean", "--epochs", "1", "-o", out, "--quiet")
     assert r.returncode == 0, r.stderr
     return out
 
@@ -155,7 +155,7 @@ def test_evaluate_all_rows_scores_every_row_of_a_test_file(korean_bundle, tmp_pa
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    r = run_cli("evaluate", "--model", korean_bundle, "--data", test_csv, "--all-rows")
+    r = run_cli_here("evaluate", "--model", korean_bundle, "--data", test_csv, "--all-rows")
     assert r.returncode == 0, r.stderr
     bundle = classifier.load(korean_bundle)
     p = bundle.recommend_proba([row["document"] for row in rows], engine="keras")

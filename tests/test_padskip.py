@@ -10,7 +10,7 @@ import pytest
 from classifier.config import preset
 from classifier.io.dataset import load_labelled, make_split
 from classifier.io.tokenizer import Tokenizer
-from tests.conftest import assert_padskip_gradients_match_keras, run_cli
+from tests.conftest import assert_padskip_gradients_match_keras, run_cli_here
 
 
 def padded_ids(data_path, cfg, n_rows):
@@ -120,8 +120,8 @@ def test_cli_train_with_padskip_gives_a_usable_bundle(tmp_path, data_path):
     from classifier.evaluation import evaluate
 
     out = tmp_path / "bundle"
-    result = run_cli("train", "--data", data_path, "--max-rows", 2000, "--epochs", 1, "--fit-engine", "padskip",
-                     "--quiet", "--out", out)
+    result = run_cli_here("train", "--data", data_path, "--max-rows", 2000, "--epochs", 1,
+                          "--fit-engine", "padskip", "--quiet", "--out", out)
     assert result.returncode == 0, result.stderr
     assert "not apply" not in result.stderr  # no fallback: the seed model takes the fast path
     assert json.loads((out / "config.json").read_text())["config"]["fit_engine"] == "padskip"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PLOTS = ["training_curves", "roc", "precision_recall", "confusion_matrix", "calibration", "score_histogram"]
@@ -17,7 +17,7 @@ PLOTS = ["training_curves", "roc", "precision_recall", "confusion_matrix", "cali
 @pytest.fixture(scope="module")
 def report(small_bundle, data_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "out"
-    r = run_cli("evaluate", "--model", small_bundle, "--data", data_path, "--report", out)
+    r = run_cli_here("evaluate", "--model", small_bundle, "--data", data_path, "--report", out)
     assert r.returncode == 0, r.stderr
     return out, r.stdout
 
@@ -71,6 +71,6 @@ def test_html_is_self_contained_and_shows_the_metrics(report):
 def test_unwritable_report_folder_is_a_one_line_error(small_bundle, data_path, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    r = run_cli("evaluate", "--model", small_bundle, "--data", data_path, "--report", blocker / "report")
+    r = run_cli_here("evaluate", "--model", small_bundle, "--data", data_path, "--report", blocker / "report")
     assert r.returncode == 2
     assert r.stderr.strip().startswith("classifier: error:") and "a-file" in r.stderr and "Traceback" not in r.stderr

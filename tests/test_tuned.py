@@ -14,7 +14,7 @@ from classifier.io.dataset import load_labelled, make_split
 from classifier.metrics import choose_threshold, class_scores
 from classifier.models.stack import blend_proba
 from classifier.training import train
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 
 def test_seed_preset_is_still_the_reference():
@@ -81,9 +81,9 @@ def test_tuned_bundle_blends_and_keeps_its_threshold(tuned_bundle, data_path):
     np.testing.assert_allclose(p, blend_proba(meta["blend"], p_lstm, p_tfidf, rating), atol=1e-5)
     np.testing.assert_allclose(bundle.recommend_proba(split.x_test, engine="keras"), p, atol=1e-5)
 
-    # evaluate in a new process gives the [loss, acc] recorded at training time
+    # evaluate, the bundle loaded again from its files, gives the [loss, acc] recorded at training time
     metrics = json.loads((tuned_bundle / "metrics.json").read_text())
-    r = run_cli("evaluate", "--model", tuned_bundle, "--data", data_path)
+    r = run_cli_here("evaluate", "--model", tuned_bundle, "--data", data_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == f"[{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]"
     assert "lstm_test_loss" in metrics  # the LSTM's own figure is kept beside the blend's
