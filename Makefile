@@ -12,8 +12,9 @@ MODEL ?= saved_models/default
 PRESET ?= reference
 GEN_PRESET ?= default
 # one pytest worker per core, each test file on one worker (its module fixtures, a server or a Spark
-# session, are started once; README: Development has the times)
-PYTEST_PARALLEL ?= -n auto --dist loadfile
+# session, are started once), files handed out longest first as tests/conftest.py orders them
+# (README: Development has the times)
+PYTEST_PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: help install data train train-classifier evaluate score bench compare compare-korean compare-multiclass compare-seeds report train-generator \
 	evaluate-generator compare-generator test test-fast lint clean

@@ -92,12 +92,12 @@ def test_retraining_a_bundle_keeps_the_users_files_beside_it(small_bundle, data_
 
 
 @pytest.mark.slow
-def test_retraining_the_classifier_keeps_the_generator(generator_bundle, data_path, tmp_path):
+def test_retraining_the_classifier_keeps_the_generator(seed_generator_bundle, data_path, tmp_path):
     from classifier.config import preset
     from classifier.training import train
 
     bundle = tmp_path / "bundle"
-    shutil.copytree(generator_bundle, bundle)
+    shutil.copytree(seed_generator_bundle, bundle)
     settings = load(bundle).config
     before = (bundle / "generator.keras").read_bytes()
     train(preset("reference", epochs=1, max_rows=settings.max_rows, init_seed=7), data_path, bundle, verbose=0)
@@ -156,8 +156,8 @@ def test_na_words_are_reviews_not_missing(small_bundle, tmp_path):
 
 @pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", "1099511627776"], ["--temperature", "nan"],
                                   ["--n", "100000"], ["--words", "0"], ["--best-of", "1000"]])
-def test_generate_numbers_are_range_checked(generator_bundle, args):
-    r = run_cli("generate", "this dress", "--model", generator_bundle, *args)
+def test_generate_numbers_are_range_checked(seed_generator_bundle, args):
+    r = run_cli("generate", "this dress", "--model", seed_generator_bundle, *args)
     assert r.returncode == 2 and "Traceback" not in r.stderr and args[0] in r.stderr
 
 
