@@ -125,7 +125,7 @@ export: install
 	@if [ -z "$(OUT)" ] || [ -z "$(FORMAT)" ]; then echo "make export: give FORMAT=savedmodel OUT=DIR or FORMAT=onnx OUT=FILE.onnx" >&2; exit 2; fi
 	$(PY) -m classifier export --model $(MODEL) --format $(FORMAT) -o $(OUT) $(ARGS)
 
-## test: the whole test suite, as CI runs it (trains on small slices of the real data; about 6 minutes on 2 cores)
+## test: the whole test suite, as CI runs it (trains on small slices of the real data; about 4 minutes on 2 cores)
 test: install data
 	$(PY) -m pytest $(PYTEST_PARALLEL)
 
