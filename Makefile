@@ -67,6 +67,8 @@ score: install
 
 ## bench: Keras vs our training, engine and `classifier score` on MODEL (bench.json), then bench-serve and bench-spark
 bench: install data
+	@# bytecode for the package, as pip writes for a regular install: timed processes then start as a user's do
+	$(PY) -m compileall -q classifier
 	$(PY) benchmarks/bench.py --model $(MODEL) --data $(DATA) --out bench.json
 	$(PY) benchmarks/serving.py --model $(MODEL) --data $(DATA)
 	$(PY) benchmarks/spark_scoring.py --model $(MODEL) --data $(DATA) --out bench-spark.json

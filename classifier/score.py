@@ -44,7 +44,7 @@ from classifier.predict import (
 
 NEW_COLUMNS = BINARY_COLUMNS  # a binary bundle's; output_columns(bundle) gives any bundle's
 INPUT_PATTERNS = ("*.csv", "*.tsv", "*.csv.gz", "*.tsv.gz")
-CHUNK_ROWS = 4096  # records read, scored and written at a time
+CHUNK_ROWS = 8192  # records read, scored and written at a time: the test split (4,529 rows) in one engine call
 
 
 # -- summaries -------------------------------------------------------------------

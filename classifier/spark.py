@@ -40,12 +40,12 @@ from classifier.io.dataset import missing_column_error
 from classifier.io.files import check_output, file_sha256, write_json
 from classifier.io.morphemes import limit_threads
 from classifier.predict import STATUSES, check_threshold, predict
-from classifier.score import CHUNK_ROWS, NEW_COLUMNS
+from classifier.score import NEW_COLUMNS
 
 SCORES_SCHEMA = "recommend_proba double, recommend int, status string"
-# rows per Arrow batch and per predict() call: local scoring's chunk, so a Python worker holds about
-# what `classifier score` holds (README, Spark: peak RSS of each process)
-BATCH_ROWS = CHUNK_ROWS
+# rows per Arrow batch and per predict() call: a Python worker's memory stays flat with the input
+# (README, Spark: peak RSS of each process, measured with this size)
+BATCH_ROWS = 4096
 JAVA_MAJOR = 17  # pyspark 4 runs on Java 17 or 21
 JAVA_HELP = "install it (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
 MASTER_PATTERN = re.compile(
