@@ -24,6 +24,9 @@ DATA_CANDIDATES = [
 # The tests' JVMs (Spark) live for seconds: C1 compiles alone and one GC thread halve their start-up CPU
 # (27 s to 17 s a session here); the JVM's own output goes to Spark's log, so nothing else shows it.
 os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+# one pytest worker per core already: TensorFlow's own thread pools on top only spin against each other
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 # Fixtures that train a Keras model, export TensorFlow graphs or start a JVM: a test that uses one is
 # `slow` (`make test-fast` leaves it out), whether or not it carries the marker itself.
