@@ -129,10 +129,13 @@ export: install
 
 ## test: the whole test suite, as CI runs it (trains on small slices of the real data; about 4 minutes on 2 cores)
 test: install data
+	@# bytecode written once here, not compiled again in each of the ~100 processes the tests start
+	$(PY) -m compileall -q classifier tests
 	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 ## test-fast: the tests not marked slow: no training, export or Spark (about a minute on 2 cores)
 test-fast: install data
+	$(PY) -m compileall -q classifier tests
 	$(PY) -m pytest -m "not slow" $(PYTEST_PARALLEL)
 
 ## lint: ruff over the package and the tests
