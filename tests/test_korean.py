@@ -16,8 +16,6 @@ from classifier.io.tokenizer import Tokenizer
 from classifier.predict import predict
 from tests.conftest import ROOT, run_cli, run_cli_here
 
-pytest.importorskip("kiwipiepy")
-
 KOREAN_DATA = ROOT.parent / "shared/data"
 KOREAN_TRAIN = KOREAN_DATA / "korean_movie_reviews_train.csv"
 KOREAN_TEST = KOREAN_DATA / "korean_movie_reviews_test.csv"
@@ -203,7 +201,6 @@ def test_tuned_stack_reads_the_lowercase_rating_column_at_training_time(korean_r
 
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")  # the test client's own notice
 def test_serve_answers_for_a_korean_bundle_as_local_scoring(korean_rows, tmp_path):
-    pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
     from classifier.serve.app import create_app

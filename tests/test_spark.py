@@ -260,7 +260,6 @@ def test_without_pyspark_the_error_says_how_to_install(tmp_path):
 
 def test_a_korean_bundle_scores_on_spark_as_locally(spark, tmp_path):
     """Executors analyse with the bundle's own tokenizer (kiwipiepy), so the rows match local scoring."""
-    pytest.importorskip("kiwipiepy")
     import classifier
     from classifier.predict import predict
 
