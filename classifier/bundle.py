@@ -40,6 +40,10 @@ from classifier.models.ngram import KneserNeyTrigram
 from classifier.models.stack import blend_proba, tfidf_parts
 from classifier.models.tfidf import VOCAB_FILE, WEIGHTS_FILE, TfidfModel
 
+# rows from which the stack runs its TF-IDF half on a thread beside the LSTM: a thread's start
+# costs about 1.5 ms, as much as one review's whole answer (a server's request)
+OVERLAP_MIN_ROWS = 256
+
 FORMAT = "classifier-bundle/1"
 CLASSIFIER_FILE = "classifier.keras"
 TOKENIZER_FILE = "tokenizer.json"
@@ -304,6 +308,9 @@ class StackBundle(Bundle):
         return super().predict_proba_ids(id_lists, engine=engine)
 
     def predict_proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
+        if len(id_lists) < OVERLAP_MIN_ROWS:
+            return blend_proba(self.blend, self.lstm_proba_ids(id_lists, engine=engine),
+                               *tfidf_parts(self.tfidf, id_lists))
         # the TF-IDF half runs beside the LSTM: its sorts and lookups release the GIL and fill the
         # cores between the LSTM's steps (~8% off a whole-process `score` of the test split)
         with ThreadPoolExecutor(1) as pool:

@@ -238,14 +238,15 @@ def worker_bundle(archive: str) -> Bundle:
         from pyspark import SparkFiles, TaskContext
 
         bundle = load(SparkFiles.get(archive))  # hash-checks every file
+        # a task owns spark.task.cpus cores (1 by default), not the machine's: the engine's threads
+        # default to every core, which the other tasks' workers are using too
+        task = TaskContext.get()
+        cpus = task.cpus() if task else 1
         if bundle.kind != "tfidf":
-            # a task owns spark.task.cpus cores (1 by default), not the machine's: the engine's threads
-            # default to every core, which the other tasks' workers are using too
-            task = TaskContext.get()
             engine = bundle.numpy_engine()
-            engine.predict_ids = functools.partial(engine.predict_ids, threads=task.cpus() if task else 1)
+            engine.predict_ids = functools.partial(engine.predict_ids, threads=cpus)
         if bundle.tokenizer.config.analyzer == "korean":  # kiwipiepy's threads too
-            limit_threads(TaskContext.get().cpus() if TaskContext.get() else 1)
+            limit_threads(cpus)
         _WORKER_BUNDLES[archive] = bundle
     return _WORKER_BUNDLES[archive]
 

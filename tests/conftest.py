@@ -230,4 +230,3 @@ def assert_padskip_gradients_match_keras(model, steps, window, x, y) -> tuple[li
         assert np.abs(a).max() > 0, weight.path
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6 * np.abs(a).max(), err_msg=weight.path)
     return keras_grads, fast_grads
-
