@@ -14,7 +14,7 @@ import classifier
 from classifier.config import TokenizerConfig
 from classifier.io.tokenizer import Tokenizer
 from classifier.predict import predict
-from tests.conftest import ROOT, committed_bundle, run_cli, run_cli_here
+from tests.conftest import ROOT, committed_bundle, missing, run_cli, run_cli_here
 
 KOREAN_DATA = ROOT.parent / "shared/data"
 KOREAN_TRAIN = KOREAN_DATA / "korean_movie_reviews_train.csv"
@@ -26,7 +26,7 @@ TUNED = committed_bundle("tuned")
 @pytest.fixture(scope="module")
 def korean_rows() -> list[dict]:
     if not KOREAN_TRAIN.is_file():
-        pytest.fail(f"{KOREAN_TRAIN} not found: the Korean movie reviews live in ../shared/data")
+        missing(str(KOREAN_TRAIN), "the Korean movie reviews live in ../shared/data (../shared/README.md)")
     with open(KOREAN_TRAIN, encoding="utf-8", newline="") as f:
         return [row for _, row in zip(range(600), csv.DictReader(f), strict=False) if row["document"]]
 
