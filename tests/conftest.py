@@ -10,6 +10,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,10 @@ os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSeri
 # one pytest worker per core already: TensorFlow's own thread pools on top only spin against each other
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+# the project's agreement standard on probabilities that crossed a process, a thread pool or a text
+# format: their sums run in another order there, so one float32 ulp can move a printed sixth decimal
+AGREEMENT = 1e-5
 
 # Fixtures that train a Keras model, export TensorFlow graphs or start a JVM: a test that uses one is
 # `slow` (`make test-fast` leaves it out), whether or not it carries the marker itself.
@@ -109,6 +115,31 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
         if not done.exists():
             shutil.rmtree(folder, ignore_errors=True)  # a build that failed part-way
             build(folder)
+            done.touch()
+    return folder
+
+
+def committed_bundle(name: str) -> Path:
+    """saved_models/NAME as git's HEAD holds it, not the working copy a user's `make train` rewrites:
+    the tests of the committed bundles read the committed bytes. Extracted once per git tree into the
+    temp folder (the tree's hash names it, so two runs or workers share it safely); outside a git
+    checkout, the folder as shipped."""
+    try:
+        tree = subprocess.run(["git", "-C", str(ROOT), "rev-parse", f"HEAD:saved_models/{name}"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ROOT / "saved_models" / name
+    root = Path(tempfile.gettempdir()) / "classifier-committed" / tree
+    folder, done = root / name, root / ".done"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # an extraction that failed part-way
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", tree],
+                                     capture_output=True, check=True).stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(folder, filter="data")
             done.touch()
     return folder
 
