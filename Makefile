@@ -13,11 +13,11 @@ PRESET ?= reference
 GEN_PRESET ?= default
 # one pytest worker per core, each test file on one worker (its module fixtures, a server or a Spark
 # session, are started once), files handed out longest first as tests/conftest.py orders them
-# (README: Development has the times)
+# (docs/benchmarks.md has the times)
 PYTEST_PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: help install data train train-classifier evaluate score bench compare compare-korean compare-multiclass compare-seeds report train-generator \
-	evaluate-generator compare-generator test test-fast lint clean
+	evaluate-generator compare-generator test test-fast lint docs clean
 
 ## help: list the targets
 help:
@@ -143,6 +143,10 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check classifier tests benchmarks examples
 
+## docs: build the manual (docs/, mkdocs.yml) into site/; --strict: a broken link or anchor fails
+docs: install
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 ## clean: remove the venv and caches (keeps data and saved models)
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info site

@@ -212,14 +212,14 @@ def test_onnx_tokenizer_json_is_the_bundles(exported, bundle):
 
 
 def readme_onnx_example() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs/export.md").read_text(encoding="utf-8")
     blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "onnxruntime" in b]
-    assert len(blocks) == 1, "README should have one onnxruntime example"
+    assert len(blocks) == 1, "docs/export.md should have one onnxruntime example"
     return blocks[0]
 
 
 def test_readme_onnx_example_runs_and_agrees(exported, bundle):
-    """The README's plain-Python tokenizing + onnxruntime example, run as written beside the files."""
+    """docs/export.md's plain-Python tokenizing + onnxruntime example, run as written beside the files."""
     code = readme_onnx_example() + "\nimport json, sys\nprint(json.dumps({'texts': texts, 'proba': proba.tolist(), " \
                                    "'classifier': 'classifier' in sys.modules}))\n"
     out = run_fresh(code, cwd=exported["onnx"].parent)
@@ -250,7 +250,7 @@ def test_graph_tokenizer_follows_every_setting(settings):
 
 # -- where TensorFlow lower-cases differently ------------------------------------------------------
 def test_tf_lowercasing_differences_are_the_documented_ones():
-    """Pins the README's list: if TensorFlow's ICU or Python's Unicode tables change, update it."""
+    """Pins the list in docs/export.md: if TensorFlow's ICU or Python's Unicode tables change, update it."""
     import tensorflow as tf
 
     from classifier.export.graph_tokenizer import lower_utf8

@@ -1,4 +1,4 @@
-"""What the tool promises (README "Guarantees"): nothing the user owns is replaced, outputs appear
+"""What the tool promises (docs/guarantees.md): nothing the user owns is replaced, outputs appear
 whole or not at all, and every user mistake is one line with exit code 2."""
 
 from __future__ import annotations
