@@ -6,7 +6,7 @@
 
 A bundle is a folder:
     classifier.keras   plain Keras model over front-padded ids (no optimizer state); the NumPy
-                       engine (classifier.engine.lstm) reads the same file without TensorFlow
+                       engine (classifier.engine.classifier_net) reads the same file without TensorFlow
     tokenizer.json     the shared tokenizer (JSON, never pickle)
     config.json        every setting, data sha256, versions, and the sha256 of each file
     history.csv        per-epoch training history
@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from classifier.config import TrainConfig
+from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.engine.generator import Net
-from classifier.engine.lstm import ClassifierEngine, runs_keras_file
 from classifier.errors import UserError
 from classifier.io.files import cannot_write_in, file_sha256, umask_mode, write_json
 from classifier.io.tokenizer import Tokenizer
-from classifier.models.lstm import load_keras, save_keras
+from classifier.models.keras_lstm import load_keras, save_keras
 from classifier.models.ngram import KneserNeyTrigram
 from classifier.models.stack import blend_proba, tfidf_parts
 from classifier.models.tfidf import VOCAB_FILE, WEIGHTS_FILE, TfidfModel

@@ -35,12 +35,12 @@ from pathlib import Path
 import pandas as pd
 
 from classifier.bundle import CONFIG_FILE, Bundle, load
+from classifier.classify.predict import STATUSES, check_threshold, predict
+from classifier.classify.score import NEW_COLUMNS
 from classifier.errors import UserError
 from classifier.io.dataset import missing_column_error
 from classifier.io.files import check_output, file_sha256, write_json
 from classifier.io.morphemes import limit_threads
-from classifier.predict import STATUSES, check_threshold, predict
-from classifier.score import NEW_COLUMNS
 
 SCORES_SCHEMA = "recommend_proba double, recommend int, status string"
 # rows per Arrow batch and per predict() call: a Python worker's memory stays flat with the input

@@ -16,7 +16,7 @@ import pytest
 import classifier
 from classifier.bundle import CLASSIFIER_FILE
 from classifier.engine.cell import lstm_step
-from classifier.engine.lstm import ClassifierEngine, runs_keras_file
+from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.io.dataset import load_labelled, make_split
 from tests.conftest import record_files, run_python
 
@@ -293,7 +293,7 @@ def test_engine_from_the_keras_file_does_not_import_tensorflow(small_bundle, rev
     ids = bundle.tokenizer.encode_many(reviews[:50])
     code = (
         "import json, sys\n"
-        "from classifier.engine.lstm import ClassifierEngine, runs_keras_file\n"
+        "from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file\n"
         f"path = {str(small_bundle / CLASSIFIER_FILE)!r}\n"
         "assert runs_keras_file(path)\n"
         "engine = ClassifierEngine.from_keras_file(path)\n"

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from classifier import load, score_csv
+from classifier.classify.score import NEW_COLUMNS
 from classifier.io.dataset import load_labelled, make_split
-from classifier.score import NEW_COLUMNS
 from tests.conftest import ROOT, assert_user_error, awkward_csv, run_cli
 
 # the three appended cells of a data row or of the header, up to (not including) the line end

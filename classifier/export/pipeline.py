@@ -19,7 +19,7 @@ from pathlib import Path
 from classifier.bundle import Bundle, is_bundle, load, swap_in
 from classifier.errors import UserError
 from classifier.io.files import file_sha256, umask_mode
-from classifier.models.lstm import quiet_tensorflow
+from classifier.models.keras_lstm import quiet_tensorflow
 
 FORMATS = ("savedmodel", "onnx")
 TOKENIZER_FILE = "tokenizer.json"  # written beside model.onnx: the ids the model reads come from it

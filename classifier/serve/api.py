@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from classifier.predict import check_threshold, refuse_threshold
+from classifier.classify.predict import check_threshold, refuse_threshold
 from classifier.serve.deps import ServerState, check_items, documented, json_body
 from classifier.serve.registry import ModelNotFound
 from classifier.serve.schemas import GenerateRequest, GenerateResponse, PredictRequest, PredictResponse

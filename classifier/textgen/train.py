@@ -22,7 +22,7 @@ from classifier.engine.generator import SENTIMENTS, Net
 from classifier.errors import UserError
 from classifier.io.files import file_sha256
 from classifier.io.tokenizer import Tokenizer
-from classifier.models.lstm import history_rows, quiet_tensorflow, save_keras, seeded
+from classifier.models.keras_lstm import history_rows, quiet_tensorflow, save_keras, seeded
 from classifier.models.ngram import KneserNeyTrigram
 from classifier.textgen.data import review_split, split_texts, window_pairs
 from classifier.textgen.evaluate import SKIP, heldout_perplexity, measure_agreement, resolve_data, word_logprobs

@@ -22,6 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from classifier.bundle import GENERATOR_KERAS, Bundle, check_bundle_destination, is_bundle, load, read_json, save_bundle
+from classifier.classify.metrics import (
+    categorical_accuracy,
+    categorical_log_loss,
+    choose_threshold,
+    keras_accuracy,
+    log_loss,
+)
 from classifier.config import TrainConfig, preset
 from classifier.errors import UserError
 from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split
@@ -29,10 +36,9 @@ from classifier.io.files import file_sha256
 from classifier.io.labels import check_min_count, classes_of
 from classifier.io.morphemes import ANALYZERS, cached
 from classifier.io.tokenizer import Tokenizer
-from classifier.metrics import categorical_accuracy, categorical_log_loss, choose_threshold, keras_accuracy, log_loss
 from classifier.models.tfidf import fit_tfidf
 
-FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/padskip.py; keras: model.fit
+FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/classify/padskip.py; keras: model.fit
 
 
 def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, verbose: int = 1) -> dict:
@@ -139,7 +145,13 @@ def generator_stays(out: Path, tokenizer: Tokenizer) -> bool:
 
 def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, source: dict,
                keep_generator: bool, verbose: int, classes: list | None = None) -> dict:
-    from classifier.models.lstm import build_classifier, compile_classifier, history_rows, quiet_tensorflow, seeded
+    from classifier.models.keras_lstm import (
+        build_classifier,
+        compile_classifier,
+        history_rows,
+        quiet_tensorflow,
+        seeded,
+    )
     from classifier.models.stack import fit_head
 
     quiet_tensorflow()
@@ -162,7 +174,7 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
             callbacks=[stop], verbose=verbose,
         )
         if cfg.fit_engine == "padskip":
-            from classifier.padskip import fit as padskip_fit
+            from classifier.classify.padskip import fit as padskip_fit
 
             history = padskip_fit(model, x_train, split.y_train, bucketing=cfg.bucketing, seed=run_seed, **fit_kwargs)
         else:

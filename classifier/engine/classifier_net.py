@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from classifier.classify.metrics import sigmoid, softmax
 from classifier.engine.cell import fold_gates, step
 from classifier.errors import UserError
 from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
-from classifier.metrics import sigmoid, softmax
 
 # rows per chunk: each step's gate block (rows x 4u floats) stays near the CPU cache
 CHUNK_ROWS = 1024

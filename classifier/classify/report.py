@@ -2,7 +2,7 @@
 
     python -m classifier evaluate --model saved_models/tuned --report out/tuned-report
 
-The figures come from classifier.metrics; matplotlib is imported only when plots are drawn.
+The figures come from classifier.classify.metrics; matplotlib is imported only when plots are drawn.
 """
 
 from __future__ import annotations
@@ -15,9 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier.classify.metrics import (
+    CLASSES,
+    categorical_log_loss,
+    compute_metrics,
+    confidently_wrong,
+    multiclass_scores,
+)
 from classifier.errors import UserError
 from classifier.io.files import atomic_write, cannot_write_in
-from classifier.metrics import CLASSES, categorical_log_loss, compute_metrics, confidently_wrong, multiclass_scores
 
 
 # -- plots ---------------------------------------------------------------------

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from classifier.bundle import CONFIG_FILE, METRICS_FILE, load, read_json
+from classifier.classify.metrics import categorical_log_loss, class_scores, keras_accuracy, log_loss, multiclass_scores
+from classifier.classify.train import train
 from classifier.config import TrainConfig, preset
 from classifier.io.dataset import load_labelled, make_split
 from classifier.io.files import write_json
-from classifier.metrics import categorical_log_loss, class_scores, keras_accuracy, log_loss, multiclass_scores
-from classifier.training import train
 
 DEFAULT_PRESETS = ("reference", "tuned", "tfidf")
 COLUMNS = [  # (key, header, format)

@@ -5,7 +5,7 @@
 
 A binary bundle adds recommend_proba, recommend and status; a multi-class one predicted_label,
 predicted_proba, a proba_<class> column per class in the bundle's order, and status
-(classifier.predict.output_columns).
+(classifier.classify.predict.output_columns).
 
 Each record's raw text is copied from the input (classifier.io.records) and the new cells are
 appended to it, so original cells are never re-quoted or re-typed ("NA", "007", "" stay byte
@@ -28,11 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifier.bundle import Bundle, load
-from classifier.errors import UserError
-from classifier.io.dataset import missing_column_error
-from classifier.io.files import atomic_output, check_output, same_file
-from classifier.io.records import Record, check_sep, guess_sep, open_source, read_records
-from classifier.predict import (
+from classifier.classify.predict import (
     BINARY_COLUMNS,
     STATUSES,
     check_threshold,
@@ -41,6 +37,10 @@ from classifier.predict import (
     predict_classes,
     refuse_threshold,
 )
+from classifier.errors import UserError
+from classifier.io.dataset import missing_column_error
+from classifier.io.files import atomic_output, check_output, same_file
+from classifier.io.records import Record, check_sep, guess_sep, open_source, read_records
 
 NEW_COLUMNS = BINARY_COLUMNS  # a binary bundle's; output_columns(bundle) gives any bundle's
 INPUT_PATTERNS = ("*.csv", "*.tsv", "*.csv.gz", "*.tsv.gz")
