@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from classifier import load, score_csv
-from classifier.classify.score import NEW_COLUMNS
+from classifier.classify.predict import BINARY_COLUMNS
 from classifier.io.dataset import load_labelled, make_split
 from tests.conftest import ROOT, assert_user_error, awkward_csv, run_cli
 
@@ -50,7 +50,7 @@ def test_awkward_round_trip_keeps_every_cell_byte_for_byte(bundle, small_bundle,
     assert strip_new_cells(out) == data
     rows_in, rows_out = read_rows(data), read_rows(out)
     assert len(rows_out) == len(rows_in)
-    assert rows_out[0] == rows_in[0] + list(NEW_COLUMNS)
+    assert rows_out[0] == rows_in[0] + list(BINARY_COLUMNS)
     assert [r[:4] for r in rows_out[1:]] == rows_in[1:]
     assert [r[6] for r in rows_out[1:]] == statuses
     assert summary.rows_in == len(statuses) and summary.counts["empty"] == statuses.count("empty")
