@@ -15,7 +15,13 @@ import sys
 from pathlib import Path
 
 from classifier.bundle import HISTORY_FILE, Bundle, load
-from classifier.classify.metrics import categorical_accuracy, categorical_log_loss, keras_accuracy, log_loss
+from classifier.classify.metrics import (
+    categorical_accuracy,
+    categorical_log_loss,
+    keras_accuracy,
+    log_loss,
+    majority_class,
+)
 from classifier.errors import UserError
 from classifier.io.dataset import load_labelled, make_split, whole_file
 from classifier.io.files import file_sha256
@@ -92,6 +98,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
             report, title=f"{bundle.path.name}: {cfg.preset} preset, {cfg.label_column!r} on {data.name}",
             subtitle=f"{described}; bundle {bundle.path}",
             texts=split.x_test, y=split.y_test, p=p, classes=classes, history=read_history(bundle.path),
+            majority=training_majority(bundle, split),
         )
     elif report is not None:
         from classifier.classify.report import write_report
@@ -102,6 +109,16 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
             texts=split.x_test, y=split.y_test, p=p, threshold=bundle.threshold, history=read_history(bundle.path),
         )
     return float(loss), float(acc)
+
+
+def training_majority(bundle: Bundle, split) -> int:
+    """The index of the training labels' most common class, as metrics.json recorded it at training time
+    (an --all-rows test file has no training rows to count)."""
+    classes = bundle.classes_.tolist()
+    recorded = bundle.metrics.get("majority_class")
+    if recorded in classes:
+        return classes.index(recorded)
+    return majority_class(split.y_train, len(classes))
 
 
 def read_history(path: Path) -> list[dict]:
