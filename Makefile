@@ -133,8 +133,9 @@ test: install data
 	$(PY) -m compileall -q classifier tests
 	$(PY) -m pytest $(PYTEST_PARALLEL)
 
-## test-fast: the tests not marked slow: no training, export or Spark (about a minute on 2 cores)
-test-fast: install data
+## test-fast: the tests not marked slow: no training, export or Spark; needs neither Java nor the review CSV
+##   (outside CI, tests whose data or system dependency is missing skip and say how to get it)
+test-fast: install
 	$(PY) -m compileall -q classifier tests
 	$(PY) -m pytest -m "not slow" $(PYTEST_PARALLEL)
 

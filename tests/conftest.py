@@ -10,6 +10,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,10 @@ os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSeri
 # one pytest worker per core already: TensorFlow's own thread pools on top only spin against each other
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+# the project's agreement standard on probabilities that crossed a process, a thread pool or a text
+# format: their sums run in another order there, so one float32 ulp can move a printed sixth decimal
+AGREEMENT = 1e-5
 
 # Fixtures that train a Keras model, export TensorFlow graphs or start a JVM: a test that uses one is
 # `slow` (`make test-fast` leaves it out), whether or not it carries the marker itself.
@@ -56,12 +62,50 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
+def missing(what: str, install: str):
+    """A system dependency or data file is missing: outside CI the test skips, saying how to get it;
+    in CI (`CI` set) nothing may skip, so it fails."""
+    message = f"{what} not found: {install}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def data_path() -> Path:
+    """The review CSV (the clothing reviews of ../shared/README.md)."""
     for p in DATA_CANDIDATES:
         if p.is_file():
             return p
-    pytest.fail("review data not found: run `make data` (copies it from ../shared/data)")
+    missing("the review CSV", "run `make data` (copies it from ../shared/data) or set DATA=PATH")
+
+
+SAMPLE_WORDS = {
+    1: ["love", "perfect", "soft", "flattering", "comfortable", "beautiful", "great", "cute", "fits"],
+    0: ["ripped", "tight", "itchy", "cheap", "returned", "faded", "boxy", "thin", "disappointed"],
+}
+
+
+@pytest.fixture(scope="session")
+def sample_csv(tmp_path_factory) -> Path:
+    """A small synthetic labelled CSV with the review file's columns (400 rows, seeded): for tests of
+    behaviour that needs labelled rows but not the real reviews, so they run without the data set."""
+    import csv
+    import random
+
+    rng = random.Random(7)
+    path = tmp_path_factory.mktemp("sample") / "reviews.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["", "Clothing ID", "Title", "Review Text", "Rating", "Recommended IND", "Department Name"])
+        for i in range(400):
+            label = int(rng.random() < 0.8)
+            words = rng.choices(SAMPLE_WORDS[label], k=4) + rng.choices(SAMPLE_WORDS[1 - label], k=1)
+            text = f"this dress is {' and '.join(words)}" if i % 50 else ""  # a few missing reviews
+            rating = rng.choice([4, 5] if label else [1, 2, 3])
+            out.writerow([i, 1000 + i % 37, "nice" if label else "meh", text, rating, label,
+                          rng.choice(["Dresses", "Tops", "Bottoms"])])
+    return path
 
 
 def run_cli(*args, input: str | bytes | None = None, cwd: Path | None = None, env: dict | None = None,
@@ -109,6 +153,31 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
         if not done.exists():
             shutil.rmtree(folder, ignore_errors=True)  # a build that failed part-way
             build(folder)
+            done.touch()
+    return folder
+
+
+def committed_bundle(name: str) -> Path:
+    """saved_models/NAME as git's HEAD holds it, not the working copy a user's `make train` rewrites:
+    the tests of the committed bundles read the committed bytes. Extracted once per git tree into the
+    temp folder (the tree's hash names it, so two runs or workers share it safely); outside a git
+    checkout, the folder as shipped."""
+    try:
+        tree = subprocess.run(["git", "-C", str(ROOT), "rev-parse", f"HEAD:saved_models/{name}"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ROOT / "saved_models" / name
+    root = Path(tempfile.gettempdir()) / "classifier-committed" / tree
+    folder, done = root / name, root / ".done"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # an extraction that failed part-way
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", tree],
+                                     capture_output=True, check=True).stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(folder, filter="data")
             done.touch()
     return folder
 

@@ -1,6 +1,6 @@
 """A real `classifier serve` process on 127.0.0.1 for the serve tests (a helper module, not tests).
 
-    server = start_server(tmp_path, "--model", "saved_models/default")
+    server = start_server(tmp_path, "--model", "DIR")
     server.post("/predict", {"texts": ["love it"]}).json()
     assert server.stop() == 0
 """

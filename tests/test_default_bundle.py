@@ -1,14 +1,13 @@
 """The committed saved_models/default and saved_models/tuned bundles load and evaluate to their recorded figures."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 import classifier
-from tests.conftest import run_cli, run_cli_here, run_python
+from tests.conftest import committed_bundle, run_cli, run_cli_here, run_python
 
-DEFAULT = Path(__file__).resolve().parents[1] / "saved_models/default"
+DEFAULT = committed_bundle("default")
 
 
 @pytest.mark.slow  # the whole test split through Keras
@@ -26,7 +25,7 @@ def test_committed_bundle_evaluates_to_recorded_line(data_path):
 
 @pytest.mark.slow  # the whole test split through Keras
 def test_committed_tuned_bundle_evaluates_to_recorded_line(data_path):
-    tuned = DEFAULT.parent / "tuned"
+    tuned = committed_bundle("tuned")
     metrics = json.loads((tuned / "metrics.json").read_text())
     assert classifier.load(tuned).config.preset == "tuned"
     result = run_cli_here("evaluate", "--model", tuned, "--data", data_path)
@@ -66,7 +65,7 @@ def test_committed_generator_is_a_quarter_below_the_trigram(data_path):
     assert ours <= 0.75 * perplexity(trigram.word_logprobs(seqs, skip=SKIP))
 
 
-TUNED = DEFAULT.parent / "tuned"
+TUNED = committed_bundle("tuned")
 
 
 def test_committed_tuned_bundle_scores_without_tensorflow(tmp_path):

@@ -201,8 +201,8 @@ def test_engine_matches_model_predict_on_real_reviews(small_bundle, reviews):
     assert np.abs(got - want).max() <= 1e-5
     assert np.array_equal(bundle.predict_proba_ids(ids), got)
     # an over-long review counts only its last maxlen words, as the padded Keras input does
-    assert bundle.predict_proba_ids([ids[-1][-maxlen:]])[0] == pytest.approx(got[-1], abs=1e-6)
-    np.testing.assert_allclose(bundle.recommend_proba(texts[:5], engine="keras"), want[:5], atol=1e-6)
+    assert bundle.predict_proba_ids([ids[-1][-maxlen:]])[0] == pytest.approx(got[-1], abs=1e-5)
+    np.testing.assert_allclose(bundle.recommend_proba(texts[:5], engine="keras"), want[:5], atol=1e-5)
     assert want.std() > 0.01
 
 

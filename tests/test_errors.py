@@ -53,9 +53,10 @@ def test_bad_byte_is_reported_by_its_line(tmp_path):
     refused(tmp_path, path, "line 3", "byte 39")
 
 
-def test_truncated_gzip(tmp_path, data_path):
+def test_truncated_gzip(tmp_path, sample_csv):
     path = tmp_path / "d.csv.gz"
-    path.write_bytes(gzip.compress(data_path.read_bytes()[:200_000])[:50_000])
+    whole = gzip.compress(sample_csv.read_bytes())
+    path.write_bytes(whole[: len(whole) // 2])
     refused(tmp_path, path, "d.csv.gz", "gzip")
     with pytest.raises(UserError, match="gzip"):
         from classifier.io.dataset import load_labelled
@@ -96,9 +97,9 @@ def test_too_few_rows(tmp_path):
     refused(tmp_path, path, "only 6 usable rows", "at least 10", text_column="text", label_column="label")
 
 
-def test_seed_out_of_range(tmp_path, data_path):
+def test_seed_out_of_range(tmp_path, sample_csv):
     for bad in (-1, 2**40):
-        refused(tmp_path, data_path, "--seed", seed=bad)
+        refused(tmp_path, sample_csv, "--seed", seed=bad)
 
 
 def test_tfidf_on_texts_without_features(tmp_path):
@@ -107,19 +108,19 @@ def test_tfidf_on_texts_without_features(tmp_path):
         train(preset("tfidf", text_column="text", label_column="label"), path, tmp_path / "out", verbose=0)
 
 
-def test_train_out_onto_a_folder_that_is_not_a_bundle_is_refused_and_kept(data_path, tmp_path):
+def test_train_out_onto_a_folder_that_is_not_a_bundle_is_refused_and_kept(sample_csv, tmp_path):
     precious = tmp_path / "work"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
     with pytest.raises(UserError, match="not a model bundle"):
-        train(preset("reference", epochs=1, max_rows=300), data_path, precious, verbose=0)
+        train(preset("reference", epochs=1, max_rows=300), sample_csv, precious, verbose=0)
     assert [p.name for p in precious.iterdir()] == ["notes.txt"] and (precious / "notes.txt").read_text() == "keep me"
 
 
-def test_train_out_in_an_unwritable_folder_is_refused_before_training(data_path):
+def test_train_out_in_an_unwritable_folder_is_refused_before_training(sample_csv):
     # /proc takes no new files, even for root (a permission bit would not stop root)
     with pytest.raises(UserError, match="cannot write in /proc"):
-        train(preset("reference", epochs=1, max_rows=300), data_path, "/proc/classifier-test/bundle", verbose=0)
+        train(preset("reference", epochs=1, max_rows=300), sample_csv, "/proc/classifier-test/bundle", verbose=0)
 
 
 def test_train_cli_error_is_one_line(tmp_path):

@@ -18,10 +18,10 @@ from classifier.bundle import load
 from classifier.errors import UserError
 from classifier.export.pipeline import export_bundle
 from classifier.io.dataset import load_labelled, make_split
-from tests.conftest import ROOT, assert_user_error, run_cli, run_cli_here
+from tests.conftest import ROOT, assert_user_error, committed_bundle, run_cli, run_cli_here
 
-DEFAULT = ROOT / "saved_models/default"
-TUNED = ROOT / "saved_models/tuned"
+DEFAULT = committed_bundle("default")
+TUNED = committed_bundle("tuned")
 TOLERANCE = 1e-5
 BATCH = 256  # rows per call in the child processes: 256 x 400 x 300 embedding floats is 120 MB
 

@@ -19,7 +19,13 @@ from classifier.config import preset
 from classifier.errors import UserError
 from classifier.io.dataset import clean_labelled
 from classifier.io.labels import classes_of
-from tests.conftest import ROOT, assert_padskip_gradients_match_keras, assert_user_error, run_cli, run_python
+from tests.conftest import (
+    assert_padskip_gradients_match_keras,
+    assert_user_error,
+    committed_bundle,
+    run_cli,
+    run_python,
+)
 
 COLOURS = {"blue": "ocean sky sapphire denim", "green": "lime kiwi lettuce spinach",
            "red, dark": "cherry tomato strawberry brick"}  # a comma: headers and cells must be quoted
@@ -240,7 +246,7 @@ def test_output_rows_for_other_callers(colour_bundle):
 
 
 def test_binary_bundles_are_unchanged():
-    bundle = classifier.load(ROOT / "saved_models/default")
+    bundle = classifier.load(committed_bundle("default"))
     assert not bundle.multiclass and bundle.classes_.tolist() == [0, 1]
     assert output_columns(bundle) == BINARY_COLUMNS == ("recommend_proba", "recommend", "status")
     texts = ["Love this dress, fits perfectly", ""]

@@ -24,10 +24,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, assert_user_error, run_cli, run_python
+from tests.conftest import AGREEMENT, ROOT, assert_user_error, committed_bundle, run_cli, run_python
 from tests.serve_process import HOST, free_port, start_server
 
-DEFAULT = ROOT / "saved_models/default"
+DEFAULT = committed_bundle("default")
 TF = "/v1/models/default:predict"
 
 
@@ -82,7 +82,7 @@ def test_tf_serving_predict_matches_classifier_predict(server, reviews):
         assert list(r.json()) == [field]
         assert len(got) == len(want)
         assert got[-3:-1] == [None, None]  # empty and blank: not scored
-        assert max(abs(g - w) for g, w in zip(got, want, strict=True) if w is not None) <= 2e-6
+        assert max(abs(g - w) for g, w in zip(got, want, strict=True) if w is not None) <= AGREEMENT
         assert all((g is None) == (w is None) for g, w in zip(got, want, strict=True))
 
 
@@ -288,7 +288,7 @@ def test_640_requests_from_32_clients(server, reviews):
     assert len(answers) == 640
     for code, texts, got in answers:
         assert code == 200
-        assert max(abs(g - expected[t]) for g, t in zip(got, texts, strict=True)) <= 2e-6
+        assert max(abs(g - expected[t]) for g, t in zip(got, texts, strict=True)) <= AGREEMENT
     # fewer engine calls than requests: concurrent requests were scored together
     assert metric(server, "classifier_engine_batch_texts_count", model="default") - batches < 640
 
@@ -431,17 +431,17 @@ def test_workers_share_the_port_and_the_metrics(tmp_path, reviews):
 
 def test_bad_command_lines_exit_2(tmp_path):
     assert_user_error(run_cli("serve", "--model", tmp_path / "missing"), "no such model folder")
-    assert_user_error(run_cli("serve", "--model", "=saved_models/default"), "NAME=DIR")
-    assert_user_error(run_cli("serve", "--model", "bad/name=saved_models/default"), "cannot go into a URL")
-    assert_user_error(run_cli("serve", "--model", "saved_models/default", "--model", "saved_models/default"),
+    assert_user_error(run_cli("serve", "--model", f"={DEFAULT}"), "NAME=DIR")
+    assert_user_error(run_cli("serve", "--model", f"bad/name={DEFAULT}"), "cannot go into a URL")
+    assert_user_error(run_cli("serve", "--model", str(DEFAULT), "--model", str(DEFAULT)),
                       "two models are named 'default'")
-    assert_user_error(run_cli("serve", "--model", "saved_models/default", "--host", "no.such.host.invalid"),
+    assert_user_error(run_cli("serve", "--model", str(DEFAULT), "--host", "no.such.host.invalid"),
                       "--host")
     with socket.socket() as taken:
         taken.bind((HOST, 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert_user_error(run_cli("serve", "--model", "saved_models/default", "--port", port), "in use")
+        assert_user_error(run_cli("serve", "--model", str(DEFAULT), "--port", port), "in use")
 
 
 def test_importing_classifier_imports_no_server_packages():

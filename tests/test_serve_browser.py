@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import committed_bundle
 from tests.serve_process import start_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -28,7 +28,7 @@ REVIEWS = ["Love this dress, it fits perfectly and the fabric is soft.",
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    s = start_server(tmp_path_factory.mktemp("serve"), "--model", str(ROOT / "saved_models/default"))
+    s = start_server(tmp_path_factory.mktemp("serve"), "--model", str(committed_bundle("default")))
     yield s
     assert s.stop() == 0, s.output()
 

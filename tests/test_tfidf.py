@@ -16,7 +16,7 @@ from classifier.classify.train import train
 from classifier.config import preset
 from classifier.errors import UserError
 from classifier.io.dataset import load_labelled, make_split
-from tests.conftest import ROOT, run_cli, run_python
+from tests.conftest import committed_bundle, run_cli, run_python
 
 ROWS = 2000
 
@@ -107,7 +107,7 @@ def test_compare_prints_one_row_per_model(tfidf_bundle, data_path, tmp_path):
     rows = json.loads((tmp_path / "compare.json").read_text())["rows"]
     assert [x["preset"] for x in rows] == ["tfidf"] and row.startswith("tfidf")
     metrics = json.loads((tmp_path / "tfidf" / "metrics.json").read_text())
-    assert rows[0]["loss"] == pytest.approx(metrics["test_loss"], abs=1e-6)
+    assert rows[0]["loss"] == pytest.approx(metrics["test_loss"], abs=1e-5)  # scored again in another process
     assert rows[0]["score_rows_per_s"] > 0 and 0.0 < rows[0]["f1_not_rec"] < 1.0
 
 
@@ -136,7 +136,7 @@ def test_id_ngram_lookup_equals_the_string_path_on_the_tuned_bundle(split):
     from classifier.bundle import load
     from classifier.models.tfidf import ID_PATTERN, TfidfFeatures
 
-    bundle = load(ROOT / "saved_models/tuned")
+    bundle = load(committed_bundle("tuned"))
     features = bundle.tfidf.features
     id_lists = bundle.encoder.encode_many(list(split.x_test[:300])) + [[], [1], [7999, 7999, 7999]]
     rows, feats = features.id_pairs(id_lists)

@@ -32,21 +32,13 @@ LENGTH_STEP = 16  # batches are padded to a multiple of this: few distinct shape
 
 # -- data ----------------------------------------------------------------------
 class ReviewBatches:
-    """Whole-review batches of similar length (padded at the end, to a multiple of LENGTH_STEP)."""
+    """Whole-review batches of similar length (padded at the end, to a multiple of LENGTH_STEP).
+
+    `dataset` declares the width unknown: Keras' PyDataset would guess the batch shape from its first
+    batches, and a small run whose first two batches share one width then fails on the next."""
 
     def __init__(self, rows, batch_size: int, seed: int, shuffle: bool):
-        import keras
-
-        class _Data(keras.utils.PyDataset):
-            def __len__(inner):
-                return len(self.batches)
-
-            def __getitem__(inner, i):
-                return self.batch(i)
-
-            def on_epoch_end(inner):
-                if shuffle:
-                    self.rng.shuffle(self.batches)
+        import tensorflow as tf
 
         self.rows = rows
         self.rng = np.random.default_rng(seed)
@@ -54,7 +46,19 @@ class ReviewBatches:
         self.batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         if shuffle:
             self.rng.shuffle(self.batches)
-        self.dataset = _Data()
+        self.epochs = 0
+
+        def epoch():
+            if shuffle and self.epochs:  # a new order each epoch after the first
+                self.rng.shuffle(self.batches)
+            self.epochs += 1
+            for i in range(len(self.batches)):
+                yield self.batch(i)
+
+        ids = tf.TensorSpec((None, None), tf.int32)
+        self.dataset = tf.data.Dataset.from_generator(
+            epoch, output_signature=(ids, ids, tf.TensorSpec((None, None), tf.float32)),
+        ).apply(tf.data.experimental.assert_cardinality(len(self.batches)))
 
     def batch(self, i):
         idx = self.batches[i]
@@ -199,7 +203,7 @@ def fit_seeded(cfg: GeneratorConfig, tokenizer: Tokenizer, texts, labels, verbos
         if len(val_idx):
             val = ReviewBatches([rows[i] for i in val_idx], cfg.batch_size, cfg.seed, shuffle=False)
         history = model.fit(train.dataset, validation_data=val and val.dataset, epochs=cfg.epochs,
-                            callbacks=callbacks, verbose=verbose)
+                            shuffle=False, callbacks=callbacks, verbose=verbose)  # ReviewBatches orders them
     return model, history_rows(history)
 
 
