@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 from classifier.bundle import CONFIG_FILE, load
-from classifier.compare import COLUMNS, compare_one, format_table, same_settings
+from classifier.classify.compare import COLUMNS, compare_one, format_table, same_settings
+from classifier.classify.train import train
 from classifier.config import preset
 from classifier.errors import UserError
 from classifier.io import morphemes
 from classifier.io.dataset import load_labelled, whole_file
 from classifier.io.files import write_json
-from classifier.training import train
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 TRAIN = DATA / "korean_movie_reviews_train.csv"

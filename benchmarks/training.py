@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 
+from classifier.classify.padskip import bucketed_batches, prepare, real_lengths, run_epoch
 from classifier.config import preset
 from classifier.io.dataset import load_labelled, make_split
 from classifier.io.tokenizer import Tokenizer
-from classifier.models.lstm import build_classifier, compile_classifier, quiet_tensorflow
-from classifier.padskip import bucketed_batches, prepare, real_lengths, run_epoch
+from classifier.models.keras_lstm import build_classifier, compile_classifier, quiet_tensorflow
 
 
 def bench_training(data_path, n_batches: int = 200, batch_size: int = 128) -> dict:

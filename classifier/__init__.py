@@ -12,14 +12,14 @@ submodule never replaces one of them.
 """
 
 from classifier.bundle import Bundle, load
+from classifier.classify.score import score_csv, score_files
 from classifier.config import TrainConfig, preset
 from classifier.errors import UserError
-from classifier.score import score_csv, score_files
 
 
 def train(cfg: TrainConfig, data, out, verbose: int = 1) -> dict:
     """Train a bundle from the CSV file `data` into the folder `out`; returns its test metrics."""
-    from classifier.training import train as train_from_csv
+    from classifier.classify.train import train as train_from_csv
 
     return train_from_csv(cfg, data, out, verbose=verbose)
 
@@ -29,7 +29,7 @@ def fit(texts, labels, preset: str = "reference", verbose: int = 0, **overrides)
     their classes (`overrides` set preset fields, e.g. epochs=1);
     returns the bundle, written nowhere until `bundle.save(path)`. Seeds and TensorFlow's op
     determinism are set for the fit only; TensorFlow's global seed stays set afterwards."""
-    from classifier.training import fit as fit_in_memory
+    from classifier.classify.train import fit as fit_in_memory
 
     return fit_in_memory(texts, labels, preset, verbose=verbose, **overrides)
 
@@ -37,7 +37,7 @@ def fit(texts, labels, preset: str = "reference", verbose: int = 0, **overrides)
 def evaluate(model, data=None, all_rows: bool = False) -> tuple[float, float]:
     """(loss, accuracy) of a bundle (a folder or a loaded Bundle) on its test split of `data`
     (default: the file it was trained on); with `all_rows`, on every row of `data`, a test file of its own."""
-    from classifier.evaluation import evaluate as evaluate_bundle
+    from classifier.classify.evaluate import evaluate as evaluate_bundle
 
     return evaluate_bundle(model, data, all_rows=all_rows)
 

@@ -90,8 +90,8 @@ def _number(text: str, kind):
 
 # -- commands ------------------------------------------------------------------------------------
 def cmd_train(args) -> None:
+    from classifier.classify.train import train
     from classifier.config import preset
-    from classifier.training import train
 
     cfg = preset(
         args.preset, epochs=args.epochs, max_rows=args.max_rows, text_column=args.text_column,
@@ -104,7 +104,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from classifier.evaluation import evaluate, format_result
+    from classifier.classify.evaluate import evaluate, format_result
 
     loss, acc = evaluate(args.model, args.data, report=args.report, overwrite=args.overwrite, all_rows=args.all_rows)
     if args.report:
@@ -113,7 +113,7 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_compare(args) -> None:
-    from classifier.compare import compare, compare_classes, format_table
+    from classifier.classify.compare import compare, compare_classes, format_table
 
     if args.label_columns:
         rows = compare_classes(args.data, args.out, args.label_columns.split(","), presets=args.presets.split(","),
@@ -143,7 +143,7 @@ def cmd_score(args) -> None:
         return
     if args.format or args.partitions:
         raise UserError("--format and --partitions go with --spark MASTER (README: Spark)")
-    from classifier.score import score_files
+    from classifier.classify.score import score_files
 
     score_files(
         args.inputs, args.out, model=args.model, overwrite=args.overwrite, quiet=args.quiet,
@@ -154,7 +154,7 @@ def cmd_score(args) -> None:
 
 def cmd_predict(args) -> None:
     from classifier.bundle import load
-    from classifier.predict import predict_lines
+    from classifier.classify.predict import predict_lines
 
     bundle = load(args.model)
     texts = args.texts if args.texts and args.texts != ["-"] else sys.stdin

@@ -176,8 +176,6 @@ class GeneratorConfig:
     epochs: int = 2  # the reference does not say; its model costs ~9.4M multiplies a word
     validation_split: float = 0.0
     patience: int = 0  # 0: no early stopping
-    reduce_lr: float = 0.0  # > 0: multiply the learning rate by this when validation loss drops by < min_delta
-    reduce_lr_min_delta: float = 0.01
     # > 0: after this many epochs at `learning_rate`, halve the rate every epoch (a fixed schedule
     # reaches the low-rate gains sooner than waiting for validation to stall)
     decay_after: int = 0
@@ -211,8 +209,8 @@ GENERATOR_PRESETS: dict[str, dict] = {
         # a high rate, chosen from one-epoch runs on the full data
         "learning_rate": 1e-2,
         "decay_after": 4,  # halving the rate gave the largest single drop; halved on a schedule, fewer epochs do
-        # 6: validation loss 3.139 after 6 epochs against 3.128 after 7 (perplexity 1.1% higher)
-        # for 110 s less, so `make train` stays within 15 minutes on 2 cores
+        # one epoch fewer than the best validation loss, for nearly the same perplexity, so that
+        # `make train` stays short on a laptop (docs/benchmarks.md has the figures)
         "epochs": 6,
         "validation_split": 0.1,
         "patience": 2,

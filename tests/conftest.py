@@ -185,8 +185,8 @@ def committed_bundle(name: str) -> Path:
 @pytest.fixture(scope="session")
 def small_bundle(tmp_path_factory, data_path) -> Path:
     """The reference preset trained for 1 epoch on the first 2,000 clean rows (about 15 s)."""
+    from classifier.classify.train import train
     from classifier.config import preset
-    from classifier.training import train
 
     return built_once(tmp_path_factory, "small", lambda out: train(
         preset("reference", epochs=1, max_rows=2000), data_path, out, verbose=0))

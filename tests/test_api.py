@@ -17,8 +17,8 @@ TEXTS = ["Love this dress, it fits perfectly", "It ripped after one wash", "qzxv
 
 def test_evaluate_twice_in_one_process_gives_the_same_pair(small_bundle, data_path):
     first = classifier.evaluate(small_bundle, data_path)
-    importlib.import_module("classifier.evaluation")  # importing the submodule must not replace the function
-    importlib.import_module("classifier.training")
+    importlib.import_module("classifier.classify.evaluate")  # importing the submodule must not replace the function
+    importlib.import_module("classifier.classify.train")
     assert classifier.evaluate(small_bundle, data_path) == first
     assert callable(classifier.train) and callable(classifier.fit)
 

@@ -15,10 +15,15 @@ import pytest
 
 import classifier
 from classifier.bundle import CLASSIFIER_FILE
-from classifier.engine.cell import lstm_step
-from classifier.engine.lstm import ClassifierEngine, runs_keras_file
+from classifier.engine.cell import fold_gates, step
+from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.io.dataset import load_labelled, make_split
 from tests.conftest import record_files, run_python
+
+
+def lstm_step(xz, h, c, recurrent):
+    """One step on Keras-layout weights (`xz` = x @ kernel + bias): `step` on fold_gates'd weights."""
+    return step(fold_gates(xz), h, c, fold_gates(recurrent))
 
 
 def test_lstm_step_matches_hand_computed_gates():
@@ -104,7 +109,8 @@ def test_engine_matches_keras_for_any_shape_masking_and_padding(mask_zero, paddi
     ])
     # larger weights than the initializer's so the padding steps move the state
     model.set_weights([w * 3 for w in model.get_weights()])
-    engine = ClassifierEngine.from_keras(model, padding=padding, truncating=truncating)
+    model.save(tmp_path / "model.keras")
+    engine = ClassifierEngine.from_keras_file(tmp_path / "model.keras", padding=padding, truncating=truncating)
     assert (engine.maxlen, engine.vocab_size, engine.units, engine.mask_zero) == (maxlen, vocab, 5, mask_zero)
 
     rng = np.random.default_rng(3)
@@ -115,13 +121,6 @@ def test_engine_matches_keras_for_any_shape_masking_and_padding(mask_zero, paddi
     assert got.dtype == np.float32
     assert np.abs(got - want).max() <= 1e-5
     assert want.std() > 0.01  # the rows really differ, so agreement means something
-
-    # the same engine from the saved file: mask_zero, maxlen and the weights read from config.json and HDF5
-    model.save(tmp_path / "model.keras")
-    from_file = ClassifierEngine.from_keras_file(tmp_path / "model.keras", padding=padding, truncating=truncating)
-    assert (from_file.maxlen, from_file.vocab_size, from_file.units) == (maxlen, vocab, 5)
-    assert from_file.mask_zero == mask_zero
-    np.testing.assert_array_equal(from_file.predict_ids(id_lists, chunk_rows=16), got)
 
 
 def unsupported_model(variant: str):
@@ -144,13 +143,11 @@ def unsupported_model(variant: str):
     ("two_outputs", "not Embedding -> LSTM -> Dense with Dense activation='relu';"),
     ("any_length", "needs a model over fixed-length padded ids; use --engine keras"),
 ])
-def test_engine_refuses_other_models_alike_live_and_from_the_file(variant, message, tmp_path):
+def test_engine_refuses_other_models(variant, message, tmp_path):
     model = unsupported_model(variant)
     model.save(tmp_path / "model.keras")
-    for build in (lambda: ClassifierEngine.from_keras(model),
-                  lambda: ClassifierEngine.from_keras_file(tmp_path / "model.keras")):
-        with pytest.raises(classifier.UserError, match=re.escape(message)):
-            build()
+    with pytest.raises(classifier.UserError, match=re.escape(message)):
+        ClassifierEngine.from_keras_file(tmp_path / "model.keras")
     assert not runs_keras_file(tmp_path / "model.keras")
 
 
@@ -231,10 +228,13 @@ def test_bundle_stores_the_classifier_once_and_the_engine_reads_it(small_bundle,
     table = engine.directions[0].table
     assert len(engine.directions) == 1 and table.dtype == np.float32 and table.shape == (3000, 256)
 
-    # the same engine as from the live Keras model: same table, weights, settings and padding prefix
+    # the same engine as from the live Keras model's weights: same table, weights, settings and padding prefix
     model = bundle.keras_classifier()
     tok = bundle.tokenizer.config
-    live = ClassifierEngine.from_keras(model, tok.padding, tok.truncating)
+    emb, rnn, dense = (layer for layer in model.layers if type(layer).__name__ != "Dropout")
+    live = ClassifierEngine.from_weights(emb.get_weights()[0], [rnn.get_weights()], dense.get_weights(),
+                                         maxlen=model.input_shape[1], mask_zero=False,
+                                         padding=tok.padding, truncating=tok.truncating)
     np.testing.assert_array_equal(engine.dense_kernel, live.dense_kernel)
     for name in ("table", "recurrent", "prefix_h", "prefix_c"):
         np.testing.assert_array_equal(getattr(engine.directions[0], name), getattr(live.directions[0], name),
@@ -293,7 +293,7 @@ def test_engine_from_the_keras_file_does_not_import_tensorflow(small_bundle, rev
     ids = bundle.tokenizer.encode_many(reviews[:50])
     code = (
         "import json, sys\n"
-        "from classifier.engine.lstm import ClassifierEngine, runs_keras_file\n"
+        "from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file\n"
         f"path = {str(small_bundle / CLASSIFIER_FILE)!r}\n"
         "assert runs_keras_file(path)\n"
         "engine = ClassifierEngine.from_keras_file(path)\n"

@@ -9,11 +9,11 @@ import shutil
 
 import pytest
 
+from classifier.classify.evaluate import evaluate
+from classifier.classify.train import train
 from classifier.config import preset
 from classifier.errors import UserError
-from classifier.evaluation import evaluate
 from classifier.io.tokenizer import Tokenizer
-from classifier.training import train
 from tests.conftest import assert_user_error, run_cli
 
 

@@ -319,8 +319,8 @@ def test_tuned_stack_is_refused_in_one_line(fmt, tmp_path):
 
 @pytest.mark.slow
 def test_tfidf_bundle_is_refused(tmp_path, data_path):
+    from classifier.classify.train import train
     from classifier.config import preset
-    from classifier.training import train
 
     train(preset("tfidf", max_rows=2000), data_path, tmp_path / "tfidf", verbose=0)
     with pytest.raises(UserError, match="tfidf bundle.*no Keras model.*only lstm bundles"):

@@ -10,7 +10,7 @@ import pytest
 from classifier.bundle import GENERATOR_KERAS, load
 from classifier.engine.generator import END, Net, start_id
 from classifier.io.tokenizer import Tokenizer
-from classifier.models.lstm import load_keras
+from classifier.models.keras_lstm import load_keras
 from classifier.textgen.generate import SENTIMENT_BEST_OF, continue_ids, generate, pick
 from tests.conftest import record_files, run_cli, run_python
 

@@ -10,8 +10,8 @@ import shutil
 import pytest
 
 from classifier.bundle import load
+from classifier.classify.score import score_csv, score_files
 from classifier.errors import UserError
-from classifier.score import score_csv, score_files
 from tests.conftest import assert_user_error, run_cli
 
 REVIEWS = b"Review Text,n\nlove this dress,1\nit ripped after one wash,2\n"
@@ -78,8 +78,8 @@ def test_a_symlink_to_a_device_stays_a_symlink(small_bundle, src, tmp_path):
 
 
 def test_retraining_a_bundle_keeps_the_users_files_beside_it(small_bundle, data_path, tmp_path):
+    from classifier.classify.train import train
     from classifier.config import preset
-    from classifier.training import train
 
     bundle = tmp_path / "bundle"
     shutil.copytree(small_bundle, bundle)
@@ -93,8 +93,8 @@ def test_retraining_a_bundle_keeps_the_users_files_beside_it(small_bundle, data_
 
 @pytest.mark.slow
 def test_retraining_the_classifier_keeps_the_generator(seed_generator_bundle, data_path, tmp_path):
+    from classifier.classify.train import train
     from classifier.config import preset
-    from classifier.training import train
 
     bundle = tmp_path / "bundle"
     shutil.copytree(seed_generator_bundle, bundle)
@@ -169,7 +169,7 @@ def test_train_numbers_are_range_checked(args):
 
 
 def test_report_folder_follows_the_overwrite_rule(small_bundle, tmp_path):
-    from classifier.evaluation import evaluate
+    from classifier.classify.evaluate import evaluate
 
     report = tmp_path / "report"
     report.mkdir()

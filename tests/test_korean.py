@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import classifier
+from classifier.classify.predict import predict
 from classifier.config import TokenizerConfig
 from classifier.io.tokenizer import Tokenizer
-from classifier.predict import predict
 from tests.conftest import ROOT, committed_bundle, missing, run_cli, run_cli_here
 
 KOREAN_DATA = ROOT.parent / "shared/data"
@@ -144,7 +144,7 @@ def test_scoring_a_korean_csv_gives_every_row_its_status(korean_bundle, tmp_path
 
 @pytest.mark.slow
 def test_evaluate_all_rows_scores_every_row_of_a_test_file(korean_bundle, tmp_path):
-    from classifier.metrics import keras_accuracy, log_loss
+    from classifier.classify.metrics import keras_accuracy, log_loss
 
     test_csv = tmp_path / "test.csv"
     with open(KOREAN_TEST, encoding="utf-8", newline="") as f:
@@ -182,8 +182,8 @@ def test_an_unknown_analyzer_is_a_one_line_error(tmp_path):
 
 @pytest.mark.slow
 def test_tuned_stack_reads_the_lowercase_rating_column_at_training_time(korean_rows, tmp_path):
+    from classifier.classify.train import train
     from classifier.config import preset
-    from classifier.training import train
 
     src = tmp_path / "train.csv"
     with open(src, "w", encoding="utf-8", newline="") as f:

@@ -1,5 +1,7 @@
-"""The package's shape: imports go one way (no cycles, imports inside functions included), no
-benchmark inside the package, and importing it stays cheap."""
+"""The package's shape: imports go one way (no cycles, imports inside functions included), the
+classifier's stages in classifier/classify/ as the generator's are in classifier/textgen/, the bundle
+format apart from the model kinds, no two modules of one name, no benchmark inside the package, and
+importing it stays cheap."""
 
 from __future__ import annotations
 
@@ -68,6 +70,37 @@ def test_imports_go_one_way():
     assert "classifier.bundle" in graph and graph["classifier.bundle"]  # the walk really found imports
     cycle = find_cycle(graph)
     assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_bundle_format_imports_no_model_kind():
+    graph = import_graph()
+    kinds = [m for m in graph["classifier.bundle.format"]
+             if m.startswith(("classifier.models", "classifier.engine", "classifier.bundle.predictors"))]
+    assert not kinds, f"classifier/bundle/format.py imports {kinds}: kinds register themselves instead"
+    assert "classifier.bundle.format" in graph["classifier.bundle.predictors"]  # the kinds import the format
+
+
+def test_loading_through_the_format_module_knows_every_kind():
+    r = run_python("from classifier.bundle.format import KINDS, load\n"
+                   "assert sorted(KINDS) == ['lstm', 'stack', 'tfidf'], KINDS\n"
+                   "print(type(load('saved_models/tuned')).__name__)\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "StackBundle"
+
+
+def test_the_stages_live_in_packages_and_no_two_modules_share_a_name():
+    top = sorted(p.stem for p in PACKAGE.glob("*.py"))
+    assert top == ["__init__", "__main__", "cli", "config", "errors"], top  # the stages are in classify/, textgen/
+    stems: dict[str, list[str]] = {}
+    for p in PACKAGE.rglob("*.py"):
+        if p.stem != "__init__":
+            stems.setdefault(p.stem, []).append(str(p.relative_to(PACKAGE)))
+    # the two heads' parallel stages: classify/train.py and textgen/train.py, the same for evaluate
+    parallel = {"train", "evaluate"}
+    shared = {s: paths for s, paths in stems.items() if len(paths) > 1 and s not in parallel}
+    assert not shared, shared
+    for stem in parallel:
+        assert sorted(stems[stem]) == [f"classify/{stem}.py", f"textgen/{stem}.py"]
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -10,7 +10,7 @@ import pytest
 from classifier.config import TokenizerConfig, preset
 from classifier.io.dataset import load_labelled, make_split
 from classifier.io.tokenizer import Tokenizer
-from classifier.models.lstm import build_classifier
+from classifier.models.keras_lstm import build_classifier
 
 # "not" flips the sentiment; "bad" is never seen right after "am not" or "are not"
 TOY = [

@@ -1,7 +1,7 @@
 """The seed classifier is the reference network, layer for layer."""
 
 from classifier.config import preset
-from classifier.models.lstm import build_classifier
+from classifier.models.keras_lstm import build_classifier
 
 
 def test_seed_model_layers_and_parameter_count():

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 import classifier
+from classifier.classify.evaluate import evaluate
+from classifier.classify.predict import BINARY_COLUMNS, output_columns, output_rows, predict
+from classifier.classify.train import train
 from classifier.config import preset
 from classifier.errors import UserError
-from classifier.evaluation import evaluate
 from classifier.io.dataset import clean_labelled
 from classifier.io.labels import classes_of
-from classifier.predict import BINARY_COLUMNS, output_columns, output_rows, predict
-from classifier.training import train
 from tests.conftest import (
     assert_padskip_gradients_match_keras,
     assert_user_error,
@@ -288,10 +288,10 @@ def test_padskip_softmax_gradients_equal_keras(data_path):
     """The pad-skipping fit runs softmax heads with Keras' own loss and gradients."""
     import keras
 
-    from classifier import padskip
+    from classifier.classify import padskip
     from classifier.io.dataset import load_labelled, make_split
     from classifier.io.tokenizer import Tokenizer
-    from classifier.models.lstm import build_classifier, compile_classifier
+    from classifier.models.keras_lstm import build_classifier, compile_classifier
 
     cfg = preset("reference", label_column="Department Name", embedding_dim=32, lstm_units=16)
     df = load_labelled(data_path, cfg.text_column, cfg.label_column, max_rows=200)

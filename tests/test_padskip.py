@@ -1,4 +1,4 @@
-"""Pad-skipping training gives Keras' loss, gradients and weights (classifier/padskip.py)."""
+"""Pad-skipping training gives Keras' loss, gradients and weights (classifier/classify/padskip.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def padded_ids(data_path, cfg, n_rows):
 def seeded_model(cfg):
     import keras
 
-    from classifier.models.lstm import build_classifier, compile_classifier
+    from classifier.models.keras_lstm import build_classifier, compile_classifier
 
     keras.utils.set_random_seed(cfg.seed)
     model = build_classifier(cfg)
@@ -32,7 +32,7 @@ def seeded_model(cfg):
 
 
 def test_real_lengths_count_from_the_first_word():
-    from classifier.padskip import real_lengths
+    from classifier.classify.padskip import real_lengths
 
     x = np.array([[0, 0, 0, 0], [0, 0, 5, 0], [7, 0, 0, 3], [0, 0, 0, 2]])
     # a pad id inside a review still counts: only the leading pads are skipped
@@ -43,7 +43,7 @@ def test_real_lengths_count_from_the_first_word():
 def test_loss_and_gradients_equal_keras_on_the_padded_batch(data_path):
     import tensorflow as tf
 
-    from classifier import padskip
+    from classifier.classify import padskip
 
     cfg = preset("reference")  # the full-width seed model
     x, y = padded_ids(data_path, cfg, 300)
@@ -77,7 +77,7 @@ def test_loss_and_gradients_equal_keras_on_the_padded_batch(data_path):
 def test_one_epoch_without_bucketing_matches_keras_fit(data_path):
     import keras
 
-    from classifier import padskip
+    from classifier.classify import padskip
 
     cfg = preset("reference", embedding_dim=16, lstm_units=8)
     x, y = padded_ids(data_path, cfg, 500)  # 400 training rows: 320 fit in 3 batches, 80 validate
@@ -104,7 +104,7 @@ def test_one_epoch_without_bucketing_matches_keras_fit(data_path):
 
 @pytest.mark.slow
 def test_unsupported_model_falls_back_to_keras_fit(data_path, capsys):
-    from classifier import padskip
+    from classifier.classify import padskip
 
     cfg = preset("reference", embedding_dim=8, lstm_units=4, mask_zero=True)
     x, y = padded_ids(data_path, cfg, 80)
@@ -117,7 +117,7 @@ def test_unsupported_model_falls_back_to_keras_fit(data_path, capsys):
 @pytest.mark.slow
 def test_cli_train_with_padskip_gives_a_usable_bundle(tmp_path, data_path):
     from classifier.bundle import load
-    from classifier.evaluation import evaluate
+    from classifier.classify.evaluate import evaluate
 
     out = tmp_path / "bundle"
     result = run_cli_here("train", "--data", data_path, "--max-rows", 2000, "--epochs", 1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from classifier import load
-from classifier.predict import predict
+from classifier.classify.predict import predict
 from tests.conftest import run_cli, run_python
 
 REVIEWS = ["Love this dress, it fits perfectly", "It ripped after one wash and the color faded", "", "qzxv wkkrpf"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import classifier
+from classifier.classify.train import train
 from classifier.config import preset
-from classifier.training import train
 
 
 def weights(path):

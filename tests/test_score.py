@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from classifier import load, score_csv
+from classifier.classify.predict import BINARY_COLUMNS
 from classifier.io.dataset import load_labelled, make_split
-from classifier.score import NEW_COLUMNS
 from tests.conftest import ROOT, assert_user_error, awkward_csv, run_cli
 
 # the three appended cells of a data row or of the header, up to (not including) the line end
@@ -50,7 +50,7 @@ def test_awkward_round_trip_keeps_every_cell_byte_for_byte(bundle, small_bundle,
     assert strip_new_cells(out) == data
     rows_in, rows_out = read_rows(data), read_rows(out)
     assert len(rows_out) == len(rows_in)
-    assert rows_out[0] == rows_in[0] + list(NEW_COLUMNS)
+    assert rows_out[0] == rows_in[0] + list(BINARY_COLUMNS)
     assert [r[:4] for r in rows_out[1:]] == rows_in[1:]
     assert [r[6] for r in rows_out[1:]] == statuses
     assert summary.rows_in == len(statuses) and summary.counts["empty"] == statuses.count("empty")
@@ -119,6 +119,27 @@ def test_stdin_to_stdout(small_bundle, data_path):
     assert f"{n:,} rows in".encode() in result.stderr  # the one-line summary
 
 
+def test_local_score_and_spark_read_one_rule_table():
+    from classifier.io.inputs import InputFormat, input_format, is_local_input, separator, table_format
+
+    assert input_format("a.TSV.gz") == InputFormat("tsv", "gzip")
+    assert input_format("a.tab") == InputFormat("tsv") and input_format("a.csv.bz2") == InputFormat("csv", "bzip2")
+    assert input_format("a.parquet") == InputFormat("parquet") and input_format("a.parquet.gz") is None
+    assert input_format("notes.txt") is None and input_format("-") is None
+    assert table_format("a.csv", "\\t") == "tsv" and table_format("a.csv", None) == "csv"
+    assert separator(input_format("a.tab"), None) == "\t" and separator(input_format("a.tsv"), ";") == ";"
+    assert separator(None, None, "a\tb") == "\t" and separator(None, None, "a,b\tc") == ","
+    assert is_local_input("a.tab.gz") and not is_local_input("a.csv.bz2") and not is_local_input("a.parquet")
+
+
+def test_a_bzip2_input_is_refused_naming_spark(tmp_path):
+    import bz2
+
+    path = tmp_path / "a.csv.bz2"
+    path.write_bytes(bz2.compress(b"Review Text\nlove it\n"))
+    assert_user_error(run_cli("score", path, "--model", ROOT / "saved_models/default"), "a.csv.bz2", "--spark")
+
+
 def test_several_files_and_a_folder(small_bundle, tmp_path):
     folder = tmp_path / "exports"
     folder.mkdir()
@@ -126,6 +147,7 @@ def test_several_files_and_a_folder(small_bundle, tmp_path):
         "a.csv": b"Review Text,x\nlove it,1\n",
         "b.tsv": b"Review Text\tx\nruns small\t2\n\t3\n",
         "c.csv.gz": gzip.compress(b"x,Review Text\r\n9,great fit\r\n"),
+        "d.tab": b"Review Text\tx\nlovely colour\t4\n",  # .tab is TSV, as on Spark (classifier.io.inputs)
         "a.scored.csv": b"old output: not an input\n",
         "notes.txt": b"not an input\n",
     }
@@ -135,12 +157,12 @@ def test_several_files_and_a_folder(small_bundle, tmp_path):
     result = run_cli("score", folder, "-o", tmp_path / "out", "--model", small_bundle, "--summary-json", summary_json)
     assert result.returncode == 0, result.stderr
     outs = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert outs == ["a.scored.csv", "b.scored.tsv", "c.scored.csv"]
+    assert outs == ["a.scored.csv", "b.scored.tsv", "c.scored.csv", "d.scored.tsv"]
     assert strip_new_cells((tmp_path / "out/b.scored.tsv").read_bytes(), "\t") == files["b.tsv"]
     assert strip_new_cells((tmp_path / "out/c.scored.csv").read_bytes()) == gzip.decompress(files["c.csv.gz"])
     summary = json.loads(summary_json.read_text())
-    assert [f["rows_in"] for f in summary["files"]] == [1, 2, 1]
-    assert summary["total"]["counts"]["empty"] == 1 and summary["total"]["rows_scored"] == 3
+    assert [f["rows_in"] for f in summary["files"]] == [1, 2, 1, 1]
+    assert summary["total"]["counts"]["empty"] == 1 and summary["total"]["rows_scored"] == 4
     # two files without -o: each output beside its input; again without --overwrite: refused, nothing changed
     result = run_cli("score", folder / "a.csv", folder / "b.tsv", "--model", small_bundle, "--overwrite")
     assert result.returncode == 0, result.stderr

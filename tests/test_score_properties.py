@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from classifier import load, score_csv
-from classifier.predict import STATUSES
+from classifier.classify.predict import STATUSES
 from tests.test_score import strip_new_cells
 
 # text that stresses a CSV: separators, quotes, every line ending, BOMs inside, emoji, Korean,

@@ -485,9 +485,9 @@ def test_a_model_that_fails_to_load_keeps_the_server_unready(tmp_path):
 
 def test_a_tfidf_bundle_is_served(tmp_path, data_path, reviews):
     from classifier.bundle import load
+    from classifier.classify.predict import predict
+    from classifier.classify.train import train
     from classifier.config import preset
-    from classifier.predict import predict
-    from classifier.training import train
 
     bundle_dir = tmp_path / "tfidf"
     train(preset("tfidf", max_rows=2000), data_path, bundle_dir, verbose=0)

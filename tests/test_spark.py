@@ -168,7 +168,7 @@ def test_dataframe_api_keeps_columns_and_types(spark, bundle):
     assert [f.dataType.simpleString() for f in scored.schema.fields] == ["bigint", "string", "double", "double",
                                                                        "int", "string"]
     got = {r["id"]: r for r in scored.collect()}
-    from classifier.predict import predict
+    from classifier.classify.predict import predict
 
     want = predict(bundle, ["Love this dress", None, "  ", "runs small, returned it"], threshold=0.9)
     for i, p in enumerate(want, start=1):
@@ -263,7 +263,7 @@ def test_without_pyspark_the_error_says_how_to_install(tmp_path):
 def test_a_korean_bundle_scores_on_spark_as_locally(spark, tmp_path):
     """Executors analyse with the bundle's own tokenizer (kiwipiepy), so the rows match local scoring."""
     import classifier
-    from classifier.predict import predict
+    from classifier.classify.predict import predict
 
     train = pd.read_csv(ROOT.parent / "shared/data/korean_movie_reviews_train.csv", nrows=400).dropna()
     korean = classifier.fit(train["document"], train["label"], preset="tfidf", analyzer="korean",

@@ -11,11 +11,11 @@ import pytest
 
 import classifier
 from classifier.bundle import TfidfBundle
+from classifier.classify.evaluate import format_result
+from classifier.classify.train import train
 from classifier.config import preset
 from classifier.errors import UserError
-from classifier.evaluation import format_result
 from classifier.io.dataset import load_labelled, make_split
-from classifier.training import train
 from tests.conftest import committed_bundle, run_cli, run_python
 
 ROWS = 2000

@@ -9,11 +9,11 @@ import pytest
 
 import classifier
 from classifier.bundle import StackBundle
+from classifier.classify.metrics import choose_threshold, class_scores
+from classifier.classify.train import train
 from classifier.config import TrainConfig, preset
 from classifier.io.dataset import load_labelled, make_split
-from classifier.metrics import choose_threshold, class_scores
 from classifier.models.stack import blend_proba
-from classifier.training import train
 from tests.conftest import run_cli_here
 
 

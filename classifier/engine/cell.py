@@ -43,8 +43,3 @@ def step(xz: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray) ->
     h *= o
     return h, c
 
-
-def lstm_step(xz: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One step on Keras-layout weights (`xz` = x @ kernel + bias): `step` after folding both, for a
-    single call; a loop folds its weights once and calls `step`."""
-    return step(fold_gates(xz), h, c, fold_gates(recurrent))

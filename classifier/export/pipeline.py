@@ -12,14 +12,13 @@ kept unless `overwrite`; it is replaced whole or not at all, and nothing is writ
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from classifier.bundle import Bundle, is_bundle, load, swap_in
+from classifier.bundle import Bundle, is_bundle, load
 from classifier.errors import UserError
 from classifier.io.files import file_sha256, umask_mode
-from classifier.models.lstm import quiet_tensorflow
+from classifier.io.staging import check_can_write, staging, swap_in
+from classifier.models.keras_lstm import quiet_tensorflow
 
 FORMATS = ("savedmodel", "onnx")
 TOKENIZER_FILE = "tokenizer.json"  # written beside model.onnx: the ids the model reads come from it
@@ -89,14 +88,6 @@ def check_not_in_bundle(out: Path, bundle_path: Path) -> None:
     raise UserError(f"{out} {where}; choose -o outside it (a bundle folder holds only its own files)")
 
 
-def check_writable(out: Path) -> None:
-    parent = out.parent
-    while not parent.exists():  # missing folders are made, so check the first that exists
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{out}: cannot write in {parent} (permission denied or not a folder); choose another -o")
-
-
 def check_folder_output(out: Path, bundle_path: Path, overwrite: bool) -> None:
     """A SavedModel folder: new or empty, or (with `overwrite`) an earlier export."""
     check_not_in_bundle(out, bundle_path)
@@ -109,7 +100,7 @@ def check_folder_output(out: Path, bundle_path: Path, overwrite: bool) -> None:
         if not (out / SAVEDMODEL_FILE).is_file():
             raise UserError(f"{out} holds files and is not a SavedModel; --overwrite replaces only an earlier "
                             f"export (a folder with {SAVEDMODEL_FILE}): choose a new or empty folder for -o")
-    check_writable(out)
+    check_can_write(out, "-o")
 
 
 def check_file_outputs(paths: list[Path], bundle_path: Path, overwrite: bool) -> None:
@@ -121,19 +112,10 @@ def check_file_outputs(paths: list[Path], bundle_path: Path, overwrite: bool) ->
                             f"({TOKENIZER_FILE} is written beside it)")
         if (path.exists() or path.is_symlink()) and not overwrite:
             raise UserError(f"{path} already exists; pass --overwrite to replace it or choose another -o")
-    check_writable(paths[0])
+    check_can_write(paths[0], "-o")
 
 
 # -- writing -------------------------------------------------------------------------------------
-def stage_beside(out: Path) -> Path:
-    """A temp folder in OUT's folder: renames from it never cross file systems."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
-    except OSError as e:
-        raise UserError(f"{out}: cannot write there ({e.strerror}); choose another -o") from None
-
-
 def write_savedmodel_at(bundle: Bundle, out: Path) -> Path:
     quiet_tensorflow()
     from classifier.export.lowercase import describe, vocabulary_mismatches
@@ -147,14 +129,9 @@ def write_savedmodel_at(bundle: Bundle, out: Path) -> Path:
             f"whose ids are made in Python"
         )
     model = bundle.keras_classifier()
-    stage = stage_beside(out)
-    try:
+    with staging(out, "the SavedModel", "-o") as stage:
         write_savedmodel(model, bundle.tokenizer, bundle.threshold, stage)
         swap_in(stage, out)
-    except OSError as e:
-        raise UserError(f"{out}: cannot write the SavedModel ({e.strerror}); free space or choose another -o") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     return out
 
 
@@ -164,8 +141,7 @@ def write_onnx_at(bundle: Bundle, out: Path) -> list[Path]:
 
     model = bundle.keras_classifier()
     tokenizer_out = out.parent / TOKENIZER_FILE
-    stage = stage_beside(out)
-    try:
+    with staging(out, "the ONNX model", "-o") as stage:
         bundle.tokenizer.save(stage / TOKENIZER_FILE)
         cfg = bundle.tokenizer.config
         metadata = {
@@ -179,9 +155,5 @@ def write_onnx_at(bundle: Bundle, out: Path) -> list[Path]:
         # the tokenizer first: a model.onnx that is there always has its tokenizer.json beside it
         os.replace(stage / TOKENIZER_FILE, tokenizer_out)
         os.replace(stage / out.name, out)
-    except OSError as e:
-        raise UserError(f"{out}: cannot write the ONNX model ({e.strerror}); free space or choose another -o") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     return [out, tokenizer_out]
 

@@ -146,16 +146,6 @@ def read_records(text: Iterable[str], sep: str, name: str, line: int = 1) -> Ite
         consumed.clear()
 
 
-def guess_sep(name: str, first_line: str) -> str:
-    lower = name.lower().removesuffix(".gz")
-    if lower.endswith((".tsv", ".tab")):
-        return "\t"
-    if lower.endswith(".csv"):
-        return ","
-    # stdin or an unknown extension: a header with tabs and no commas is TSV
-    return "\t" if "\t" in first_line and "," not in first_line else ","
-
-
 def check_sep(sep: str) -> str:
     sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
     if len(sep) != 1 or sep in BAD_SEPS:

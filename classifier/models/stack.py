@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from classifier.classify.metrics import EPS, choose_threshold, logit, sigmoid, softmax
 from classifier.config import TrainConfig
-from classifier.metrics import EPS, choose_threshold, logit, sigmoid, softmax
 from classifier.models.tfidf import ID_PATTERN, TfidfModel, fit_tfidf, softmax_weights
 
 STACK_C = 1.0  # multi-class stack: 2k + 1 inputs per class on a few thousand rows want some shrinkage

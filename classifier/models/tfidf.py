@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier.classify.metrics import sigmoid, softmax
 from classifier.config import TrainConfig
 from classifier.errors import UserError
 from classifier.io.morphemes import analyze_many
-from classifier.metrics import sigmoid, softmax
 
 FORMAT = "classifier-tfidf/1"
 VOCAB_FILE = "tfidf.json"

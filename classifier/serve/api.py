@@ -15,14 +15,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from classifier.predict import check_threshold, refuse_threshold
+from classifier.classify.predict import check_threshold, refuse_threshold
 from classifier.serve.deps import ServerState, check_items, documented, json_body
 from classifier.serve.registry import ModelNotFound
 from classifier.serve.schemas import GenerateRequest, GenerateResponse, PredictRequest, PredictResponse
 from classifier.textgen.generate import SENTIMENT_BEST_OF, check_options, generate
 
-# words one /generate request may write (n x best_of x words): about 5 s of one core. The CLI's
-# own limits (1,000 words, 1,000 samples, best of 64) allow hours, fine for a user's own machine,
+# words one /generate request may write (n x best_of x words): seconds of one core. The CLI's
+# own limits allow hours, fine for a user's own machine,
 # not for a request from anyone who can reach the server.
 MAX_GENERATED_WORDS = 100_000
 router = APIRouter()

@@ -24,8 +24,8 @@ from classifier.bundle import Bundle
 from classifier.errors import UserError
 from classifier.serve import api, ops, tfserving
 from classifier.serve.deps import State
-from classifier.serve.metrics import Metrics
 from classifier.serve.middleware import ApiKey, BodyLimit, RequestMetrics
+from classifier.serve.prometheus import Metrics
 from classifier.serve.registry import ModelNotChosen, ModelNotFound, ModelNotReady, Registry
 from classifier.serve.settings import ServeSettings
 

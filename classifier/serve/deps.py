@@ -19,7 +19,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from classifier.serve.metrics import Metrics
+from classifier.serve.prometheus import Metrics
 from classifier.serve.registry import Registry
 from classifier.serve.settings import ServeSettings
 

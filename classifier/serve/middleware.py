@@ -18,7 +18,7 @@ import time
 
 from starlette.routing import Match
 
-from classifier.serve.metrics import Metrics
+from classifier.serve.prometheus import Metrics
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 CONVERTOR = re.compile(r"\{(\w+):\w+\}")

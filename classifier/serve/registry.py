@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from classifier.bundle import Bundle, load
-from classifier.predict import output_rows
+from classifier.classify.predict import output_rows
 from classifier.serve.scorer import Scorer
 from classifier.serve.worker import Worker
 from classifier.textgen.generate import generate

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from classifier.bundle import Bundle
-from classifier.predict import ClassPrediction, Prediction, predict, predict_classes
+from classifier.classify.predict import ClassPrediction, Prediction, predict, predict_classes
 from classifier.serve.worker import settle_later
 
 # texts one engine call takes from the queue; a larger request still goes whole, alone

@@ -22,7 +22,7 @@ import uvicorn
 from classifier.bundle import Bundle, load
 from classifier.errors import UserError
 from classifier.serve.app import create_app
-from classifier.serve.metrics import MULTIPROC_ENV
+from classifier.serve.prometheus import MULTIPROC_ENV
 from classifier.serve.settings import SETTINGS_ENV, ServeSettings
 
 GRACE_SECONDS = 30  # the longest a request in flight may keep a stopping server up

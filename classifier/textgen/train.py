@@ -22,7 +22,7 @@ from classifier.engine.generator import SENTIMENTS, Net
 from classifier.errors import UserError
 from classifier.io.files import file_sha256
 from classifier.io.tokenizer import Tokenizer
-from classifier.models.lstm import history_rows, quiet_tensorflow, save_keras, seeded
+from classifier.models.keras_lstm import history_rows, quiet_tensorflow, save_keras, seeded
 from classifier.models.ngram import KneserNeyTrigram
 from classifier.textgen.data import review_split, split_texts, window_pairs
 from classifier.textgen.evaluate import SKIP, heldout_perplexity, measure_agreement, resolve_data, word_logprobs
@@ -88,7 +88,7 @@ def build_generator(cfg: GeneratorConfig, num_words: int):
     else:
         # No mask: reviews are padded at the end and the LSTM reads left to right, so the outputs at
         # real words are the masked model's, and the padded targets weigh 0 in the loss; unmasked,
-        # Keras runs its fused LSTM kernel, 1.6-1.9x faster an epoch on CPU (same losses, measured).
+        # Keras runs its fused LSTM kernel, faster an epoch on CPU for the same losses.
         stack = [keras.Input(shape=(None,), dtype="int32", name="ids"),
                  layers.Embedding(num_words + 1 + len(SENTIMENTS), cfg.embedding_dim, name="embedding")]
     for i in range(cfg.lstm_layers):
@@ -112,7 +112,7 @@ def compile_generator(model, cfg: GeneratorConfig) -> None:
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=cfg.clipnorm),
-        # XLA: ~3.6x faster a step for the window model on CPU, ~2x slower for the masked whole-review LSTM
+        # XLA: faster a step for the window model on CPU, slower for the masked whole-review LSTM
         jit_compile=bool(cfg.context),
     )
 
@@ -189,9 +189,6 @@ def fit_seeded(cfg: GeneratorConfig, tokenizer: Tokenizer, texts, labels, verbos
         rate, after = cfg.learning_rate, cfg.decay_after
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: rate * 0.5 ** max(0, epoch + 1 - after)))
-    if cfg.reduce_lr and cfg.validation_split and not cfg.decay_after:  # a schedule replaces it
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=cfg.reduce_lr, patience=0,
-                                                           min_delta=cfg.reduce_lr_min_delta))
     if cfg.patience and cfg.validation_split:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=cfg.patience, restore_best_weights=cfg.restore_best_weights))

@@ -6,7 +6,7 @@ import numpy as np
 from numpy_lstm import PARAMS, NumpyLSTM, clip_by_global_norm
 
 from classifier.config import TokenizerConfig
-from classifier.engine.cell import lstm_step
+from classifier.engine.cell import fold_gates, step
 from classifier.io.tokenizer import Tokenizer
 
 PASSAGE = ("봄비가 조용히 내리는 저녁 나는 창가에 앉아 따뜻한 차를 마셨다 "
@@ -20,8 +20,8 @@ def test_cell_is_the_keras_lstm_step():
     x, h, c = rng.normal(size=5), rng.normal(size=6), rng.normal(size=6)
     h_new, c_new, _ = lm.cell(x, h, c)
     xz = (x @ lm.params["kernel"] + lm.params["bias"]).astype(np.float32)[None]
-    want_h, want_c = lstm_step(xz, h.astype(np.float32)[None], c.astype(np.float32)[None],
-                               lm.params["recurrent"].astype(np.float32))
+    want_h, want_c = step(fold_gates(xz), h.astype(np.float32)[None], c.astype(np.float32)[None],
+                          fold_gates(lm.params["recurrent"].astype(np.float32)))
     np.testing.assert_allclose(h_new, want_h[0], atol=1e-5)
     np.testing.assert_allclose(c_new, want_c[0], atol=1e-5)
 

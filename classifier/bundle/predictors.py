@@ -1,21 +1,6 @@
-"""The one place that knows a bundle's files.
-
-    bundle = load("saved_models/default")
-    bundle.predict_proba(["love it", "it ripped"])       # (2, 2): P(not recommend), P(recommend)
-    load("saved_models/department").classes_            # a multi-class bundle: its labels, column order
-
-A bundle is a folder:
-    classifier.keras   plain Keras model over front-padded ids (no optimizer state); the NumPy
-                       engine (classifier.engine.lstm) reads the same file without TensorFlow
-    tokenizer.json     the shared tokenizer (JSON, never pickle)
-    config.json        every setting, data sha256, versions, and the sha256 of each file
-    history.csv        per-epoch training history
-    metrics.json       test-split figures
-    tfidf.json/.npz    the tfidf preset's model, or the tuned stack's partner
-    generator.keras, generator_history.csv, generator_ngram.npz   the text-generation head
-Loading re-hashes the files against config.json, so a tokenizer or model from another run
-is refused instead of silently giving wrong predictions. Three kinds of bundle share one
-interface (`KINDS`): an LSTM, a tfidf model, and the tuned stack of both.
+"""The three kinds of bundle and what they predict with: an LSTM (`Bundle`, the base of the others),
+a tfidf model, and the tuned stack of both. Each registers itself with the format
+(classifier.bundle.format.register_kind), which picks the kind from a bundle's config.json.
 """
 
 from __future__ import annotations
@@ -23,66 +8,38 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from classifier.bundle.format import (
+    CLASSIFIER_FILE,
+    GENERATOR_KERAS,
+    GENERATOR_NGRAM,
+    METRICS_FILE,
+    check_bundle_destination,
+    owned_files,
+    register_kind,
+    write_bundle,
+)
 from classifier.config import TrainConfig
+from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.engine.generator import Net
-from classifier.engine.lstm import ClassifierEngine, runs_keras_file
 from classifier.errors import UserError
-from classifier.io.files import cannot_write_in, file_sha256, umask_mode, write_json
 from classifier.io.tokenizer import Tokenizer
-from classifier.models.lstm import load_keras, save_keras
+from classifier.models.keras_lstm import load_keras
 from classifier.models.ngram import KneserNeyTrigram
 from classifier.models.stack import blend_proba, tfidf_parts
 from classifier.models.tfidf import VOCAB_FILE, WEIGHTS_FILE, TfidfModel
 
-# rows from which the stack runs its TF-IDF half on a thread beside the LSTM: a thread's start
-# costs about 1.5 ms, as much as one review's whole answer (a server's request)
+ENGINES = ("numpy", "keras")
+# rows from which the stack runs its TF-IDF half on a thread beside the LSTM: a thread's start costs
+# about as much as one review's whole answer (a server's request)
 OVERLAP_MIN_ROWS = 256
 
-FORMAT = "classifier-bundle/1"
-CLASSIFIER_FILE = "classifier.keras"
-TOKENIZER_FILE = "tokenizer.json"
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.csv"
-METRICS_FILE = "metrics.json"
-GENERATOR_KERAS = "generator.keras"
-GENERATOR_HISTORY = "generator_history.csv"
-GENERATOR_NGRAM = "generator_ngram.npz"  # the trigram counts the default generator mixes in
-CLASSIFIER_FILES = (CLASSIFIER_FILE, TOKENIZER_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, VOCAB_FILE, WEIGHTS_FILE)
-GENERATOR_FILES = (GENERATOR_KERAS, GENERATOR_HISTORY, GENERATOR_NGRAM)
-OWNED_FILES = CLASSIFIER_FILES + GENERATOR_FILES  # what a bundle may replace in its folder; nothing else
-ENGINES = ("numpy", "keras")
 
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(
-            f"{path.parent} is not a model bundle: {path.name} is missing; train one with `classifier train --out DIR`"
-        ) from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not valid JSON ({e}); retrain the bundle") from None
-
-
-def package_versions() -> dict:
-    import importlib.metadata as md
-    import platform
-
-    out = {"python": platform.python_version()}
-    for name in ("classifier", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "kiwipiepy"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
+@register_kind("lstm", files=(CLASSIFIER_FILE,))
 class Bundle:
     """A loaded LSTM bundle: config, tokenizer, and the models, loaded when first used.
 
@@ -253,7 +210,7 @@ class Bundle:
         check_bundle_destination(out)
 
         def copy(folder: Path) -> list[str]:
-            names = [n for n in OWNED_FILES if (self.path / n).is_file()]
+            names = [n for n in owned_files() if (self.path / n).is_file()]
             for name in names:
                 shutil.copy2(self.path / name, folder / name)
             return names
@@ -262,6 +219,7 @@ class Bundle:
         return out
 
 
+@register_kind("tfidf", files=(VOCAB_FILE, WEIGHTS_FILE))
 class TfidfBundle(Bundle):
     """A tfidf bundle: TF-IDF n-gram features and a logistic regression, NumPy only. Its `encoder`
     maps a text to n-gram ids; `tokenizer` is the word tokenizer fitted on the same texts."""
@@ -292,6 +250,7 @@ class TfidfBundle(Bundle):
         return self.model.predict_proba_ids(id_lists)
 
 
+@register_kind("stack", files=(CLASSIFIER_FILE, VOCAB_FILE, WEIGHTS_FILE))
 class StackBundle(Bundle):
     """The tuned preset: an LSTM bundle whose probability is stacked with a TF-IDF model over the
     same word ids (and, with `aux` in the blend, its rating regression); `blend` in config.json."""
@@ -312,193 +271,8 @@ class StackBundle(Bundle):
             return blend_proba(self.blend, self.lstm_proba_ids(id_lists, engine=engine),
                                *tfidf_parts(self.tfidf, id_lists))
         # the TF-IDF half runs beside the LSTM: its sorts and lookups release the GIL and fill the
-        # cores between the LSTM's steps (~8% off a whole-process `score` of the test split)
+        # cores between the LSTM's steps
         with ThreadPoolExecutor(1) as pool:
             tfidf = pool.submit(tfidf_parts, self.tfidf, id_lists)
             p_lstm = self.lstm_proba_ids(id_lists, engine=engine)
             return blend_proba(self.blend, p_lstm, *tfidf.result())
-
-
-KINDS = {"lstm": Bundle, "tfidf": TfidfBundle, "stack": StackBundle}
-
-
-def kind_of(meta: dict) -> str:
-    if meta["config"].get("model") == "tfidf":
-        return "tfidf"
-    return "stack" if "blend" in meta else "lstm"
-
-
-def load(path: str | os.PathLike) -> Bundle:
-    """The bundle in folder `path`, every recorded file hash-checked."""
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(
-            f"{path}: no such model folder; train one with `classifier train --out {path}` or pass --model DIR"
-        )
-    meta = read_json(path / CONFIG_FILE)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("config"), dict):
-        raise UserError(f"{path / CONFIG_FILE} is not the config of a model bundle; retrain the bundle")
-    tokenizer = Tokenizer.load(path / TOKENIZER_FILE)
-    want = meta.get("tokenizer_sha256")
-    if tokenizer.sha256 != want:
-        raise UserError(
-            f"{path / TOKENIZER_FILE} does not match the model in {path} (tokenizer hash "
-            f"{tokenizer.sha256[:12]}, model trained with {str(want)[:12]}); restore the bundle's "
-            f"own tokenizer.json or retrain"
-        )
-    for name, sha in meta.get("files", {}).items():
-        f = path / name
-        if not f.is_file():
-            raise UserError(f"{path} is not a complete bundle: {name} is missing; retrain the bundle")
-        if file_sha256(f) != sha:
-            raise UserError(
-                f"{f} is not the file this bundle was saved with (sha256 differs); "
-                f"restore it or retrain the bundle"
-            )
-    return KINDS[kind_of(meta)](path, meta, tokenizer)
-
-
-# -- writing -------------------------------------------------------------------------
-def is_bundle(folder: Path) -> bool:
-    try:
-        meta = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        return folder.is_dir() and meta.get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def check_bundle_destination(out: Path) -> None:
-    """Refuse to write a bundle at `out` unless it is absent, an empty folder, or a bundle; and say
-    now, not after minutes of training, when its parent cannot be written."""
-    if out.exists() or out.is_symlink():
-        if not out.is_dir() or (any(out.iterdir()) and not is_bundle(out)):
-            raise UserError(f"{out} exists and is not a model bundle; choose a new or empty folder for --out "
-                            f"(only a bundle is replaced)")
-    parent = out.parent
-    while not parent.exists():  # the folders --out needs are made, so check the first that exists
-        parent = parent.parent
-    reason = "not a folder" if not parent.is_dir() else cannot_write_in(parent)
-    if reason:
-        raise UserError(f"{out}: cannot write in {parent} ({reason}); choose another --out")
-
-
-def swap_in(stage: Path, out: Path) -> None:
-    """Put the finished folder `stage` at `out`, replacing an old one: readers see the old or the new, whole."""
-    os.chmod(stage, umask_mode(0o777))
-    if out.exists():
-        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old"))
-        os.replace(out, old / "bundle")
-        os.replace(stage, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(stage, out)
-
-
-def write_bundle(out: Path, write_files, keep_from_old: tuple[str, ...] = ()) -> None:
-    """Stage a bundle folder beside `out` and swap it in whole. `write_files(stage)` writes the
-    bundle's own files; the files of an old bundle at `out` that the bundle does not own (the
-    user's notes, plots, ...) and those named in `keep_from_old` are carried over as they are."""
-    check_bundle_destination(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
-    except OSError as e:
-        raise UserError(f"{out}: cannot write the bundle ({e.strerror}); choose another --out") from None
-    try:
-        written = set(write_files(stage)) | {p.name for p in stage.iterdir()}
-        if out.is_dir():
-            for f in out.iterdir():
-                if f.name in written or (f.name in OWNED_FILES and f.name not in keep_from_old):
-                    continue
-                link_or_copy(f, stage / f.name)
-        swap_in(stage, out)
-    except OSError as e:
-        raise UserError(f"{out}: cannot write the bundle ({e.strerror}); free space or choose another --out") from None
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-
-
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link `src` (a file or a folder tree) at `dst`, copying where links are not possible."""
-    if src.is_dir() and not src.is_symlink():
-        dst.mkdir()
-        for child in src.iterdir():
-            link_or_copy(child, dst / child.name)
-        return
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except OSError:  # no hard links on this file system
-        shutil.copy2(src, dst, follow_symlinks=False)
-
-
-def save_bundle(out: str | os.PathLike, *, model, tokenizer: Tokenizer, config: TrainConfig,
-                history: list[dict], metrics: dict, extra: dict | None = None, write_files=None,
-                keep_generator: bool = False) -> Path:
-    """Write a classifier bundle at `out`, whole or not at all. A model that is not Keras
-    (model=None, the tfidf preset) passes `write_files(folder) -> names`. With `keep_generator`,
-    an old bundle's generator is carried over (it must share this tokenizer, which the caller checks)."""
-    import pandas as pd
-
-    out = Path(out)
-    old_generator = {}
-    if keep_generator and is_bundle(out):
-        old = read_json(out / CONFIG_FILE)
-        old_generator = {"generator": old["generator"]} if "generator" in old else {}
-        old_files = {n: s for n, s in old.get("files", {}).items() if n in GENERATOR_FILES}
-    else:
-        old_files = {}
-
-    def write(stage: Path) -> list[str]:
-        files = [TOKENIZER_FILE]
-        if model is not None:
-            save_keras(model, stage / CLASSIFIER_FILE)
-            files.insert(0, CLASSIFIER_FILE)
-        if write_files is not None:
-            files += write_files(stage)
-        tokenizer.save(stage / TOKENIZER_FILE)
-        pd.DataFrame(history).to_csv(stage / HISTORY_FILE, index_label="epoch")
-        write_json(stage / METRICS_FILE, metrics)
-        meta = {
-            "format": FORMAT,
-            "config": config.to_dict(),
-            "tokenizer_sha256": tokenizer.sha256,
-            "versions": package_versions(),
-            "metrics": metrics,
-            **(extra or {}),
-            **old_generator,
-            "files": {**{n: file_sha256(stage / n) for n in files}, **old_files},
-        }
-        write_json(stage / CONFIG_FILE, meta)
-        return [*files, HISTORY_FILE, METRICS_FILE, CONFIG_FILE]
-
-    write_bundle(out, write, keep_from_old=tuple(old_files))
-    return out
-
-
-def update_bundle(path: str | os.PathLike, write_files, drop: tuple[str, ...] = (), **meta_updates) -> None:
-    """Add or replace files of an existing bundle and record them, all or nothing: `write_files(folder)`
-    writes the new files into the staging folder and returns their names; the bundle's other files
-    (less `drop`, files made stale) are carried over, and the whole folder is swapped in."""
-    path = Path(path)
-    meta = read_json(path / CONFIG_FILE)
-
-    def write(stage: Path) -> list[str]:
-        names = write_files(stage)
-        files = meta.setdefault("files", {})
-        for name in drop:
-            files.pop(name, None)
-        for name in names:
-            files[name] = file_sha256(stage / name)
-        meta.update(meta_updates)
-        write_json(stage / CONFIG_FILE, meta)
-        return [*names, CONFIG_FILE]
-
-    write_bundle(path, write, keep_from_old=tuple(n for n in OWNED_FILES if n not in drop))
-
-
-def update_meta(path: str | os.PathLike, key: str, **updates) -> None:
-    """Merge `updates` into config.json's `key` section (figures measured after saving), atomically."""
-    path = Path(path)
-    meta = read_json(path / CONFIG_FILE)
-    meta.setdefault(key, {}).update(updates)
-    write_json(path / CONFIG_FILE, meta)

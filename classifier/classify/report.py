@@ -2,7 +2,7 @@
 
     python -m classifier evaluate --model saved_models/tuned --report out/tuned-report
 
-The figures come from classifier.metrics; matplotlib is imported only when plots are drawn.
+The figures come from classifier.classify.metrics; matplotlib is imported only when plots are drawn.
 """
 
 from __future__ import annotations
@@ -15,9 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier.classify.metrics import (
+    CLASSES,
+    categorical_log_loss,
+    compute_metrics,
+    confidently_wrong,
+    majority_share,
+    multiclass_scores,
+)
 from classifier.errors import UserError
 from classifier.io.files import atomic_write, cannot_write_in
-from classifier.metrics import CLASSES, categorical_log_loss, compute_metrics, confidently_wrong, multiclass_scores
 
 
 # -- plots ---------------------------------------------------------------------
@@ -309,16 +316,16 @@ def render_multiclass_html(title: str, subtitle: str, metrics: dict, plots: list
 
 
 def write_multiclass_report(out: str | os.PathLike, *, title: str, subtitle: str, texts, y, p, classes: list,
-                            history: list[dict] | None = None, n_wrong: int = 10) -> dict:
-    """metrics.json (loss, accuracy, macro F1, per class, confusion matrix), the PNGs and report.html
-    for a multi-class bundle; `y` class indices, `p` (n, k) probabilities in `classes` order."""
+                            majority: int, history: list[dict] | None = None, n_wrong: int = 10) -> dict:
+    """metrics.json (loss, accuracy, macro F1, per class, confusion matrix, majority share), the PNGs and
+    report.html for a multi-class bundle; `y` class indices, `p` (n, k) probabilities in `classes` order,
+    `majority` the training labels' most common class (classifier.classify.metrics.majority_share)."""
     out = Path(out)
     y = np.asarray(y).astype(np.int64)
     p = np.asarray(p, dtype=np.float64)
     scores = multiclass_scores(y, p, classes)
-    counts = np.bincount(y, minlength=len(classes))
     metrics = {"n": int(len(y)), "classes": classes, "loss": categorical_log_loss(y, p), **scores,
-               "majority_share": float(counts.max() / max(len(y), 1))}
+               "majority_share": majority_share(y, majority)}
     pred = np.argmax(p, axis=1)
     wrong = np.flatnonzero(pred != y)
     wrong = wrong[np.argsort(-p[wrong, pred[wrong]], kind="stable")][:n_wrong]

@@ -17,8 +17,8 @@ make it cheap to run exactly:
 - rows sorted by length and aligned at their last word make every step one batched matmul
   over the rows that have started.
 float32 throughout, like Keras. The engine is built from the bundle's own classifier.keras,
-read with zip + h5py (`from_keras_file`), so TensorFlow is never imported; `from_keras` takes a
-live Keras model, and both check the architecture through `check_architecture`.
+read with zip + h5py (`from_keras_file`), so TensorFlow is never imported; `check_architecture`
+says which models it runs.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from classifier.classify.metrics import sigmoid, softmax
 from classifier.engine.cell import fold_gates, step
 from classifier.errors import UserError
 from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
-from classifier.metrics import sigmoid, softmax
 
 # rows per chunk: each step's gate block (rows x 4u floats) stays near the CPU cache
 CHUNK_ROWS = 1024
@@ -79,7 +79,7 @@ class Direction:
         return h
 
 
-_blas = None  # threadpoolctl's view of the loaded BLAS, found once: a fresh look costs ~0.7 ms a call
+_blas = None  # threadpoolctl's view of the loaded BLAS, found once: a fresh look costs as much as a short call
 
 
 def one_blas_thread():
@@ -185,18 +185,7 @@ class ClassifierEngine:
         z = np.concatenate(h, axis=1) @ self.dense_kernel + self.dense_bias
         return sigmoid(z) if self.n_classes is None else softmax(z)
 
-    # -- from a Keras model ----------------------------------------------------
-    @classmethod
-    def from_keras(cls, model, padding: str = "pre", truncating: str = "pre") -> ClassifierEngine:
-        """The engine of a live Keras model of a shape it runs; UserError for other shapes."""
-        layers = [(type(layer).__name__, layer.get_config()) for layer in model.layers]
-        emb_config = check_architecture(layers, model.input_shape[1])
-        emb, rnn, dense = (layer for layer in model.layers if type(layer).__name__ not in IGNORED_LAYERS)
-        lstms = [rnn.forward_layer, rnn.backward_layer] if type(rnn).__name__ == "Bidirectional" else [rnn]
-        return cls.from_weights(emb.get_weights()[0], [lstm.get_weights() for lstm in lstms], dense.get_weights(),
-                                maxlen=model.input_shape[1], mask_zero=bool(emb_config.get("mask_zero")),
-                                padding=padding, truncating=truncating)
-
+    # -- from a Keras model file --------------------------------------------------
     @classmethod
     def from_keras_file(cls, path: str | os.PathLike, padding: str = "pre",
                         truncating: str = "pre") -> ClassifierEngine:

@@ -21,7 +21,25 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.bundle import GENERATOR_KERAS, Bundle, check_bundle_destination, is_bundle, load, read_json, save_bundle
+from classifier.bundle import (
+    CLASSIFIER_FILE,
+    GENERATOR_KERAS,
+    Bundle,
+    check_bundle_destination,
+    is_bundle,
+    load,
+    read_json,
+    save_bundle,
+)
+from classifier.classify.metrics import (
+    categorical_accuracy,
+    categorical_log_loss,
+    choose_threshold,
+    keras_accuracy,
+    log_loss,
+    majority_class,
+    majority_share,
+)
 from classifier.config import TrainConfig, preset
 from classifier.errors import UserError
 from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split
@@ -29,10 +47,9 @@ from classifier.io.files import file_sha256
 from classifier.io.labels import check_min_count, classes_of
 from classifier.io.morphemes import ANALYZERS, cached
 from classifier.io.tokenizer import Tokenizer
-from classifier.metrics import categorical_accuracy, categorical_log_loss, choose_threshold, keras_accuracy, log_loss
 from classifier.models.tfidf import fit_tfidf
 
-FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/padskip.py; keras: model.fit
+FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/classify/padskip.py; keras: model.fit
 
 
 def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, verbose: int = 1) -> dict:
@@ -113,12 +130,12 @@ def test_figures(y, p, classes: list | None) -> tuple[float, float]:
 
 def class_facts(split: Split, classes: list | None) -> dict:
     """What metrics.json says of the labels: the positive share (binary) or the classes and the
-    majority class's test share, the floor a model must beat."""
+    majority class's test share (classifier.classify.metrics.majority_share)."""
     if classes is None:
         return {"test_positive_share": float(np.mean(split.y_test))}
-    majority = int(np.argmax(np.bincount(split.y_train, minlength=len(classes))))
+    majority = majority_class(split.y_train, len(classes))
     return {"classes": classes, "majority_class": classes[majority],
-            "test_majority_share": float(np.mean(split.y_test == majority))}
+            "test_majority_share": majority_share(split.y_test, majority)}
 
 
 def generator_stays(out: Path, tokenizer: Tokenizer) -> bool:
@@ -139,7 +156,14 @@ def generator_stays(out: Path, tokenizer: Tokenizer) -> bool:
 
 def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, source: dict,
                keep_generator: bool, verbose: int, classes: list | None = None) -> dict:
-    from classifier.models.lstm import build_classifier, compile_classifier, history_rows, quiet_tensorflow, seeded
+    from classifier.models.keras_lstm import (
+        build_classifier,
+        compile_classifier,
+        history_rows,
+        quiet_tensorflow,
+        save_keras,
+        seeded,
+    )
     from classifier.models.stack import fit_head
 
     quiet_tensorflow()
@@ -162,7 +186,7 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
             callbacks=[stop], verbose=verbose,
         )
         if cfg.fit_engine == "padskip":
-            from classifier.padskip import fit as padskip_fit
+            from classifier.classify.padskip import fit as padskip_fit
 
             history = padskip_fit(model, x_train, split.y_train, bucketing=cfg.bucketing, seed=run_seed, **fit_kwargs)
         else:
@@ -190,9 +214,13 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
         **head.meta,
         **lstm_alone,
     }
-    save_bundle(out, model=model, tokenizer=tokenizer, config=cfg, history=rows, metrics=metrics,
-                extra={"data": source, **labels, **head.meta}, write_files=head.write_files,
-                keep_generator=keep_generator)
+
+    def write_files(folder: Path) -> list[str]:
+        save_keras(model, folder / CLASSIFIER_FILE)
+        return [CLASSIFIER_FILE, *(head.write_files(folder) if head.write_files else [])]
+
+    save_bundle(out, write_files=write_files, tokenizer=tokenizer, config=cfg, history=rows, metrics=metrics,
+                extra={"data": source, **labels, **head.meta}, keep_generator=keep_generator)
     return metrics
 
 
@@ -224,6 +252,6 @@ def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path,
         **class_facts(split, classes),
         **threshold,
     }
-    save_bundle(out, model=None, tokenizer=tokenizer, config=cfg, history=[], metrics=metrics, write_files=model.save,
+    save_bundle(out, write_files=model.save, tokenizer=tokenizer, config=cfg, history=[], metrics=metrics,
                 extra={"data": source, **labels, **threshold}, keep_generator=keep_generator)
     return metrics

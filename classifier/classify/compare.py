@@ -1,6 +1,6 @@
 """Train several presets on the same split and compare them in one table (also compare.json).
 
-    python -m classifier compare --out out/compare             # make compare: reference, tuned, tfidf (~5 min)
+    python -m classifier compare --out out/compare             # make compare: reference, tuned, tfidf
     python -m classifier compare --max-rows 2000 --epochs 1    # a quick look
     python -m classifier compare --label-columns "Department Name,Class Name,Rating" -o out/compare-multiclass
 
@@ -9,7 +9,7 @@ figures are comparable. Scoring speed is `Bundle.recommend_proba` over the test 
 tokenizing included, with the bundle's default engine (Keras when the NumPy engine cannot run its model).
 With `label_columns` (`compare_classes`) each preset is trained on each of those columns instead
 (their clean rows, the same test_size and seed), and the table gives accuracy, macro F1 and the
-majority-class share of the test split, the floor any model must beat.
+majority share (classifier.classify.metrics.majority_share), the floor any model must beat.
 """
 
 from __future__ import annotations
@@ -22,11 +22,19 @@ from pathlib import Path
 import numpy as np
 
 from classifier.bundle import CONFIG_FILE, METRICS_FILE, load, read_json
+from classifier.classify.metrics import (
+    categorical_log_loss,
+    class_scores,
+    keras_accuracy,
+    log_loss,
+    majority_class,
+    majority_share,
+    multiclass_scores,
+)
+from classifier.classify.train import train
 from classifier.config import TrainConfig, preset
 from classifier.io.dataset import load_labelled, make_split
 from classifier.io.files import write_json
-from classifier.metrics import categorical_log_loss, class_scores, keras_accuracy, log_loss, multiclass_scores
-from classifier.training import train
 
 DEFAULT_PRESETS = ("reference", "tuned", "tfidf")
 COLUMNS = [  # (key, header, format)
@@ -179,13 +187,11 @@ def class_row(bundle, bundle_dir: Path, split, classes: list | None) -> dict:
     if classes is None:
         p, classes = np.column_stack([1 - p, p]), [0, 1]
     y = split.y_test.astype(np.int64)
-    train_counts = np.bincount(split.y_train.astype(np.int64), minlength=len(classes))
     trained = json.loads((bundle_dir / METRICS_FILE).read_text(encoding="utf-8"))
     return {
         "label_column": bundle.config.label_column, "classes": len(classes), "preset": bundle.config.preset,
         "bundle": str(bundle_dir), "loss": categorical_log_loss(y, p),
         **{k: v for k, v in multiclass_scores(y, p, classes).items() if k in ("accuracy", "f1_macro")},
-        # predicting the training split's most common class for every review
-        "majority_share": float(np.mean(y == np.argmax(train_counts))),
+        "majority_share": majority_share(y, majority_class(split.y_train, len(classes))),
         "train_seconds": float(trained.get("train_seconds", float("nan"))), "n_test": len(y),
     }

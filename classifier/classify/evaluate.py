@@ -15,10 +15,16 @@ import sys
 from pathlib import Path
 
 from classifier.bundle import HISTORY_FILE, Bundle, load
+from classifier.classify.metrics import (
+    categorical_accuracy,
+    categorical_log_loss,
+    keras_accuracy,
+    log_loss,
+    majority_class,
+)
 from classifier.errors import UserError
 from classifier.io.dataset import load_labelled, make_split, whole_file
 from classifier.io.files import file_sha256
-from classifier.metrics import categorical_accuracy, categorical_log_loss, keras_accuracy, log_loss
 
 SPLIT_SETTINGS = ("test_size", "seed", "text_column", "label_column")
 
@@ -40,7 +46,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
         raise UserError(f"{bundle.path / 'config.json'} lacks the split settings {', '.join(missing)}: its test "
                         f"split cannot be rebuilt; restore the bundle's own config.json or retrain")
     if report is not None:
-        from classifier.report import prepare_folder
+        from classifier.classify.report import prepare_folder
 
         prepare_folder(report, overwrite)
     cfg = bundle.config
@@ -70,7 +76,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
     described = (f"every row of {data.name}: {len(split.y_test):,} reviews" if all_rows else
                  f"test split: {len(split.y_test):,} reviews (test_size {cfg.test_size}, seed {cfg.seed})")
     if bundle.kind == "lstm":  # one Keras model: its own evaluate gives the reference [loss, acc]
-        from classifier.models.lstm import compile_classifier
+        from classifier.models.keras_lstm import compile_classifier
 
         x_test = bundle.tokenizer.texts_to_padded(split.x_test)
         keras_model = bundle.keras_classifier()
@@ -86,15 +92,16 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
         p = bundle.recommend_proba(split.x_test, engine="keras" if bundle.kind == "stack" else None)
         loss, acc = log_loss(split.y_test, p), keras_accuracy(split.y_test, p)
     if report is not None and classes is not None:
-        from classifier.report import write_multiclass_report
+        from classifier.classify.report import write_multiclass_report
 
         write_multiclass_report(
             report, title=f"{bundle.path.name}: {cfg.preset} preset, {cfg.label_column!r} on {data.name}",
             subtitle=f"{described}; bundle {bundle.path}",
             texts=split.x_test, y=split.y_test, p=p, classes=classes, history=read_history(bundle.path),
+            majority=training_majority(bundle, split),
         )
     elif report is not None:
-        from classifier.report import write_report
+        from classifier.classify.report import write_report
 
         write_report(
             report, title=f"{bundle.path.name}: {cfg.preset} preset on {data.name}",
@@ -102,6 +109,16 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
             texts=split.x_test, y=split.y_test, p=p, threshold=bundle.threshold, history=read_history(bundle.path),
         )
     return float(loss), float(acc)
+
+
+def training_majority(bundle: Bundle, split) -> int:
+    """The index of the training labels' most common class, as metrics.json recorded it at training time
+    (an --all-rows test file has no training rows to count)."""
+    classes = bundle.classes_.tolist()
+    recorded = bundle.metrics.get("majority_class")
+    if recorded in classes:
+        return classes.index(recorded)
+    return majority_class(split.y_train, len(classes))
 
 
 def read_history(path: Path) -> list[dict]:

@@ -5,7 +5,7 @@
 
 A binary bundle adds recommend_proba, recommend and status; a multi-class one predicted_label,
 predicted_proba, a proba_<class> column per class in the bundle's order, and status
-(classifier.predict.output_columns).
+(classifier.classify.predict.output_columns).
 
 Each record's raw text is copied from the input (classifier.io.records) and the new cells are
 appended to it, so original cells are never re-quoted or re-typed ("NA", "007", "" stay byte
@@ -28,12 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifier.bundle import Bundle, load
-from classifier.errors import UserError
-from classifier.io.dataset import missing_column_error
-from classifier.io.files import atomic_output, check_output, same_file
-from classifier.io.records import Record, check_sep, guess_sep, open_source, read_records
-from classifier.predict import (
-    BINARY_COLUMNS,
+from classifier.classify.predict import (
     STATUSES,
     check_threshold,
     output_columns,
@@ -41,10 +36,13 @@ from classifier.predict import (
     predict_classes,
     refuse_threshold,
 )
+from classifier.errors import UserError
+from classifier.io.dataset import missing_column_error
+from classifier.io.files import atomic_output, check_output, same_file
+from classifier.io.inputs import LOCAL_COMPRESSIONS, input_format, is_local_input, separator
+from classifier.io.records import Record, check_sep, open_source, read_records
 
-NEW_COLUMNS = BINARY_COLUMNS  # a binary bundle's; output_columns(bundle) gives any bundle's
-INPUT_PATTERNS = ("*.csv", "*.tsv", "*.csv.gz", "*.tsv.gz")
-CHUNK_ROWS = 8192  # records read, scored and written at a time: the test split (4,529 rows) in one engine call
+CHUNK_ROWS = 8192  # records read, scored and written at a time: the test split in one engine call
 
 
 # -- summaries -------------------------------------------------------------------
@@ -241,7 +239,7 @@ def score_csv(
             first, header_line = src.text.readline(), header_line + 1
         if not first:
             raise UserError(f"{name} is empty; give a CSV with a header row")
-        use_sep = check_sep(sep) if sep else guess_sep(name, first)
+        use_sep = check_sep(sep) if sep else separator(input_format(name), None, first)
         records = read_records(_chain(first, src.text), use_sep, name, header_line)
         header = next(records)
         columns = header.cells
@@ -363,22 +361,24 @@ def write_chunk(out, chunk: list[Record], lines: list[str], columns: list[str], 
 
 # -- several inputs ------------------------------------------------------------------
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
-    """Files as given, folders as their *.csv, *.tsv, *.csv.gz files (not our own *.scored.* outputs)."""
+    """Files as given, folders as their CSV and TSV files, plain or gzipped (classifier.io.inputs; not
+    our own *.scored.* outputs)."""
     files: list[str] = []
     for item in map(str, inputs):
         path = Path(item)
         if item == "-":
             files.append(item)
         elif path.is_dir():
-            found = sorted({
-                p for pattern in INPUT_PATTERNS for p in path.glob(pattern)
-                if p.is_file() and ".scored." not in p.name
-            })
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and is_local_input(p.name) and ".scored." not in p.name)
             if not found:
-                raise UserError(f"{path}: no {', '.join(INPUT_PATTERNS)} files in this folder")
+                raise UserError(f"{path}: no CSV or TSV files (.csv, .tsv, .tab, plain or .gz) in this folder")
             files.extend(map(str, found))
         elif not path.exists():
             raise UserError(f"{path}: file not found; check the path")
+        elif (fmt := input_format(item)) is not None and fmt.compression not in LOCAL_COMPRESSIONS:
+            raise UserError(f"{path}: {fmt.compression} files are read with --spark only; "
+                            f"decompress it to score it here")
         else:
             files.append(item)
     if files.count("-") > 1:

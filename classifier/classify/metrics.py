@@ -59,6 +59,20 @@ def categorical_accuracy(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(np.argmax(p, axis=1) == np.asarray(y).astype(np.int64)))
 
 
+def majority_class(y_train: np.ndarray, n_classes: int) -> int:
+    """The most common class index of the training labels (a tie goes to the first in class order)."""
+    return int(np.argmax(np.bincount(np.asarray(y_train).astype(np.int64), minlength=n_classes)))
+
+
+def majority_share(y_test: np.ndarray, majority: int) -> float:
+    """The floor a model must beat, the one definition training, compare and the report use: the share
+    of the test labels that are `majority`, the training labels' most common class (the accuracy of
+    predicting that class for every review). The test split's own majority is not used: it is not
+    known before testing."""
+    y_test = np.asarray(y_test).astype(np.int64)
+    return float(np.mean(y_test == majority)) if len(y_test) else 0.0
+
+
 def multiclass_scores(y: np.ndarray, p: np.ndarray, classes: list) -> dict:
     """Accuracy, macro F1, precision / recall / F1 / support per class and the confusion matrix of the
     arg-max predictions; `y` class indices, `p` (n, k) probabilities in `classes` order."""
