@@ -48,6 +48,9 @@ from classifier.models.tfidf import TfidfModel
 
 DEFAULT_TOP = 5
 ROWS_PER_CHUNK = 2048  # removal rows a thread runs together: each step's gate block stays near the cache
+# the deletion order: a few greedy rounds over the strongest candidates (benchmarks/explanations.py
+# measures what they add to the deletion curve, and what they cost)
+REFINE_TAKE, REFINE_ROUNDS, REFINE_CANDIDATES = 2, 4, 8
 
 
 @dataclass(frozen=True)
@@ -86,12 +89,15 @@ class Explanation:
     logits: tuple[float, ...] | None = None  # multi-class: every class's score
     bases: tuple[float, ...] | None = None
     method: str = ""
-    extra: dict = field(default_factory=dict)
+    # word positions, the words that carried the call first: by contribution, or (lstm) the deletion
+    # order, which follows the contributions and then re-ranks the strongest greedily (deletion_order)
+    order: list[int] = field(default_factory=list)
 
     @property
     def top_for(self) -> list[Word]:
-        """The `top` words with the largest positive contributions, strongest first."""
-        return sorted((w for w in self.words if w.contribution > 0), key=lambda w: -w.contribution)[: self.top]
+        """The `top` words that pushed towards the call (positive contributions), strongest first
+        (in `order`)."""
+        return [self.words[p] for p in self.order if self.words[p].contribution > 0][: self.top]
 
     @property
     def top_against(self) -> list[Word]:
@@ -108,7 +114,8 @@ class Explanation:
         d = {"text": self.text, "label": label, "proba": round(self.proba, 6), "logit": round(self.logit, 6),
              "base": round(self.base, 6), "residual": round(self.residual, 6), "status": self.status,
              "method": self.method, "words": [w.to_dict() for w in self.words],
-             "top_for": [w.position for w in self.top_for], "top_against": [w.position for w in self.top_against]}
+             "top_for": [w.position for w in self.top_for], "top_against": [w.position for w in self.top_against],
+             "order": self.order}
         if self.classes is not None:
             d["classes"] = [c.item() if isinstance(c, np.generic) else c for c in self.classes]
             d["logits"] = [round(v, 6) for v in self.logits]
@@ -208,9 +215,10 @@ def run_rows(direction, seqs: list[np.ndarray], h0: np.ndarray, c0: np.ndarray,
     return out, kept_h, kept_c
 
 
-def occlusion_h(direction, seqs: list[np.ndarray], maxlen: int, masked: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(final h of each review (reviews, u), final h of each review without its id i, rows one
-    review after another (sum of lengths, u)) for reviews of at most maxlen ids, front-padded."""
+def occlusion_h(direction, seqs: list[np.ndarray], maxlen: int, masked: bool,
+                positions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(final h of each review (reviews, u), final h of each review without its id i for each i of
+    positions[r], rows one review after another) for reviews of at most maxlen ids, front-padded."""
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     units = direction.recurrent.shape[0]
     if masked:  # padding skipped: every row starts from the zero state
@@ -224,8 +232,10 @@ def occlusion_h(direction, seqs: list[np.ndarray], maxlen: int, masked: bool) ->
     # one pass over each review from the shorter start records the states before each id ...
     h_pass, kept_h, kept_c = run_rows(direction, seqs, start_less, c_less, keep=True)
     # ... and the review without id i is that state before i, then ids i+1..n-1
-    rest = [s[i + 1:] for s in seqs for i in range(len(s))]
-    h_less, _, _ = run_rows(direction, rest, kept_h, kept_c)
+    rest = [s[i + 1:] for s, where in zip(seqs, positions, strict=True) for i in where.tolist()]
+    at = np.concatenate([np.cumsum(lengths)[r] - lengths[r] + where for r, where in enumerate(positions)]
+                        ) if len(seqs) else np.zeros(0, np.int64)
+    h_less, _, _ = run_rows(direction, rest, kept_h[at], kept_c[at])
     if masked:
         return h_pass, h_less
     h_full, _, _ = run_rows(direction, seqs, start_full, c_full)
@@ -239,9 +249,11 @@ def lstm_scores(engine: ClassifierEngine, h: np.ndarray) -> np.ndarray:
 
 
 def lstm_occlusion(engine: ClassifierEngine, id_lists: Sequence[Sequence[int]],
+                   positions: Sequence[Sequence[int]] | None = None,
                    threads: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(scores of each review (n, kz), [scores of review r without its id i (len r, kz)]), kz = 1 for
-    the sigmoid head. Ids before a truncated review's window change nothing: scores there equal the review's."""
+    """(scores of each review (n, kz), [scores of review r without its id i, for each i of positions[r]
+    (default: every i), (len, kz)]), kz = 1 for the sigmoid head. Ids before a truncated review's
+    window change nothing: scores there equal the review's."""
     if engine.padding != "pre" or engine.truncating != "pre":
         raise UserError("explanations run on front-padded, front-truncated models (the presets'); "
                         "this bundle pads or truncates at the end")
@@ -249,6 +261,7 @@ def lstm_occlusion(engine: ClassifierEngine, id_lists: Sequence[Sequence[int]],
     for s in seqs:
         if len(s) and (s.min() < 0 or s.max() >= engine.vocab_size):
             raise ValueError(f"word id outside the model's vocabulary 0..{engine.vocab_size - 1}")
+    where = [np.arange(len(s)) for s in seqs] if positions is None else [np.asarray(p, np.int64) for p in positions]
     n = len(seqs)
     full = np.zeros((n, engine.n_classes or 1))
     less: list[np.ndarray | None] = [None] * n
@@ -258,7 +271,7 @@ def lstm_occlusion(engine: ClassifierEngine, id_lists: Sequence[Sequence[int]],
     chunks, current, rows = [], [], 0
     for r in short:
         current.append(r)
-        rows += len(seqs[r])
+        rows += len(where[r])
         if rows >= ROWS_PER_CHUNK:
             chunks.append(current)
             current, rows = [], 0
@@ -266,21 +279,18 @@ def lstm_occlusion(engine: ClassifierEngine, id_lists: Sequence[Sequence[int]],
         chunks.append(current)
 
     def run(chunk):
-        chunk_seqs = [seqs[r] for r in chunk]
-        parts = [occlusion_h(d, chunk_seqs if k == 0 else [s[::-1] for s in chunk_seqs], engine.maxlen,
-                             engine.mask_zero) for k, d in enumerate(engine.directions)]
-        lengths = [len(s) for s in chunk_seqs]
-        h_full = np.concatenate([p[0] for p in parts], axis=1)
-        h_less = [parts[0][1]]
-        if len(parts) == 2:  # the backward direction removed id i of the reversed review: n - 1 - i
-            back, at = parts[1][1], np.cumsum([0, *lengths])
-            h_less.append(np.concatenate([back[at[j]:at[j + 1]][::-1] for j in range(len(chunk))])
-                          if len(back) else back)
-        z_full, z_less = lstm_scores(engine, h_full), lstm_scores(engine, np.concatenate(h_less, axis=1))
+        chunk_seqs, chunk_where = [seqs[r] for r in chunk], [where[r] for r in chunk]
+        # the backward direction reads the review reversed: id i is its id n - 1 - i, in the same row order
+        parts = [occlusion_h(d, chunk_seqs, engine.maxlen, engine.mask_zero, chunk_where) if k == 0 else
+                 occlusion_h(d, [s[::-1] for s in chunk_seqs], engine.maxlen, engine.mask_zero,
+                             [len(s) - 1 - w for s, w in zip(chunk_seqs, chunk_where, strict=True)])
+                 for k, d in enumerate(engine.directions)]
+        z_full = lstm_scores(engine, np.concatenate([p[0] for p in parts], axis=1))
+        z_less = lstm_scores(engine, np.concatenate([p[1] for p in parts], axis=1))
         at = 0
         for j, r in enumerate(chunk):
-            full[r], less[r] = z_full[j], z_less[at : at + lengths[j]]
-            at += lengths[j]
+            full[r], less[r] = z_full[j], z_less[at : at + len(where[r])]
+            at += len(where[r])
 
     threads = min(threads or os.cpu_count() or 1, max(len(chunks), 1))
     with one_blas_thread():
@@ -292,7 +302,8 @@ def lstm_occlusion(engine: ClassifierEngine, id_lists: Sequence[Sequence[int]],
                 list(pool.map(run, chunks))
         for r in range(n):  # longer than the window: removing a word inside it brings in the one before
             if less[r] is None:
-                full[r], less[r] = truncated_occlusion(engine, seqs[r])
+                full[r], every = truncated_occlusion(engine, seqs[r])
+                less[r] = every[where[r]]
     return full, less
 
 
@@ -342,6 +353,47 @@ class Raw:
     contributions: np.ndarray
     proba: np.ndarray
     known: int  # ids the model read (tfidf: n-gram occurrences), for the status
+    order: list[int] | None = None  # word positions in deletion order, when not by contribution
+
+
+def towards(bundle, proba: np.ndarray) -> tuple[int, int, float]:
+    """(predicted class's index, the scores' column that is its logit, the sign that turns it towards
+    the class): a binary bundle's one logit is P(recommends)'s, so a 0 call reads it negated."""
+    if bundle.multiclass:
+        c = int(np.argmax(proba))
+        return c, c, 1.0
+    c = int(proba[1] >= bundle.threshold)
+    return c, 0, (1.0 if c == 1 else -1.0)
+
+
+def deletion_order(engine: ClassifierEngine, seqs: list[list[int]], loo: list[np.ndarray],
+                   loo_dirs: list[tuple[int, float]]) -> list[list[int]]:
+    """Each review's id positions, the ones whose removal lowers the call's logit most first: the
+    REFINE_TAKE largest occlusion contributions (`loo`, towards the call), then REFINE_ROUNDS times the
+    REFINE_TAKE of the next REFINE_CANDIDATES by occlusion that lower it most once the words taken so
+    far are gone (a removed word can unmask one that repeats it), then the rest by occlusion.
+    `loo_dirs`: (scores' column, sign) of each review's call."""
+    ranked = [np.argsort(-c, kind="stable").tolist() for c in loo]
+    chosen = [r[:REFINE_TAKE] for r in ranked]
+    for _ in range(REFINE_ROUNDS):
+        todo = [r for r in range(len(seqs)) if len(seqs[r]) - len(chosen[r]) >= 2]
+        if not todo:
+            break
+        reduced, candidates, positions = [], [], []
+        for r in todo:
+            taken = set(chosen[r])
+            keep = [j for j in range(len(seqs[r])) if j not in taken]
+            at = {j: i for i, j in enumerate(keep)}
+            cands = [j for j in ranked[r] if j not in taken][:REFINE_CANDIDATES]
+            reduced.append([seqs[r][j] for j in keep])
+            candidates.append(cands)
+            positions.append([at[j] for j in cands])
+        full, less = lstm_occlusion(engine, reduced, positions)
+        for r, cands, z, z_less, (pick, sign) in zip(todo, candidates, full, less, (loo_dirs[r] for r in todo),
+                                                     strict=True):
+            drop = sign * (z[pick] - z_less[:, pick])
+            chosen[r] += [cands[i] for i in np.argsort(-drop, kind="stable")[:REFINE_TAKE]]
+    return [c + [j for j in r if j not in set(c)] for c, r in zip(chosen, ranked, strict=True)]
 
 
 def known_ids(tokenizer, words: list[tuple[str, int, int]]) -> tuple[list[int], list[int]]:
@@ -359,14 +411,20 @@ def known_ids(tokenizer, words: list[tuple[str, int, int]]) -> tuple[list[int], 
 def explain_lstm(bundle, words: list[list]) -> list[Raw]:
     engine = bundle.numpy_engine()
     found = [known_ids(bundle.tokenizer, w) for w in words]
-    full, less = lstm_occlusion(engine, [ids for ids, _ in found])
+    seqs = [ids for ids, _ in found]
+    full, less = lstm_occlusion(engine, seqs)
     base = empty_scores(engine)
-    out = []
+    out, loo, dirs = [], [], []
     for (ids, where), w, z, z_less in zip(found, words, full, less, strict=True):
         contrib = np.zeros((len(w), len(z)))
         contrib[where] = z - z_less
         proba = softmax(z) if engine.n_classes else np.array([1 - sigmoid(z[0]), sigmoid(z[0])])
         out.append(Raw(z, base, contrib, proba, len(ids)))
+        _, pick, sign = towards(bundle, proba)
+        loo.append(sign * (z[pick] - z_less[:, pick]))
+        dirs.append((pick, sign))
+    for raw, (_, where), order in zip(out, found, deletion_order(engine, seqs, loo, dirs), strict=True):
+        raw.order = [where[j] for j in order]
     return out
 
 
@@ -443,12 +501,7 @@ def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP) -> list[Explan
     maxlen = bundle.maxlen
     out = []
     for text, w, raw in zip(texts, words, raws, strict=True):
-        if bundle.multiclass:
-            c = int(np.argmax(raw.proba))
-            pick, sign = c, 1.0
-        else:
-            c = int(raw.proba[1] >= bundle.threshold)
-            pick, sign = 0, (1.0 if c == 1 else -1.0)  # binary: the logit of the predicted label
+        c, pick, sign = towards(bundle, raw.proba)
         contrib = sign * raw.contributions[:, pick]
         logit_c, base_c = sign * float(raw.scores[pick]), sign * float(raw.base[pick])
         multi = bundle.multiclass
@@ -462,5 +515,6 @@ def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP) -> list[Explan
             residual=logit_c - base_c - float(contrib.sum()), words=items, top=top, status=status,
             classes=classes if multi else None,
             logits=tuple(map(float, raw.scores)) if multi else None,
-            bases=tuple(map(float, raw.base)) if multi else None, method=METHODS[kind]))
+            bases=tuple(map(float, raw.base)) if multi else None, method=METHODS[kind],
+            order=raw.order if raw.order is not None else np.argsort(-contrib, kind="stable").tolist()))
     return out

@@ -234,3 +234,26 @@ def test_tfidf_parts_agree_with_the_stacks_own(stack_bundle):
         share, aux_share, _ = tfidf_contributions(bundle.tfidf, [str(i) for i in seq])
         assert sigmoid(bundle.tfidf.intercept + share.sum()) == pytest.approx(p_r, abs=1e-12)
         assert bundle.tfidf.aux_intercept + aux_share.sum() == pytest.approx(a_r, abs=1e-12)
+
+
+def test_the_deletion_order_starts_with_the_strongest_and_then_removes_greedily(small_bundle):
+    """order[:2] are the two largest contributions; the next two, of the following candidates, are those
+    whose removal then lowers the call most (checked with the engine's own probabilities)."""
+    from classifier.explain import REFINE_CANDIDATES, REFINE_TAKE
+
+    bundle = classifier.load(small_bundle)
+    text = "I love this dress, the fit is perfect and the colour is lovely but the zipper broke and it runs small"
+    [e] = bundle.explain([text])
+    known = [w.position for w in e.words if w.word in bundle.tokenizer.word_index]
+    assert sorted(e.order) == list(range(len(e.words)))
+    by_contribution = sorted(known, key=lambda p: -e.words[p].contribution)
+    assert e.order[:REFINE_TAKE] == by_contribution[:REFINE_TAKE]
+    ids = {p: bundle.tokenizer.word_index[e.words[p].word] for p in known}
+    taken = e.order[:REFINE_TAKE]
+    candidates = [p for p in by_contribution if p not in taken][:REFINE_CANDIDATES]
+    rows = [[ids[p] for p in known if p not in taken and p != c] for c in candidates]
+    p_call = bundle.predict_proba_ids(rows)
+    p_call = p_call if e.label == 1 else 1 - p_call
+    best = [candidates[i] for i in np.argsort(p_call, kind="stable")[:REFINE_TAKE]]
+    assert e.order[REFINE_TAKE: 2 * REFINE_TAKE] == best
+    assert e.top_for == [e.words[p] for p in e.order if e.words[p].contribution > 0][: e.top]
