@@ -163,6 +163,33 @@ def cmd_predict(args) -> None:
     predict_lines(bundle, texts, sys.stdout, threshold=args.threshold, engine=args.engine, flush_every=every)
 
 
+def cmd_explain(args) -> None:
+    import json
+
+    from classifier.bundle import load
+    from classifier.explain import explain, format_html, format_text
+
+    bundle = load(args.model)
+    texts = args.texts if args.texts and args.texts != ["-"] else (line.rstrip("\r\n") for line in sys.stdin)
+    if args.format == "html":  # one page: every review first
+        sys.stdout.write(format_html(explain(bundle, list(texts), top=args.top)))
+        return
+    batch = []
+
+    def flush():
+        for e in explain(bundle, batch, top=args.top):
+            print(json.dumps(e.to_dict(), ensure_ascii=False) if args.format == "jsonl" else format_text(e))
+        sys.stdout.flush()
+        batch.clear()
+
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= 256:
+            flush()
+    if batch:
+        flush()
+
+
 def cmd_train_generator(args) -> None:
     from classifier.config import generator_preset
     from classifier.textgen.train import train_generator
@@ -351,6 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[scoring])
     p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to score (none or -: one review per stdin line)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="show which words made each call: every word's contribution, the "
+                                       "strongest marked (arguments or stdin lines)", parents=[parent(model_flag)])
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to explain (none or -: one review per stdin line)")
+    p.add_argument("--top", type=count, default=5, metavar="K", help="words to show each way (default: %(default)s)")
+    p.add_argument("--format", choices=["text", "jsonl", "html"], default="text",
+                   help="text: the review with its top words marked, then the figures; jsonl: every word's "
+                        "contribution, one JSON object a review; html: a page with the words coloured")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("train-generator", help="train the text generator of a bundle",
                        parents=[bundle_in, parent(data_flag, quiet_flag, agreement_samples_flag)])

@@ -518,3 +518,74 @@ def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP) -> list[Explan
             bases=tuple(map(float, raw.base)) if multi else None, method=METHODS[kind],
             order=raw.order if raw.order is not None else np.argsort(-contrib, kind="stable").tolist()))
     return out
+
+
+# -- what the commands print -------------------------------------------------------------------------
+def word_cell(words: list[Word]) -> str:
+    """`score --explain K`'s column: `word:+1.234 word:-0.567`, strongest first (words hold no spaces)."""
+    return " ".join(f"{w.word}:{w.contribution:+.3f}" for w in words)
+
+
+def marked_text(e: Explanation) -> str:
+    """The review as written, its top words for the call in [+...] and against it in [-...]."""
+    marks = {w.position: "+" for w in e.top_for} | {w.position: "-" for w in e.top_against}
+    out, at = [], 0
+    for w in e.words:
+        if w.position in marks:
+            out += [e.text[at:w.start], f"[{marks[w.position]}{e.text[w.start:w.end]}]"]
+            at = w.end
+    out.append(e.text[at:])
+    return " ".join("".join(out).splitlines())
+
+
+def format_text(e: Explanation) -> str:
+    """Two lines: probability, label, status and the marked review (as `predict` prints a review), then
+    the top words each way and the sum they belong to."""
+    def listed(words):
+        return ", ".join(f"{w.word} {w.contribution:+.3f}" for w in words) or "-"
+
+    head = f"{e.proba:.6f}\t{e.label}\t{e.status}\t{marked_text(e)}"
+    return (f"{head}\n\tfor: {listed(e.top_for)} | against: {listed(e.top_against)} | logit {e.logit:+.3f} = "
+            f"base {e.base:+.3f} + words {e.logit - e.base - e.residual:+.3f}"
+            + (f" + interactions {e.residual:+.3f}" if e.method != "exact" else ""))
+
+
+def html_review(e: Explanation) -> str:
+    """The review as HTML, each word that moved the call shaded: green towards it, red against, by its
+    share of the review's strongest; its contribution in the title."""
+    from html import escape
+
+    strongest = max((abs(w.contribution) for w in e.words), default=0.0) or 1.0
+    out, at = [], 0
+    for w in e.words:
+        if w.contribution == 0:
+            continue
+        alpha = min(abs(w.contribution) / strongest, 1.0) * 0.75
+        colour = f"rgba(17,140,60,{alpha:.2f})" if w.contribution > 0 else f"rgba(200,30,40,{alpha:.2f})"
+        out += [escape(e.text[at:w.start]),
+                f'<span class="w" style="background:{colour}" title="{escape(w.word)} {w.contribution:+.3f}">'
+                f"{escape(e.text[w.start:w.end])}</span>"]
+        at = w.end
+    out.append(escape(e.text[at:]))
+    return "".join(out)
+
+
+HTML_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 1.5rem auto; padding: 0 1rem; }}
+.review {{ border-bottom: 1px solid #ddd; padding: .6rem 0; }} .call {{ color: #555; font-size: .9rem; }}
+.w {{ border-radius: 3px; padding: 0 1px; }}</style></head>
+<body><h1>{title}</h1><p>Green words pushed towards the call, red ones against it; hover a word for its
+contribution to the call's logit (base value: the logit of a review with no known words).</p>
+{body}
+</body></html>
+"""
+
+
+def format_html(explanations: list[Explanation], title: str = "Which words made the call") -> str:
+    from html import escape
+
+    rows = [f'<div class="review"><div class="call">{escape(str(e.label))} &middot; {e.proba:.4f} &middot; '
+            f"{escape(e.status)} &middot; base {e.base:+.3f}, logit {e.logit:+.3f}</div>"
+            f"<div>{html_review(e)}</div></div>" for e in explanations]
+    return HTML_PAGE.format(title=escape(title), body="\n".join(rows))
