@@ -257,3 +257,52 @@ def test_the_deletion_order_starts_with_the_strongest_and_then_removes_greedily(
     best = [candidates[i] for i in np.argsort(p_call, kind="stable")[:REFINE_TAKE]]
     assert e.order[REFINE_TAKE: 2 * REFINE_TAKE] == best
     assert e.top_for == [e.words[p] for p in e.order if e.words[p].contribution > 0][: e.top]
+
+
+# -- the command ----------------------------------------------------------------------------------------
+def test_explain_command_text_jsonl_and_html(small_bundle):
+    import json
+
+    from tests.conftest import assert_user_error, run_cli, run_cli_here
+
+    bundle = classifier.load(small_bundle)
+    texts = ["Love this dress, it fits perfectly!", "It ripped after one wash."]
+    want = bundle.explain(texts, top=2)
+    r = run_cli("explain", "--model", small_bundle, "--top", "2", *texts)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 4
+    predicted = run_cli_here("predict", "--model", small_bundle, *texts).stdout.splitlines()
+    for head, figures, e, p in zip(lines[::2], lines[1::2], want, predicted, strict=True):
+        proba, label, status, marked = head.split("\t")
+        assert (label, status) == (str(e.label), e.status)
+        assert float(proba) == pytest.approx(e.proba, abs=1e-6)
+        assert p.split("\t")[1] == label  # the call is predict's
+        assert marked.replace("[+", "").replace("[-", "").replace("]", "") == e.text
+        for w in e.top_for:
+            assert f"[+{e.text[w.start:w.end]}]" in marked and f"{w.word} {w.contribution:+.3f}" in figures
+        for w in e.top_against:
+            assert f"[-{e.text[w.start:w.end]}]" in marked
+        assert figures.startswith("\tfor: ") and f"base {e.base:+.3f}" in figures
+
+    r = run_cli_here("explain", "--model", small_bundle, "--format", "jsonl", *texts)
+    got = [json.loads(line) for line in r.stdout.splitlines()]
+    assert got == [json.loads(json.dumps(e.to_dict())) for e in bundle.explain(texts)]
+
+    r = run_cli_here("explain", "--model", small_bundle, "--format", "html", "<>& <i> love it")
+    assert r.stdout.startswith("<!doctype html>") and "&lt;&gt;&amp;" in r.stdout and "<i>" not in r.stdout
+    assert 'class="w"' in r.stdout and 'title="love +' in r.stdout
+
+    assert_user_error(run_cli_here("explain", "--model", "/nonexistent/bundle", "love"), "/nonexistent/bundle")
+    r = run_cli("explain", "--model", small_bundle, "--top", "-1", "love")
+    assert r.returncode == 2 and "--top" in r.stderr
+
+
+def test_explain_reads_stdin_one_review_a_line(small_bundle):
+    from tests.conftest import run_cli
+
+    r = run_cli("explain", "--model", small_bundle, "--format", "jsonl", input="love it\n\nqzx\n")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    assert [json.loads(line)["status"] for line in r.stdout.splitlines()] == ["ok", "empty", "no_known_words"]
