@@ -408,7 +408,7 @@ def known_ids(tokenizer, words: list[tuple[str, int, int]]) -> tuple[list[int], 
     return ids, where
 
 
-def explain_lstm(bundle, words: list[list]) -> list[Raw]:
+def explain_lstm(bundle, words: list[list], order: bool = True) -> list[Raw]:
     engine = bundle.numpy_engine()
     found = [known_ids(bundle.tokenizer, w) for w in words]
     seqs = [ids for ids, _ in found]
@@ -423,12 +423,13 @@ def explain_lstm(bundle, words: list[list]) -> list[Raw]:
         _, pick, sign = towards(bundle, proba)
         loo.append(sign * (z[pick] - z_less[:, pick]))
         dirs.append((pick, sign))
-    for raw, (_, where), order in zip(out, found, deletion_order(engine, seqs, loo, dirs), strict=True):
-        raw.order = [where[j] for j in order]
+    if order:
+        for raw, (_, where), ranked in zip(out, found, deletion_order(engine, seqs, loo, dirs), strict=True):
+            raw.order = [where[j] for j in ranked]
     return out
 
 
-def explain_tfidf(bundle, words: list[list]) -> list[Raw]:
+def explain_tfidf(bundle, words: list[list], order: bool = True) -> list[Raw]:
     model = bundle.model
     out = []
     for w in words:
@@ -440,7 +441,7 @@ def explain_tfidf(bundle, words: list[list]) -> list[Raw]:
     return out
 
 
-def explain_stack(bundle, words: list[list]) -> list[Raw]:
+def explain_stack(bundle, words: list[list], order: bool = True) -> list[Raw]:
     engine, tfidf, blend = bundle.numpy_engine(), bundle.tfidf, bundle.blend
     found = [known_ids(bundle.tokenizer, w) for w in words]
     full, less = lstm_occlusion(engine, [ids for ids, _ in found])
@@ -487,8 +488,10 @@ EXPLAINERS = {"lstm": explain_lstm, "tfidf": explain_tfidf, "stack": explain_sta
 METHODS = {"lstm": "occlusion", "tfidf": "exact", "stack": "blend"}
 
 
-def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP) -> list[Explanation]:
-    """An Explanation per text, in order (see the module docstring)."""
+def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP, order: bool = True) -> list[Explanation]:
+    """An Explanation per text, in order (see the module docstring). order=False skips the LSTM's
+    deletion order (its words are then ranked by contribution alone), for callers that want only
+    the contributions (`score --explain`, the report)."""
     if isinstance(texts, str):
         raise UserError("explain takes a list of texts, not one string; wrap it: [text]")
     texts = ["" if t is None else str(t) for t in texts]
@@ -496,7 +499,7 @@ def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP) -> list[Explan
         raise UserError(f"--top {top}: give 0 or more words")
     kind = bundle.kind
     words = tfidf_words(bundle.model, texts) if kind == "tfidf" else tokenizer_words(bundle.tokenizer, texts)
-    raws = EXPLAINERS[kind](bundle, words)
+    raws = EXPLAINERS[kind](bundle, words, order)
     classes = bundle.classes_.tolist()
     maxlen = bundle.maxlen
     out = []
@@ -589,3 +592,67 @@ def format_html(explanations: list[Explanation], title: str = "Which words made 
             f"{escape(e.status)} &middot; base {e.base:+.3f}, logit {e.logit:+.3f}</div>"
             f"<div>{html_review(e)}</div></div>" for e in explanations]
     return HTML_PAGE.format(title=escape(title), body="\n".join(rows))
+
+
+# -- score's column and the report's section -----------------------------------------------------------
+EXPLAIN_COLUMN = "top_words"  # `score --explain K`'s column
+
+
+def top_word_cells(bundle, texts: Sequence[str], k: int) -> list[str]:
+    """`score --explain K`'s cell per text: the k words of largest |contribution| with their signs
+    (towards the call when positive), strongest first; empty for an empty text."""
+    return ["" if e.status == "empty" else word_cell(e.strongest(k))
+            for e in explain(bundle, texts, top=k, order=False)]
+
+
+def split_summary(bundle, texts: Sequence[str], wrong: Sequence[str], n_words: int = 12) -> dict:
+    """What the report shows: for each class, the words that pushed the split's reviews towards it
+    most (summed over the reviews called that class), and the explanations of the `wrong` reviews."""
+    explanations = explain(bundle, list(texts), order=False)
+    totals: dict[object, dict[str, list[float]]] = {}
+    for e in explanations:
+        per_word = totals.setdefault(e.label, {})
+        for w in e.words:
+            if w.contribution:
+                per_word.setdefault(w.word, []).append(w.contribution)
+    classes = {}
+    for label in bundle.classes_.tolist():
+        ranked = sorted(totals.get(label, {}).items(), key=lambda kv: -sum(kv[1]))[:n_words]
+        classes[str(label)] = [{"word": word, "total": round(sum(c), 4), "reviews": len(c),
+                                "mean": round(sum(c) / len(c), 4)} for word, c in ranked]
+    return {"reviews": len(explanations), "method": explanations[0].method if explanations else "",
+            "towards": classes, "wrong": explain(bundle, list(wrong), top=DEFAULT_TOP)}
+
+
+def summary_html(summary: dict, class_names: dict | None = None) -> str:
+    """The report's section for `split_summary`'s figures."""
+    from html import escape
+
+    names = class_names or {}
+    parts = [f"<h2>Which words moved the calls</h2><p class='sub'>Contributions to the logit of each review's "
+             f"call ({escape(summary['method'])}; classifier explain), summed over the {summary['reviews']:,} "
+             f"reviews called each class: the words that pushed the split's predictions most.</p>",
+             "<div class='plots'>"]
+    for label, rows in summary["towards"].items():
+        parts.append(f"<table><tr><th>towards {escape(str(names.get(label, label)))}</th><th>total</th>"
+                     "<th>reviews</th><th>mean</th></tr>")
+        parts += [f"<tr><td>{escape(r['word'])}</td><td>{r['total']:.2f}</td><td>{r['reviews']:,}</td>"
+                  f"<td>{r['mean']:+.3f}</td></tr>" for r in rows]
+        parts.append("</table>")
+    parts.append("</div><h2>Why the most confidently wrong reviews were called wrong</h2>"
+                 "<p class='sub'>Green words pushed towards the (wrong) call, red against it.</p><table>"
+                 "<tr><th>call</th><th>probability</th><th>strongest words</th><th class='text'>review</th></tr>")
+    for e in summary["wrong"]:
+        label = names.get(str(e.label), e.label)
+        parts.append(f"<tr><td>{escape(str(label))}</td><td>{e.proba:.3f}</td>"
+                     f"<td>{escape(word_cell(e.strongest(3)))}</td><td class='text'>{html_review(e)}</td></tr>")
+    parts.append("</table>")
+    return "\n".join(parts)
+
+
+def summary_json(summary: dict) -> dict:
+    return {"reviews": summary["reviews"], "method": summary["method"], "towards": summary["towards"],
+            "wrong": [{"text": e.text, "label": e.label, "proba": round(e.proba, 6),
+                       "top_for": [(w.word, round(w.contribution, 4)) for w in e.top_for],
+                       "top_against": [(w.word, round(w.contribution, 4)) for w in e.top_against]}
+                      for e in summary["wrong"]]}
