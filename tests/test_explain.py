@@ -223,6 +223,15 @@ def test_korean_morphemes_are_the_words_and_occlusion_matches_keras(tmp_path):
     assert [w.word for w in e.words] == ["사이즈", "가", "너무", "작", "어요"]
     assert (e.words[0].start, e.words[0].end) == (0, 3)
     assert_occlusion_matches_keras(bundle, texts)
+    # a Korean tfidf bundle: the morphemes are its n-grams' tokens too, and the sum is exact
+    train(preset("tfidf", analyzer="korean", text_column="document", label_column="label"), path, tmp_path / "t",
+          verbose=0)
+    tfidf = classifier.load(tmp_path / "t")
+    z = tfidf.model.logits_ids(tfidf.encoder.encode_many(texts))
+    for e, z_r in zip(tfidf.explain(texts), z, strict=True):
+        sign = 1 if e.label == 1 else -1
+        assert [w.word for w in e.words] == bundle.tokenizer.split_many([e.text])[0]
+        assert sign * (e.base + sum(w.contribution for w in e.words)) == pytest.approx(z_r, abs=1e-9)
 
 
 def test_tfidf_parts_agree_with_the_stacks_own(stack_bundle):
