@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 import classifier
-from tests.conftest import ROOT
+from tests.conftest import committed_bundle
 from tests.serve_process import start_server
 
-DEFAULT = ROOT / "saved_models/default"
+DEFAULT = committed_bundle("default")
 PATH = "/v1/models/default:explain"
 TEXTS = ["Love this dress, it fits perfectly!", "", "The zipper broke after one wash. Returning it.", "qzxv 😍"]
 
