@@ -656,3 +656,17 @@ def summary_json(summary: dict) -> dict:
                        "top_for": [(w.word, round(w.contribution, 4)) for w in e.top_for],
                        "top_against": [(w.word, round(w.contribution, 4)) for w in e.top_against]}
                       for e in summary["wrong"]]}
+
+
+def report_section(bundle, texts: Sequence[str], wrong: Sequence[str]) -> tuple[str, dict]:
+    """(HTML, JSON) of the evaluation report's explanations: `texts` the split's reviews, `wrong` its
+    most confidently wrong ones. A model the NumPy engine cannot run gets a note instead."""
+    try:
+        summary = split_summary(bundle, texts, wrong)
+    except UserError as e:
+        from html import escape
+
+        return f"<h2>Which words moved the calls</h2><p class='sub'>Not available: {escape(str(e))}</p>", {
+            "error": str(e)}
+    names = None if bundle.multiclass else {"0": "not recommended", "1": "recommended"}
+    return summary_html(summary, names), summary_json(summary)
