@@ -46,7 +46,7 @@ def test_reviews(bundle, data: Path, n: int) -> tuple[list[str], object]:
 
 
 def known_positions(bundle, words) -> tuple[list[int], list[int]]:
-    from classifier.explain import known_ids
+    from classifier.classify.explain import known_ids
 
     return known_ids(bundle.tokenizer, words)
 
@@ -133,7 +133,7 @@ def score_processes(model: Path, split, scratch: Path, repeats: int) -> dict:
 
 def run(model: Path, data: Path, n: int, lime_samples: int, seed: int, repeats: int, score: bool = True) -> dict:
     import classifier
-    from classifier.explain import tokenizer_words
+    from classifier.classify.explain import tokenizer_words
 
     bundle = classifier.load(model)
     texts, split = test_reviews(bundle, data, n)

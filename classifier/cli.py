@@ -167,7 +167,7 @@ def cmd_explain(args) -> None:
     import json
 
     from classifier.bundle import load
-    from classifier.explain import explain, format_html, format_text
+    from classifier.classify.explain import explain, format_html, format_text
 
     bundle = load(args.model)
     texts = args.texts if args.texts and args.texts != ["-"] else (line.rstrip("\r\n") for line in sys.stdin)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import classifier
+from classifier.classify.explain import empty_scores, lstm_occlusion, tfidf_contributions, tokenizer_words
+from classifier.classify.metrics import sigmoid, softmax
+from classifier.classify.train import train
 from classifier.config import preset
-from classifier.explain import empty_scores, lstm_occlusion, tfidf_contributions, tokenizer_words
-from classifier.metrics import sigmoid, softmax
 from classifier.models.stack import tfidf_parts
-from classifier.training import train
 from tests.test_korean import KOREAN_TRAIN
 from tests.test_multiclass import colour_rows, tiny
 
@@ -248,7 +248,7 @@ def test_tfidf_parts_agree_with_the_stacks_own(stack_bundle):
 def test_the_deletion_order_starts_with_the_strongest_and_then_removes_greedily(small_bundle):
     """order[:2] are the two largest contributions; the next two, of the following candidates, are those
     whose removal then lowers the call most (checked with the engine's own probabilities)."""
-    from classifier.explain import REFINE_CANDIDATES, REFINE_TAKE
+    from classifier.classify.explain import REFINE_CANDIDATES, REFINE_TAKE
 
     bundle = classifier.load(small_bundle)
     text = "I love this dress, the fit is perfect and the colour is lovely but the zipper broke and it runs small"

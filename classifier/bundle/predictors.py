@@ -145,9 +145,9 @@ class Bundle:
         return self.keras_classifier().predict(x, batch_size=512, verbose=0).reshape(shape)
 
     def explain(self, texts, top: int = 5) -> list:
-        """Which words made each call: an Explanation per text (classifier.explain has what the
+        """Which words made each call: an Explanation per text (classifier.classify.explain has what the
         numbers mean); `top` words each way in its top_for / top_against."""
-        from classifier.explain import explain
+        from classifier.classify.explain import explain
 
         return explain(self, texts, top=top)
 

@@ -53,7 +53,7 @@ class WordContribution(BaseModel):
 
 
 class ExplanationResult(BaseModel):
-    """classifier.explain.Explanation: base + sum(contributions) + residual == logit."""
+    """classifier.classify.explain.Explanation: base + sum(contributions) + residual == logit."""
 
     label: int | str | None
     proba: float | None

@@ -63,7 +63,7 @@ async def tf_predict(name: str, body: Body, state: ServerState) -> dict:
 
 @router.post(":explain", response_model=TFExplainResponse, openapi_extra=documented(TFExplainRequest))
 async def tf_explain(name: str, body: ExplainBody, state: ServerState) -> dict:
-    """Which words made each call (classifier.explain), with :predict's limits; on the model's own
+    """Which words made each call (classifier.classify.explain), with :predict's limits; on the model's own
     thread beside its scorer, so scoring requests are not queued behind an explanation."""
     model = state.registry.get(name)
     texts = body.texts()

@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from classifier.classify.metrics import sigmoid, softmax
 from classifier.engine.cell import step
-from classifier.engine.lstm import ClassifierEngine, one_blas_thread
+from classifier.engine.classifier_net import ClassifierEngine, one_blas_thread
 from classifier.errors import UserError
 from classifier.io.morphemes import DROPPED_TAGS, kiwi
-from classifier.metrics import sigmoid, softmax
 from classifier.models.stack import stack_inputs
 from classifier.models.tfidf import TfidfModel
 
@@ -184,7 +184,7 @@ def tfidf_contributions(model: TfidfModel, terms: list[str]) -> tuple[np.ndarray
 # -- occlusion on the NumPy engine -----------------------------------------------------------------
 def run_rows(direction, seqs: list[np.ndarray], h0: np.ndarray, c0: np.ndarray,
              keep: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Final h of each row, started from (h0, c0), rows aligned at their last id (engine.lstm's
+    """Final h of each row, started from (h0, c0), rows aligned at their last id (engine.classifier_net's
     Direction.final_h with given start states). With `keep`, also the (h, c) before each id of each
     row, rows one after the other (row r's ids at offsets[r]...)."""
     n = len(seqs)
