@@ -129,6 +129,8 @@ def cmd_compare(args) -> None:
 
 
 def cmd_score(args) -> None:
+    if args.explain and args.spark:
+        raise UserError("--explain scores locally; leave out --spark MASTER to add the top_words column")
     if args.spark:
         from classifier.spark import score_on_spark
 
@@ -148,7 +150,7 @@ def cmd_score(args) -> None:
     score_files(
         args.inputs, args.out, model=args.model, overwrite=args.overwrite, quiet=args.quiet,
         summary_json=args.summary_json, text_column=args.text_column, threshold=args.threshold,
-        encoding=args.encoding, sep=args.sep, engine=args.engine,
+        encoding=args.encoding, sep=args.sep, engine=args.engine, explain=args.explain,
     )
 
 
@@ -365,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="input encoding when not UTF-8, e.g. cp1252 (output is always UTF-8)")
     p.add_argument("--sep", help="field separator (default: tab for .tsv, else comma)")
     p.add_argument("--summary-json", metavar="FILE", help="also write the counts as JSON")
+    p.add_argument("--explain", type=positive_int, metavar="K",
+                   help="add a top_words column: the K words that moved each call most, with their signs "
+                        "(word:+1.234, positive towards the call; `classifier explain` has every word)")
     p.add_argument("--spark", metavar="MASTER",
                    help="score on Apache Spark (local[N], spark://HOST:PORT, yarn, ...): INPUTs are CSV, TSV or "
                         "Parquet files, folders, globs or URIs, -o a folder of part files (README: Spark)")

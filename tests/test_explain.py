@@ -315,3 +315,57 @@ def test_explain_reads_stdin_one_review_a_line(small_bundle):
     import json
 
     assert [json.loads(line)["status"] for line in r.stdout.splitlines()] == ["ok", "empty", "no_known_words"]
+
+
+# -- score --explain K ----------------------------------------------------------------------------------
+def test_score_explain_adds_one_column_and_keeps_every_other_byte(small_bundle, tmp_path):
+    import io
+
+    from classifier.classify.score import csv_cell
+    from classifier.io.records import read_records
+    from tests.conftest import awkward_csv, run_cli, run_cli_here
+
+    bundle = classifier.load(small_bundle)
+    raw, statuses = awkward_csv(bundle)
+    (tmp_path / "in.csv").write_bytes(raw)
+    plain = run_cli_here("score", tmp_path / "in.csv", "--model", small_bundle, "-o", tmp_path / "plain.csv")
+    assert plain.returncode == 0, plain.stderr
+    r = run_cli("score", tmp_path / "in.csv", "--model", small_bundle, "-o", tmp_path / "why.csv", "--explain", "3")
+    assert r.returncode == 0, r.stderr
+
+    def records(path):  # (raw text without its line ending, the ending, the cells) of each record
+        text = io.StringIO(path.read_bytes().decode("utf-8"), newline="")
+        return list(read_records(text, ",", path.name))
+
+    before, after = records(tmp_path / "plain.csv"), records(tmp_path / "why.csv")
+    assert len(before) == len(after) == len(statuses) + 1
+    assert after[0].cells[-1] == "top_words"
+    for old, new in zip(before, after, strict=True):  # every byte as it was, one cell more
+        assert new.body == old.body + "," + csv_cell(new.cells[-1], ",") and new.end == old.end
+    want = bundle.explain([rec.cells[2] for rec in after[1:]], top=3)
+    assert [e.status for e in want] == statuses
+    for rec, e in zip(after[1:], want, strict=True):
+        cell = rec.cells[-1]
+        if e.status == "empty":
+            assert cell == ""
+            continue
+        got = [w.rsplit(":", 1) for w in cell.split()]
+        assert [w for w, _ in got] == [w.word for w in e.strongest(3)]
+        assert [float(c) for _, c in got] == pytest.approx([w.contribution for w in e.strongest(3)], abs=6e-4)
+
+
+def test_score_explain_multiclass_and_its_errors(tmp_path, colours_csv):
+    from tests.conftest import assert_user_error, run_cli_here
+
+    train(tiny("tfidf"), colours_csv, tmp_path / "b", verbose=0)
+    r = run_cli_here("score", colours_csv, "--model", tmp_path / "b", "-o", tmp_path / "o.csv", "--explain", "2",
+                     "--text-column", "text")
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "o.csv", keep_default_na=False)
+    assert list(df.columns)[-2:] == ["status", "top_words"]
+    first = classifier.load(tmp_path / "b").explain([df["text"][0]], top=2)[0]
+    assert df["top_words"][0].split()[0].startswith(first.strongest(2)[0].word + ":+")
+    assert_user_error(run_cli_here("score", colours_csv, "--model", tmp_path / "b", "--explain", "2", "--spark",
+                                   "local[1]", "-o", tmp_path / "s"), "--explain", "--spark")
