@@ -285,8 +285,7 @@ def test_explain_command_text_jsonl_and_html(small_bundle):
     for head, figures, e, p in zip(lines[::2], lines[1::2], want, predicted, strict=True):
         proba, label, status, marked = head.split("\t")
         assert (label, status) == (str(e.label), e.status)
-        assert float(proba) == pytest.approx(e.proba, abs=1e-6)
-        assert p.split("\t")[1] == label  # the call is predict's
+        assert proba == p.split("\t")[0] and label == p.split("\t")[1]  # predict's figures
         assert marked.replace("[+", "").replace("[-", "").replace("]", "") == e.text
         for w in e.top_for:
             assert f"[+{e.text[w.start:w.end]}]" in marked and f"{w.word} {w.contribution:+.3f}" in figures

@@ -84,6 +84,7 @@ class Explanation:
     residual: float  # logit - base - sum(contributions): the part occlusion leaves unsplit (0 when exact)
     words: list[Word]
     top: int = DEFAULT_TOP
+    probas: tuple[float, ...] = ()  # every class's, in the bundle's order (binary: 1 - P(recommends), P(recommends))
     status: str = "ok"  # ok, truncated, no_known_words, empty (as `score` says)
     classes: list | None = None  # multi-class: the bundle's classes, the order of `contributions`
     logits: tuple[float, ...] | None = None  # multi-class: every class's score
@@ -111,7 +112,8 @@ class Explanation:
 
     def to_dict(self) -> dict:
         label = self.label.item() if isinstance(self.label, np.generic) else self.label
-        d = {"text": self.text, "label": label, "proba": round(self.proba, 6), "logit": round(self.logit, 6),
+        d = {"text": self.text, "label": label, "proba": round(self.proba, 6),
+             "probas": [round(p, 6) for p in self.probas], "logit": round(self.logit, 6),
              "base": round(self.base, 6), "residual": round(self.residual, 6), "status": self.status,
              "method": self.method, "words": [w.to_dict() for w in self.words],
              "top_for": [w.position for w in self.top_for], "top_against": [w.position for w in self.top_against],
@@ -514,7 +516,8 @@ def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP, order: bool = 
         status = ("empty" if not text.strip() else "no_known_words" if not raw.known else
                   "truncated" if maxlen is not None and raw.known > maxlen else "ok")
         out.append(Explanation(
-            text=text, label=classes[c], proba=float(raw.proba[c]), logit=logit_c, base=base_c,
+            text=text, label=classes[c], proba=float(raw.proba[c]), probas=tuple(map(float, raw.proba)),
+            logit=logit_c, base=base_c,
             residual=logit_c - base_c - float(contrib.sum()), words=items, top=top, status=status,
             classes=classes if multi else None,
             logits=tuple(map(float, raw.scores)) if multi else None,
@@ -542,12 +545,14 @@ def marked_text(e: Explanation) -> str:
 
 
 def format_text(e: Explanation) -> str:
-    """Two lines: probability, label, status and the marked review (as `predict` prints a review), then
-    the top words each way and the sum they belong to."""
+    """Two lines: probability, label, status and the marked review (as `predict` prints a review: a binary
+    bundle's P(recommends), a multi-class one's most likely class's), then the top words each way and
+    the sum they belong to."""
     def listed(words):
         return ", ".join(f"{w.word} {w.contribution:+.3f}" for w in words) or "-"
 
-    head = f"{e.proba:.6f}\t{e.label}\t{e.status}\t{marked_text(e)}"
+    proba = e.proba if e.classes is not None else e.probas[1]
+    head = f"{proba:.6f}\t{e.label}\t{e.status}\t{marked_text(e)}"
     return (f"{head}\n\tfor: {listed(e.top_for)} | against: {listed(e.top_against)} | logit {e.logit:+.3f} = "
             f"base {e.base:+.3f} + words {e.logit - e.base - e.residual:+.3f}"
             + (f" + interactions {e.residual:+.3f}" if e.method != "exact" else ""))

@@ -57,6 +57,7 @@ class ExplanationResult(BaseModel):
 
     label: int | str | None
     proba: float | None
+    probas: list[float] | None  # every class's, the bundle's order (binary: P(not), P(recommends))
     logit: float | None
     base: float | None
     residual: float | None

@@ -76,7 +76,7 @@ async def tf_explain(name: str, body: ExplainBody, state: ServerState) -> dict:
         d = e.to_dict()
         del d["text"]  # the client sent it
         if e.status == "empty":
-            d.update(label=None, proba=None, logit=None, base=None, residual=None)
+            d.update(label=None, proba=None, probas=None, logit=None, base=None, residual=None)
         out.append(d)
     return {"explanations": out}
 
