@@ -26,6 +26,10 @@ up from `base`, the model's logit for a review with no known words:
   without the word), then combined exactly.
 The "words" are the tokenizer's (Korean: the analyzer's morphemes; tfidf bundles: the n-gram
 vectorizer's tokens), with their character spans in the text; unknown words contribute 0.
+`order` ranks the words that carried the call first: for an LSTM, the occlusion ranking refined by
+a few greedy rounds (`deletion_order`), which is what `make bench-explain`'s deletion curve rewards.
+The end of the module words explanations for the places they appear: `classifier explain`'s text
+and HTML, `score --explain`'s top_words cell and the evaluation report's section.
 """
 
 from __future__ import annotations
