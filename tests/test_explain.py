@@ -96,6 +96,7 @@ def test_empty_and_unknown_reviews_explain_to_the_base(small_bundle):
         assert all(w.contribution == 0 for w in e.words) and e.top_for == e.top_against == []
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_tuned_stack_bidirectional_occlusion_and_a_truncated_review_match_keras(stack_bundle):
     """The masked bidirectional LSTM (each direction keeps its own prefix), and a review longer than the
     window (128 ids), where removing a word brings in the one before the window."""
@@ -114,6 +115,7 @@ def test_tuned_stack_bidirectional_occlusion_and_a_truncated_review_match_keras(
     assert bundle.explain([long_review])[0].status == "truncated"
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_tuned_stack_blend_is_exact_over_its_inputs(stack_bundle):
     bundle = classifier.load(stack_bundle)
     blend, tfidf = bundle.blend, bundle.tfidf
@@ -167,6 +169,7 @@ COLOUR_TEXTS = ["the ocean my sky very denim one", "a kiwi this lettuce thing li
                 "ocean lime cherry", "thing"]
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_multiclass_lstm_occlusion_per_class_matches_keras(tmp_path, colours_csv):
     train(tiny("reference", epochs=6), colours_csv, tmp_path / "b", verbose=0)
     bundle = classifier.load(tmp_path / "b")
@@ -186,6 +189,7 @@ def test_multiclass_tfidf_sums_per_class_exactly(tmp_path, colours_csv):
         np.testing.assert_allclose(e.logits, z_r, atol=1e-9)
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_multiclass_stack_is_its_scores_without_each_word(tmp_path, colours_csv):
     """The multi-class blend over log probabilities: each word's contributions are the blend's scores
     minus its scores without the word, the LSTM half of those run by Keras."""
@@ -204,6 +208,7 @@ def test_multiclass_stack_is_its_scores_without_each_word(tmp_path, colours_csv)
 
 
 # -- Korean: the analyzer's morphemes are the words -----------------------------------------------------
+@pytest.mark.slow  # trains a Keras model
 def test_korean_morphemes_are_the_words_and_occlusion_matches_keras(tmp_path):
     with open(KOREAN_TRAIN, encoding="utf-8", newline="") as f:
         rows = [r for _, r in zip(range(300), csv.DictReader(f), strict=False) if r["document"]]
@@ -234,6 +239,7 @@ def test_korean_morphemes_are_the_words_and_occlusion_matches_keras(tmp_path):
         assert sign * (e.base + sum(w.contribution for w in e.words)) == pytest.approx(z_r, abs=1e-9)
 
 
+@pytest.mark.slow  # trains a Keras model
 def test_tfidf_parts_agree_with_the_stacks_own(stack_bundle):
     """The stack's TF-IDF half, decomposed, equals the vectorised path scoring uses."""
     bundle = classifier.load(stack_bundle)
