@@ -14,6 +14,7 @@ from classifier.classify.metrics import sigmoid, softmax
 from classifier.classify.train import train
 from classifier.config import preset
 from classifier.models.stack import tfidf_parts
+from tests.conftest import missing
 from tests.test_korean import KOREAN_TRAIN
 from tests.test_multiclass import colour_rows, tiny
 
@@ -210,6 +211,8 @@ def test_multiclass_stack_is_its_scores_without_each_word(tmp_path, colours_csv)
 # -- Korean: the analyzer's morphemes are the words -----------------------------------------------------
 @pytest.mark.slow  # trains a Keras model
 def test_korean_morphemes_are_the_words_and_occlusion_matches_keras(tmp_path):
+    if not KOREAN_TRAIN.is_file():
+        missing(str(KOREAN_TRAIN), "the Korean movie reviews live in ../shared/data (../shared/README.md)")
     with open(KOREAN_TRAIN, encoding="utf-8", newline="") as f:
         rows = [r for _, r in zip(range(300), csv.DictReader(f), strict=False) if r["document"]]
     path = tmp_path / "ko.csv"
