@@ -161,6 +161,7 @@ def test_na_words_are_reviews_not_missing(small_bundle, tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", "1099511627776"], ["--temperature", "nan"],
+                                  ["--temperature", "1e-308"], ["--temperature", "5e-324"],
                                   ["--n", "100000"], ["--words", "0"], ["--best-of", "1000"]])
 def test_generate_numbers_are_range_checked(seed_generator_bundle, args):
     r = run_cli("generate", "this dress", "--model", seed_generator_bundle, *args)
