@@ -404,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--words", type=bounded_int(MAX_WORDS), default=10, help="words to add (default: 10)")
     p.add_argument("--n", type=bounded_int(MAX_SAMPLES), default=1, help="samples, generated together (default: 1)")
     p.add_argument("--temperature", type=temperature, default=0.0,
-                   help="0: greedy, the same every run (default); above 0 samples")
+                   help="0: greedy, the same every run (default); 1e-6 or more samples")
     p.add_argument("--top-k", type=positive_int, help="sample only from the K most likely words")
     p.add_argument("--top-p", type=probability, help="sample only from the most likely words holding mass P")
     p.add_argument("--seed", type=seed, help="random seed: the same seed gives the same samples")
