@@ -16,12 +16,14 @@ from __future__ import annotations
 import functools
 import json
 import re
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 
 from classifier.config import TrainConfig
 from classifier.errors import UserError
+from classifier.io.fastwords import END, JOIN, SEPARATOR, IdRows, flat_ids
 from classifier.io.morphemes import analyze_many
 from classifier.metrics import sigmoid, softmax
 
@@ -31,6 +33,10 @@ WEIGHTS_FILE = "tfidf.npz"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default: words of 2+ word characters
 ID_PATTERN = r"\S+"  # the tuned blend: n-grams of the word tokenizer's ids, written "12 507"
 MORPHEME_PATTERN = r"\S+"  # the korean analyzer's morphemes, joined by spaces (particles are one syllable)
+DROP = -2  # encode_fast: a token the reference does not see
+ASCII_WORD = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
+# every ASCII byte but \w's and the separator becomes a space
+ASCII_NON_WORD = bytes(b if b in ASCII_WORD or b == 0 else 32 for b in range(128)) + bytes(range(128, 256))
 
 
 class TfidfFeatures:
@@ -65,9 +71,82 @@ class TfidfFeatures:
         return ids
 
     def encode_many(self, texts) -> list[list[int]]:
+        """`encode` of each text. The n-grams of a whole batch are matched at once (`encode_fast`);
+        `encode_many_reference`, one text at a time, is what that is tested against."""
+        texts = texts if isinstance(texts, list) else list(texts)
         if self.analyzer == "korean":
             texts = analyze_many(texts)  # one batch for the analyser
+        found = self.encode_fast(texts)
+        return [self.encode_terms(t) for t in texts] if found is None else found
+
+    def encode_many_reference(self, texts) -> list[list[int]]:
+        if self.analyzer == "korean":
+            texts = analyze_many(texts)
         return [self.encode_terms(t) for t in texts]
+
+    def encode_fast(self, texts: list) -> IdRows | None:
+        """`encode_terms` of every text, the same ids in the same order, or None where it must run
+        instead (a text that is not a str or holds the separator, keys past int64). The texts,
+        lower-cased one by one as there, are joined by " \\x00 " and their tokens found in one pass
+        (`_ascii_tokens` or the regex); each token becomes the id of a word the terms hold (0 for
+        others), and the n-grams are matched as int64 keys (`match_ngrams`)."""
+        words = self.word_keys
+        if words is None or not all(isinstance(t, str) for t in texts):
+            return None
+        word_id, base, keys = words
+        lowered = [t.lower() for t in texts]
+        ascii_texts = np.zeros(len(lowered), bool)
+        if self.token_pattern == TOKEN_PATTERN:
+            ascii_texts = np.fromiter(map(str.isascii, lowered), dtype=bool, count=len(lowered))
+        ids, row = [], []
+        for which, tokens, lookup in ((np.flatnonzero(ascii_texts), self._ascii_tokens, word_id[1]),
+                                      (np.flatnonzero(~ascii_texts), self._token_or_end.findall, word_id[0])):
+            if not len(which):
+                continue
+            joined = JOIN.join([lowered[i] for i in which.tolist()])
+            if joined.count(SEPARATOR) != len(which) - 1:
+                return None
+            found = tokens(joined)
+            part = np.fromiter(map(lookup.get, found, repeat(0)), dtype=np.int64, count=len(found))
+            ends = part == END
+            kept = part >= 0
+            ids.append(part[kept])
+            row.append(which[np.cumsum(ends)[kept]])
+        if not ids:
+            return IdRows(np.zeros(0, np.int64), np.zeros(0, np.int64))
+        rows, feats = match_ngrams(np.concatenate(ids), np.concatenate(row), base, keys)
+        order = np.argsort(rows, kind="stable")  # a text's unigrams, then its bigrams, ..., each in text order
+        return IdRows(feats[order], np.bincount(rows, minlength=len(texts)))
+
+    @staticmethod
+    def _ascii_tokens(joined: str) -> list[bytes]:
+        """TOKEN_PATTERN's tokens of ASCII text, and the separators: an ASCII \\w is [0-9A-Za-z_], so
+        the tokens are the runs of those bytes once every other byte is a space (runs of one byte
+        are looked up as DROP); the separator byte stays a token of its own."""
+        return joined.encode("ascii").translate(ASCII_NON_WORD).split()
+
+    @functools.cached_property
+    def _token_or_end(self) -> re.Pattern:
+        return re.compile(f"{self.token_pattern}|{SEPARATOR}")
+
+    @functools.cached_property
+    def word_keys(self) -> tuple[tuple[dict[str, int], dict[bytes, int]], int, dict] | None:
+        """(({word: id from 1}, the same with ASCII words as bytes) of the words the terms hold, base,
+        `ngram_keys` over those ids), or None when keys would overflow int64 or a word holds the
+        separator. Built in C passes over the terms."""
+        words = " ".join(self.terms).split(" ") if self.terms else []  # a term's words are joined by spaces
+        word_id = {w: i for i, w in enumerate(dict.fromkeys(words), 1)}
+        if SEPARATOR in word_id or (len(word_id) + 1) ** self.ngrams >= 2**62:
+            return None
+        sizes = np.fromiter(map(str.count, self.terms, repeat(" ")), dtype=np.int64, count=len(self.terms)) + 1
+        flat = np.fromiter(map(word_id.__getitem__, words), dtype=np.int64, count=len(words))
+        base = len(word_id) + 1
+        ascii_id = {w.encode("ascii"): i for w, i in word_id.items() if w.isascii()}
+        # one-character runs are no token of TOKEN_PATTERN (2+ characters): dropped, not unknown
+        ascii_id.update({bytes([b]): DROP for b in ASCII_WORD if bytes([b]) not in ascii_id})
+        word_id[SEPARATOR] = END
+        ascii_id[SEPARATOR.encode("ascii")] = END
+        return (word_id, ascii_id), base, ngram_keys(flat, sizes, base)
 
     def encode_ids(self, ids) -> list[int]:
         """Feature ids of a word-id sequence (for ID_PATTERN features)."""
@@ -80,31 +159,13 @@ class TfidfFeatures:
         if base ** self.ngrams >= 2**62:  # keys would overflow int64: the string path, row by row
             found = [self.encode_ids(s) for s in id_lists]
             return np.repeat(np.arange(len(found)), [len(f) for f in found]), np.asarray(sum(found, []), np.int64)
-        lengths = np.fromiter((len(s) for s in id_lists), dtype=np.int64, count=len(id_lists))
-        flat = np.concatenate([np.asarray(s, np.int64) for s in id_lists]) if lengths.sum() else np.zeros(0, np.int64)
-        row = np.repeat(np.arange(len(id_lists)), lengths)
-        rows, feats = [], []
-        for n, (sorted_keys, ids) in keys.items():
-            if len(flat) < n or not len(sorted_keys):
-                continue
-            starts = np.arange(len(flat) - n + 1)
-            inside = row[starts] == row[starts + n - 1]  # an n-gram never spans two sequences
-            key = np.zeros(len(starts), np.int64)
-            for j in range(n):
-                inside &= flat[starts + j] < base  # an id no term holds: no n-gram through it is known
-                key = key * base + flat[starts + j]
-            at = np.minimum(np.searchsorted(sorted_keys, key), len(sorted_keys) - 1)
-            hit = inside & (sorted_keys[at] == key)
-            rows.append(row[starts[hit]])
-            feats.append(ids[at[hit]])
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(rows), np.concatenate(feats)
+        flat, lengths = flat_ids(id_lists)
+        return match_ngrams(flat, np.repeat(np.arange(len(id_lists)), lengths), base, keys)
 
     def id_keys(self) -> tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]]:
-        """(base, {n: (sorted int64 keys, feature ids)}): an n-gram of ids w1..wn is sum(wi * base^(n-i)).
-        Built once per process from the terms, parsed in one C pass (a loop over the ~200,000 terms of
-        the tuned bundle cost a scoring process a tenth of its time)."""
+        """(base, `ngram_keys`) of the terms read as word ids. Built once per process from the terms,
+        parsed in one C pass (a loop over the ~200,000 terms of the tuned bundle cost a scoring
+        process a tenth of its time)."""
         if self._id_keys is None:
             text = "\n".join(self.terms)  # newlines between terms, spaces inside them
             chars = np.frombuffer(text.encode("utf-8"), np.uint8)
@@ -118,20 +179,56 @@ class TfidfFeatures:
                 flat = None
             if flat is None or len(flat) != sizes.sum():
                 raise UserError("the tuned bundle's TF-IDF terms are not word-id n-grams; retrain the bundle")
-            starts = np.cumsum(sizes) - sizes
             base = int(flat.max()) + 1 if len(flat) else 1
-            keys = {}
-            for n in np.unique(sizes).tolist():
-                at = np.flatnonzero(sizes == n)
-                parts = flat[starts[at, None] + np.arange(n)]  # (terms of n words, n)
-                key = parts @ (base ** np.arange(n - 1, -1, -1, dtype=np.int64))
-                order = np.argsort(key)
-                keys[n] = (key[order], at[order])
-            self._id_keys = (base, keys)
+            self._id_keys = (base, ngram_keys(flat, sizes, base))
         return self._id_keys
 
     def __len__(self) -> int:
         return len(self.terms)
+
+
+def ngram_keys(flat: np.ndarray, sizes: np.ndarray, base: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """{n: (sorted int64 keys, feature ids)} of terms given as word ids (`flat`, `sizes` words a term,
+    term i being feature i): an n-gram w1..wn is the key sum(wi * base^(n-i)), every wi below base."""
+    starts = np.cumsum(sizes) - sizes
+    keys = {}
+    for n in np.unique(sizes).tolist():
+        at = np.flatnonzero(sizes == n)
+        parts = flat[starts[at, None] + np.arange(n)]  # (terms of n words, n)
+        key = parts @ (base ** np.arange(n - 1, -1, -1, dtype=np.int64))
+        order = np.argsort(key)
+        keys[n] = (key[order], at[order])
+    return keys
+
+
+def match_ngrams(flat: np.ndarray, row: np.ndarray, base: int, keys: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(row, feature id) of every n-gram of the word ids `flat` (`row`: the text of each) that `keys`
+    holds, n by n, each n's in text order. A word id at or above `base` is in no term."""
+    rows, feats = [], []
+    for n, (sorted_keys, ids) in keys.items():
+        if len(flat) < n or not len(sorted_keys):
+            continue
+        if n == 1:  # a word id's feature straight from a table (ids at or above base: none)
+            table = np.full(base + 1, -1, np.int64)
+            table[sorted_keys] = ids
+            found = table[np.minimum(flat, base)]
+            hit = found >= 0
+            rows.append(row[hit])
+            feats.append(found[hit])
+            continue
+        starts = np.arange(len(flat) - n + 1)
+        inside = row[starts] == row[starts + n - 1]  # an n-gram never spans two texts
+        key = np.zeros(len(starts), np.int64)
+        for j in range(n):
+            inside &= flat[starts + j] < base  # an id no term holds: no n-gram through it is known
+            key = key * base + flat[starts + j]
+        at = np.minimum(np.searchsorted(sorted_keys, key), len(sorted_keys) - 1)
+        hit = inside & (sorted_keys[at] == key)
+        rows.append(row[starts[hit]])
+        feats.append(ids[at[hit]])
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(feats)
 
 
 class TfidfModel:
@@ -151,10 +248,8 @@ class TfidfModel:
 
     def scores_ids(self, id_lists) -> tuple[np.ndarray, np.ndarray | None]:
         """(logits, aux predictions or None) for lists of feature ids."""
-        lengths = [len(ids) for ids in id_lists]
-        rows = np.repeat(np.arange(len(id_lists)), lengths)
-        feats = np.concatenate([np.asarray(ids, np.int64) for ids in id_lists]) if sum(lengths) else rows
-        return self.scores_pairs(rows, feats, len(id_lists))
+        feats, lengths = flat_ids(id_lists)
+        return self.scores_pairs(np.repeat(np.arange(len(id_lists)), lengths), feats, len(id_lists))
 
     def scores_pairs(self, rows: np.ndarray, feats: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(logits, aux predictions or None) of `n` rows from their (row, feature id) occurrences: the
