@@ -16,7 +16,7 @@ from classifier.config import TokenizerConfig, preset
 from classifier.io.fastwords import IdRows, flat_ids
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.stack import tfidf_parts
-from classifier.models.tfidf import TOKEN_PATTERN, TfidfFeatures, fit_tfidf
+from classifier.models.tfidf import TOKEN_PATTERN, KeyTable, TfidfFeatures, fit_tfidf
 from tests.conftest import ROOT
 
 
@@ -98,3 +98,14 @@ def test_tfidf_features_equal_the_reference_on_random_unicode(train, score, ngra
     fast = features.encode_many(batch)
     assert fast == features.encode_many_reference(batch)
     assert isinstance(fast, IdRows) or any("\x00" in t for t in batch)
+
+
+@settings(max_examples=100, deadline=None)
+@given(keys=st.lists(st.integers(0, 2**62), unique=True, max_size=300),
+       others=st.lists(st.integers(0, 2**62), max_size=300))
+def test_key_table_finds_every_key_and_nothing_else(keys, others):
+    table = KeyTable(np.array(keys, np.int64), np.arange(len(keys), dtype=np.int64))
+    query = np.array(keys + others, np.int64)
+    want = [keys.index(k) if k in keys else -1 for k in query.tolist()]
+    assert table.get(query).tolist() == want
+    assert len(table) == len(keys)

@@ -162,7 +162,7 @@ class TfidfFeatures:
         flat, lengths = flat_ids(id_lists)
         return match_ngrams(flat, np.repeat(np.arange(len(id_lists)), lengths), base, keys)
 
-    def id_keys(self) -> tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    def id_keys(self) -> tuple[int, dict[int, KeyTable]]:
         """(base, `ngram_keys`) of the terms read as word ids. Built once per process from the terms,
         parsed in one C pass (a loop over the ~200,000 terms of the tuned bundle cost a scoring
         process a tenth of its time)."""
@@ -187,34 +187,72 @@ class TfidfFeatures:
         return len(self.terms)
 
 
-def ngram_keys(flat: np.ndarray, sizes: np.ndarray, base: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """{n: (sorted int64 keys, feature ids)} of terms given as word ids (`flat`, `sizes` words a term,
-    term i being feature i): an n-gram w1..wn is the key sum(wi * base^(n-i)), every wi below base."""
+class KeyTable:
+    """int64 keys (>= 0) -> int64 values: an open-addressing hash table (linear probing, a quarter
+    full) built and looked up for whole arrays at once. A lookup is a hash, a gather and a compare
+    a probe, about one probe a key, where a binary search over sorted keys costs ~17 dependent reads."""
+
+    EMPTY = -1
+    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * 2^64 / phi
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        bits = max(4, (4 * len(keys)).bit_length())
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.keys = np.full(1 << bits, self.EMPTY, np.int64)
+        self.values = np.zeros(1 << bits, np.int64)
+        home, pending, probe = self.home(keys), np.arange(len(keys)), 0
+        while len(pending):  # round r: every key not yet placed tries its home + r
+            at = (home[pending] + probe) & self.mask
+            free = self.keys[at] == self.EMPTY
+            at_free, first = np.unique(at[free], return_index=True)  # one key a free slot
+            placed = pending[free][first]
+            self.keys[at_free], self.values[at_free] = keys[placed], values[placed]
+            left = np.ones(len(pending), bool)
+            left[np.flatnonzero(free)[first]] = False
+            pending, probe = pending[left], probe + 1
+        self.probes = probe  # the most a lookup needs
+
+    def home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.astype(np.uint64) * self.MULTIPLIER) >> self.shift).astype(np.int64)
+
+    def get(self, query: np.ndarray) -> np.ndarray:
+        """The value of each query key, -1 for a key not in the table."""
+        out = np.full(len(query), -1, np.int64)
+        home, todo = self.home(query), np.arange(len(query))
+        for probe in range(self.probes):
+            at = (home[todo] + probe) & self.mask
+            stored = self.keys[at]
+            hit = stored == query[todo]
+            out[todo[hit]] = self.values[at[hit]]
+            todo = todo[~hit & (stored != self.EMPTY)]  # an empty slot ends the search
+            if not len(todo):
+                break
+        return out
+
+    def __len__(self) -> int:
+        return int((self.keys != self.EMPTY).sum())
+
+
+def ngram_keys(flat: np.ndarray, sizes: np.ndarray, base: int) -> dict[int, KeyTable]:
+    """{n: n-gram key -> feature id} of terms given as word ids (`flat`, `sizes` words a term, term i
+    being feature i): an n-gram w1..wn is the key sum(wi * base^(n-i)), every wi below base."""
     starts = np.cumsum(sizes) - sizes
     keys = {}
     for n in np.unique(sizes).tolist():
         at = np.flatnonzero(sizes == n)
         parts = flat[starts[at, None] + np.arange(n)]  # (terms of n words, n)
-        key = parts @ (base ** np.arange(n - 1, -1, -1, dtype=np.int64))
-        order = np.argsort(key)
-        keys[n] = (key[order], at[order])
+        keys[n] = KeyTable(parts @ (base ** np.arange(n - 1, -1, -1, dtype=np.int64)), at)
     return keys
 
 
-def match_ngrams(flat: np.ndarray, row: np.ndarray, base: int, keys: dict) -> tuple[np.ndarray, np.ndarray]:
+def match_ngrams(flat: np.ndarray, row: np.ndarray, base: int, keys: dict[int, KeyTable]
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """(row, feature id) of every n-gram of the word ids `flat` (`row`: the text of each) that `keys`
     holds, n by n, each n's in text order. A word id at or above `base` is in no term."""
     rows, feats = [], []
-    for n, (sorted_keys, ids) in keys.items():
-        if len(flat) < n or not len(sorted_keys):
-            continue
-        if n == 1:  # a word id's feature straight from a table (ids at or above base: none)
-            table = np.full(base + 1, -1, np.int64)
-            table[sorted_keys] = ids
-            found = table[np.minimum(flat, base)]
-            hit = found >= 0
-            rows.append(row[hit])
-            feats.append(found[hit])
+    for n, table in keys.items():
+        if len(flat) < n or not len(table):
             continue
         starts = np.arange(len(flat) - n + 1)
         inside = row[starts] == row[starts + n - 1]  # an n-gram never spans two texts
@@ -222,10 +260,11 @@ def match_ngrams(flat: np.ndarray, row: np.ndarray, base: int, keys: dict) -> tu
         for j in range(n):
             inside &= flat[starts + j] < base  # an id no term holds: no n-gram through it is known
             key = key * base + flat[starts + j]
-        at = np.minimum(np.searchsorted(sorted_keys, key), len(sorted_keys) - 1)
-        hit = inside & (sorted_keys[at] == key)
+        starts = starts[inside]
+        found = table.get(key[inside])
+        hit = found >= 0
         rows.append(row[starts[hit]])
-        feats.append(ids[at[hit]])
+        feats.append(found[hit])
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(rows), np.concatenate(feats)
@@ -256,7 +295,11 @@ class TfidfModel:
         sparse TF-IDF row of each, sublinear tf times idf, l2-normalised, times the weights. Logits
         are (n,), or (n, k) for a softmax model."""
         size = np.int64(len(self.idf))
-        cell, counts = np.unique(rows.astype(np.int64) * size + feats, return_counts=True)
+        # np.unique's cells and counts, by a stable sort: the occurrences come in row order (or in a
+        # few such runs), which it merges instead of sorting from scratch
+        key = np.sort(rows.astype(np.int64) * size + feats, kind="stable")
+        first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, np.int64)
+        cell, counts = key[first], np.diff(np.append(first, len(key)))
         row, feat = cell // size, cell % size
         x = (1.0 + np.log(counts)) * self.idf[feat]
         norm = np.sqrt(np.bincount(row, x * x, minlength=n))
