@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from classifier.bundle import load
 from classifier.config import TokenizerConfig, preset
-from classifier.io.fastwords import IdRows, flat_ids
+from classifier.io.fastwords import MIN_TEXTS, IdRows, flat_ids
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.stack import tfidf_parts
 from classifier.models.tfidf import TOKEN_PATTERN, KeyTable, TfidfFeatures, fit_tfidf
@@ -56,11 +56,21 @@ def test_tuned_stack_features_from_id_rows_equal_those_from_lists(review_texts):
 
 
 def test_a_text_holding_the_separator_takes_the_reference_path():
-    tok = Tokenizer.fit(["love the dress", "a\x00b love"])
-    texts = ["love the dress", "a\x00b love dress"]
+    tok = Tokenizer.fit(["love the dress"])
+    texts = ["love the dress", "a\x00b love dress"] * MIN_TEXTS
     assert tok.encode_many(texts) == tok.encode_many_reference(texts)
     assert not isinstance(tok.encode_many(texts), IdRows)
+    assert isinstance(tok.encode_many(texts[:1] * MIN_TEXTS), IdRows)
     assert tok.encode_many([]) == []
+    holding = Tokenizer.fit(["a\x00b love"])  # a vocabulary word holds it: never the fast path
+    assert not isinstance(holding.encode_many(["a\x00b love"] * MIN_TEXTS), IdRows)
+    assert holding.encode_many(["a\x00b love"] * MIN_TEXTS) == [[1, 2]] * MIN_TEXTS
+
+
+def test_a_few_texts_take_the_reference_path():
+    tok = Tokenizer.fit(["love the dress"])
+    assert not isinstance(tok.encode_many(["love it"] * (MIN_TEXTS - 1)), IdRows)
+    assert isinstance(tok.encode_many(["love it"] * MIN_TEXTS), IdRows)
 
 
 # text that stresses the rules: the filter characters, spaces and line breaks of every kind, the
@@ -78,9 +88,11 @@ texts = st.lists(st.one_of(
 def test_word_ids_equal_the_reference_on_random_unicode(train, score, num_words, lower):
     tok = Tokenizer.fit(train, TokenizerConfig(num_words=num_words, lower=lower))
     batch = score + train  # words it knows and words it does not
-    fast = tok.encode_many(batch)
-    assert fast == tok.encode_many_reference(batch)
-    assert isinstance(fast, IdRows) or any("\x00" in t for t in batch)  # only the separator declines it
+    flat = tok.fast_words.encode_flat(batch)  # the fast path itself, whatever the batch's size
+    assert flat is not None or any("\x00" in t for t in batch)  # only the separator declines it
+    if flat is not None:
+        assert IdRows(*flat) == tok.encode_many_reference(batch)
+    assert tok.encode_many(batch) == tok.encode_many_reference(batch)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -95,9 +107,11 @@ def test_tfidf_features_equal_the_reference_on_random_unicode(train, score, ngra
     terms = data.draw(st.lists(st.sampled_from(grams), unique=True) if grams else st.just([]))
     features = TfidfFeatures(terms, ngrams)
     batch = score + train
-    fast = features.encode_many(batch)
-    assert fast == features.encode_many_reference(batch)
-    assert isinstance(fast, IdRows) or any("\x00" in t for t in batch)
+    fast = features.encode_fast(batch)
+    assert fast is not None or any("\x00" in t for t in batch)
+    if fast is not None:
+        assert fast == features.encode_many_reference(batch)
+    assert features.encode_many(batch) == features.encode_many_reference(batch)
 
 
 @settings(max_examples=100, deadline=None)

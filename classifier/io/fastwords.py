@@ -25,6 +25,9 @@ import numpy as np
 SEPARATOR = "\x00"  # a control character no review holds (a batch where one does takes the reference path)
 JOIN = f" {SEPARATOR} "
 END = -1  # the separator's id
+# fewer texts go the reference way (the same ids): a batch's dozens of NumPy calls cost more than
+# a few texts one by one (a server's one-review request)
+MIN_TEXTS = 16
 
 
 def utf8(text: str) -> bytes:

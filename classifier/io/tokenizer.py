@@ -31,7 +31,7 @@ import numpy as np
 
 from classifier.config import TokenizerConfig
 from classifier.errors import UserError
-from classifier.io.fastwords import FastWords, IdRows
+from classifier.io.fastwords import MIN_TEXTS, FastWords, IdRows
 from classifier.io.morphemes import ANALYZERS, analyze_many, kiwi_version
 
 FORMAT = "classifier-tokenizer/1"
@@ -79,12 +79,12 @@ class Tokenizer:
         return self.encode_many([text])[0]
 
     def encode_many(self, texts: Iterable[str]) -> list[list[int]]:
-        """The ids of each text. A words tokenizer runs classifier.io.fastwords (the same ids, a whole
-        batch in a few C passes, as an IdRows that keeps its flat arrays); the rest, and a batch the
-        fast path declines, run `encode_many_reference`."""
+        """The ids of each text. A words tokenizer runs a batch of MIN_TEXTS or more through
+        classifier.io.fastwords (the same ids, in a few C passes, as an IdRows that keeps its flat
+        arrays); the rest, and a batch the fast path declines, run `encode_many_reference`."""
         texts = texts if isinstance(texts, list) else list(texts)
-        if self._fast is not None:
-            flat = self._fast.encode_flat(texts)
+        if self.fast_words is not None and len(texts) >= MIN_TEXTS:
+            flat = self.fast_words.encode_flat(texts)
             if flat is not None:
                 return IdRows(*flat)
         return self.encode_many_reference(texts)
@@ -97,7 +97,8 @@ class Tokenizer:
         return [list(filter(None, map(lookup, words))) for words in self.split_many(texts)]
 
     @functools.cached_property
-    def _fast(self) -> FastWords | None:
+    def fast_words(self) -> FastWords | None:
+        """The batch encoder `encode_many` runs (None for the korean analyzer)."""
         if self.config.analyzer != "words":
             return None  # the korean analyzer's morphemes come from kiwipiepy, batch by batch
         return FastWords(self.words, self.config.filters, self.config.lower)

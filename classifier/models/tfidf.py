@@ -23,7 +23,7 @@ import numpy as np
 
 from classifier.config import TrainConfig
 from classifier.errors import UserError
-from classifier.io.fastwords import END, JOIN, SEPARATOR, IdRows, flat_ids
+from classifier.io.fastwords import END, JOIN, MIN_TEXTS, SEPARATOR, IdRows, flat_ids
 from classifier.io.morphemes import analyze_many
 from classifier.metrics import sigmoid, softmax
 
@@ -71,12 +71,12 @@ class TfidfFeatures:
         return ids
 
     def encode_many(self, texts) -> list[list[int]]:
-        """`encode` of each text. The n-grams of a whole batch are matched at once (`encode_fast`);
-        `encode_many_reference`, one text at a time, is what that is tested against."""
+        """`encode` of each text. The n-grams of a batch of MIN_TEXTS or more are matched at once
+        (`encode_fast`); `encode_many_reference`, one text at a time, is what that is tested against."""
         texts = texts if isinstance(texts, list) else list(texts)
         if self.analyzer == "korean":
             texts = analyze_many(texts)  # one batch for the analyser
-        found = self.encode_fast(texts)
+        found = self.encode_fast(texts) if len(texts) >= MIN_TEXTS else None
         return [self.encode_terms(t) for t in texts] if found is None else found
 
     def encode_many_reference(self, texts) -> list[list[int]]:
