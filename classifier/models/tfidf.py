@@ -23,7 +23,7 @@ import numpy as np
 
 from classifier.config import TrainConfig
 from classifier.errors import UserError
-from classifier.io.fastwords import END, JOIN, MIN_TEXTS, SEPARATOR, IdRows, flat_ids
+from classifier.io.fastwords import END, JOIN, MIN_TEXTS, SEPARATOR, IdRows, flat_ids, in_pieces, row_pieces
 from classifier.io.morphemes import analyze_many
 from classifier.metrics import sigmoid, softmax
 
@@ -90,10 +90,13 @@ class TfidfFeatures:
         lower-cased one by one as there, are joined by " \\x00 " and their tokens found in one pass
         (`_ascii_tokens` or the regex); each token becomes the id of a word the terms hold (0 for
         others), and the n-grams are matched as int64 keys (`match_ngrams`)."""
-        words = self.word_keys
-        if words is None or not all(isinstance(t, str) for t in texts):
+        if self.word_keys is None or not all(isinstance(t, str) for t in texts):
             return None
-        word_id, base, keys = words
+        found = in_pieces(self._encode_piece, texts)
+        return None if found is None else IdRows(*found)
+
+    def _encode_piece(self, texts: list) -> tuple[np.ndarray, np.ndarray] | None:
+        word_id, base, keys = self.word_keys
         lowered = [t.lower() for t in texts]
         ascii_texts = np.zeros(len(lowered), bool)
         if self.token_pattern == TOKEN_PATTERN:
@@ -113,10 +116,10 @@ class TfidfFeatures:
             ids.append(part[kept])
             row.append(which[np.cumsum(ends)[kept]])
         if not ids:
-            return IdRows(np.zeros(0, np.int64), np.zeros(0, np.int64))
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         rows, feats = match_ngrams(np.concatenate(ids), np.concatenate(row), base, keys)
         order = np.argsort(rows, kind="stable")  # a text's unigrams, then its bigrams, ..., each in text order
-        return IdRows(feats[order], np.bincount(rows, minlength=len(texts)))
+        return feats[order], np.bincount(rows, minlength=len(texts))
 
     @staticmethod
     def _ascii_tokens(joined: str) -> list[bytes]:
@@ -154,13 +157,24 @@ class TfidfFeatures:
 
     def id_pairs(self, id_lists) -> tuple[np.ndarray, np.ndarray]:
         """(row, feature id) of every known n-gram of each word-id sequence, for ID_PATTERN features:
-        what `encode_ids` gives row by row, with n-grams as int64 keys looked up in sorted arrays."""
+        what `encode_ids` gives row by row, with n-grams as int64 keys looked up in a hash table;
+        CHUNK_TEXTS sequences at a time."""
+        flat, lengths = flat_ids(id_lists)
+        pairs = [self.id_pairs_flat(flat[lo:hi], lengths[a:b]) for a, b, lo, hi in row_pieces(lengths)]
+        if not pairs:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        starts = [a for a, _, _, _ in row_pieces(lengths)]
+        return (np.concatenate([r + a for (r, _), a in zip(pairs, starts, strict=True)]),
+                np.concatenate([f for _, f in pairs]))
+
+    def id_pairs_flat(self, flat: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`id_pairs` of sequences given end to end (`flat`, `lengths` ids a sequence), in one piece."""
         base, keys = self.id_keys()
         if base ** self.ngrams >= 2**62:  # keys would overflow int64: the string path, row by row
-            found = [self.encode_ids(s) for s in id_lists]
-            return np.repeat(np.arange(len(found)), [len(f) for f in found]), np.asarray(sum(found, []), np.int64)
-        flat, lengths = flat_ids(id_lists)
-        return match_ngrams(flat, np.repeat(np.arange(len(id_lists)), lengths), base, keys)
+            found = [self.encode_ids(s.tolist()) for s in np.split(flat, np.cumsum(lengths)[:-1])]
+            return (np.repeat(np.arange(len(lengths)), [len(f) for f in found]).astype(np.int64),
+                    np.asarray(sum(found, []), np.int64))
+        return match_ngrams(flat, np.repeat(np.arange(len(lengths)), lengths), base, keys)
 
     def id_keys(self) -> tuple[int, dict[int, KeyTable]]:
         """(base, `ngram_keys`) of the terms read as word ids. Built once per process from the terms,
@@ -288,7 +302,24 @@ class TfidfModel:
     def scores_ids(self, id_lists) -> tuple[np.ndarray, np.ndarray | None]:
         """(logits, aux predictions or None) for lists of feature ids."""
         feats, lengths = flat_ids(id_lists)
-        return self.scores_pairs(np.repeat(np.arange(len(id_lists)), lengths), feats, len(id_lists))
+        return self._scores_in_pieces(lengths, lambda a, b, lo, hi: self.scores_pairs(
+            np.repeat(np.arange(b - a), lengths[a:b]), feats[lo:hi], b - a))
+
+    def scores_word_ids(self, word_id_lists) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, aux predictions or None) for word-id sequences (the tuned stack's ID_PATTERN features)."""
+        flat, lengths = flat_ids(word_id_lists)
+        return self._scores_in_pieces(lengths, lambda a, b, lo, hi: self.scores_pairs(
+            *self.features.id_pairs_flat(flat[lo:hi], lengths[a:b]), b - a))
+
+    def _scores_in_pieces(self, lengths: np.ndarray, score) -> tuple[np.ndarray, np.ndarray | None]:
+        """`score(first row, end row, first id, end id)` -> (logits, aux) over row_pieces, joined."""
+        parts = [score(*piece) for piece in row_pieces(lengths)]
+        if not parts:
+            return self.scores_pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
+        if len(parts) == 1:
+            return parts[0]
+        aux = None if parts[0][1] is None else np.concatenate([a for _, a in parts])
+        return np.concatenate([z for z, _ in parts]), aux
 
     def scores_pairs(self, rows: np.ndarray, feats: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(logits, aux predictions or None) of `n` rows from their (row, feature id) occurrences: the
