@@ -78,7 +78,8 @@ bench: install data
 .PHONY: bench-text check-ids
 BENCH_TFIDF ?= out/bench-tfidf
 bench-text: install data
-	@$(PY) -c "import fasttext, tokenizers" 2>/dev/null || $(PY) -m pip install --quiet -e '.[bench]'
+	@# the bench extra's packages (pyproject.toml), without reinstalling the package itself
+	@$(PY) -c "import fasttext, tokenizers" 2>/dev/null || $(PY) -m pip install --quiet 'fasttext-numpy2-wheel>=0.9.2' 'tokenizers>=0.20'
 	@test -f $(BENCH_TFIDF)/config.json || $(PY) -m classifier train --preset tfidf --data $(DATA) -o $(BENCH_TFIDF) --quiet
 	$(PY) benchmarks/text_speed.py --model $(MODEL) --tuned saved_models/tuned --tfidf $(BENCH_TFIDF) --data $(DATA) \
 	  --out bench-text.json

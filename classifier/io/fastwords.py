@@ -101,8 +101,9 @@ def row_pieces(lengths: np.ndarray):
 
 
 def flat_ids(id_lists) -> tuple[np.ndarray, np.ndarray]:
-    """(every list's ids end to end as int64, ids per list) of any lists of ids; IdRows give theirs."""
-    if isinstance(id_lists, IdRows):
+    """(every list's ids end to end as int64, ids per list) of any lists of ids; IdRows give theirs
+    (unless rows were added or removed since: read-only is what they are meant to be)."""
+    if isinstance(id_lists, IdRows) and len(id_lists) == len(id_lists.lengths):
         return id_lists.flat, id_lists.lengths
     lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
     flat = np.fromiter(chain.from_iterable(id_lists), dtype=np.int64, count=int(lengths.sum()))
