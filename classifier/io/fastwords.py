@@ -18,6 +18,7 @@ separator, filters outside ASCII, a vocabulary word holding the separator.
 
 from __future__ import annotations
 
+import gc
 from itertools import chain, repeat
 
 import numpy as np
@@ -73,7 +74,15 @@ class IdRows(list):
     def __init__(self, flat: np.ndarray, lengths: np.ndarray):
         values = flat.tolist()
         ends = np.cumsum(lengths).tolist()
-        super().__init__(values[a:b] for a, b in zip([0, *ends][:-1], ends, strict=True))
+        # lists of ints hold no cycles: with the collector on, the burst of new lists set off
+        # collections that scanned every live object (100,000 rows: 1.2 s -> 0.4 s without)
+        was_on = gc.isenabled()
+        gc.disable()
+        try:
+            super().__init__(values[a:b] for a, b in zip([0, *ends][:-1], ends, strict=True))
+        finally:
+            if was_on:
+                gc.enable()
         self.flat, self.lengths = flat, lengths
 
 
