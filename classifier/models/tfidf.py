@@ -202,19 +202,19 @@ class TfidfFeatures:
 
 
 class KeyTable:
-    """int64 keys (>= 0) -> int64 values: an open-addressing hash table (linear probing, a quarter
-    full) built and looked up for whole arrays at once. A lookup is a hash, a gather and a compare
+    """int64 keys (>= 0) -> int values: an open-addressing hash table (linear probing, a quarter to
+    a half full) built and looked up for whole arrays at once. A lookup is a hash, a gather and a compare
     a probe, about one probe a key, where a binary search over sorted keys costs ~17 dependent reads."""
 
     EMPTY = -1
     MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * 2^64 / phi
 
     def __init__(self, keys: np.ndarray, values: np.ndarray):
-        bits = max(4, (4 * len(keys)).bit_length())
+        bits = max(4, (2 * len(keys)).bit_length())
         self.mask = (1 << bits) - 1
         self.shift = np.uint64(64 - bits)
         self.keys = np.full(1 << bits, self.EMPTY, np.int64)
-        self.values = np.zeros(1 << bits, np.int64)
+        self.values = np.zeros(1 << bits, np.int32 if len(keys) < 2**31 else np.int64)
         home, pending, probe = self.home(keys), np.arange(len(keys)), 0
         while len(pending):  # round r: every key not yet placed tries its home + r
             at = (home[pending] + probe) & self.mask
