@@ -124,7 +124,8 @@ def test_train_out_in_an_unwritable_folder_is_refused_before_training(sample_csv
 
 
 def test_train_cli_error_is_one_line(tmp_path):
-    assert_user_error(run_cli("train", "--data", tmp_path / "nope.csv", "--quiet"), "nope.csv", "not found")
+    assert_user_error(run_cli("train", "--data", tmp_path / "nope.csv", "-o", tmp_path / "b", "--quiet"), "nope.csv",
+                      "not found")
 
 
 # -- bad bundles -------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def test_retraining_a_bundle_keeps_the_users_files_beside_it(small_bundle, data_
     (bundle / "notes.txt").write_text("my notes")
     (bundle / "plots").mkdir()
     (bundle / "plots" / "a.png").write_bytes(b"png")
-    train(preset("tfidf", max_rows=600), data_path, bundle, verbose=0)
+    train(preset("tfidf", max_rows=600), data_path, bundle, verbose=0, overwrite=True)
     assert (bundle / "notes.txt").read_text() == "my notes" and (bundle / "plots" / "a.png").read_bytes() == b"png"
     assert load(bundle).kind == "tfidf" and not (bundle / "classifier.keras").exists()  # the old model is gone
 
@@ -100,7 +100,8 @@ def test_retraining_the_classifier_keeps_the_generator(seed_generator_bundle, da
     shutil.copytree(seed_generator_bundle, bundle)
     settings = load(bundle).config
     before = (bundle / "generator.keras").read_bytes()
-    train(preset("reference", epochs=1, max_rows=settings.max_rows, init_seed=7), data_path, bundle, verbose=0)
+    train(preset("reference", epochs=1, max_rows=settings.max_rows, init_seed=7), data_path, bundle, verbose=0,
+          overwrite=True)
     again = load(bundle)
     assert (bundle / "generator.keras").read_bytes() == before
     assert again.generator().num_words == again.tokenizer.config.num_words  # loads: same tokenizer
@@ -155,7 +156,7 @@ def test_na_words_are_reviews_not_missing(small_bundle, tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", "1099511627776"], ["--temperature", "nan"],
-                                  ["--n", "100000"], ["--words", "0"], ["--best-of", "1000"]])
+                                  ["-n", "100000"], ["--words", "0"], ["--best-of", "1000"]])
 def test_generate_numbers_are_range_checked(seed_generator_bundle, args):
     r = run_cli("generate", "this dress", "--model", seed_generator_bundle, *args)
     assert r.returncode == 2 and "Traceback" not in r.stderr and args[0] in r.stderr

@@ -97,7 +97,7 @@ def load(path: str | os.PathLike):
     path = Path(path)
     if not path.is_dir():
         raise UserError(
-            f"{path}: no such model folder; train one with `classifier train --out {path}` or pass --model DIR"
+            f"{path}: no such model folder; train one into it, or pass {{field}} DIR", field="model", file=path
         )
     meta = read_json(path / CONFIG_FILE)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("config"), dict):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import logging
 import os
 import sys
 import time
@@ -41,6 +42,8 @@ from classifier.io.dataset import missing_column_error
 from classifier.io.files import atomic_output, check_output, same_file
 from classifier.io.inputs import LOCAL_COMPRESSIONS, input_format, is_local_input, separator
 from classifier.io.records import Record, check_sep, open_source, read_records
+
+log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 8192  # records read, scored and written at a time: the test split in one engine call
 
@@ -442,7 +445,7 @@ def score_files(inputs: Iterable[str | os.PathLike], out: str | None = None, *,
         summary = score_csv(f, d, model=bundle, overwrite=overwrite, progress=progress, **options)
         summaries.append(summary)
         if not quiet:
-            print(summary.line(), file=sys.stderr)
+            log.info(summary.line())
     if summary_json:
         write_summary_json(summary_json, summaries, overwrite)
     return summaries

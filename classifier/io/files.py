@@ -82,6 +82,17 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
+def refuse_existing(path: Path, overwrite: bool) -> None:
+    """Nothing the user owns is replaced without `overwrite` (an empty folder is taken): say so now,
+    before minutes of work."""
+    if overwrite or not (path.exists() or path.is_symlink()):
+        return
+    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+        return
+    raise UserError(f"{path} already exists; pass {{field}} to replace it, or choose another folder",
+                    field="overwrite", file=path)
+
+
 def check_output(path: Path, overwrite: bool, flag: str = "-o") -> None:
     """Say now, before the work, why `path` cannot take an output: a folder, a file that exists
     (without `overwrite`), a missing or unwritable folder. A device or fifo is fine: it is written

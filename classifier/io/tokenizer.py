@@ -20,8 +20,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -31,6 +31,8 @@ import numpy as np
 from classifier.config import TokenizerConfig
 from classifier.errors import UserError
 from classifier.io.morphemes import ANALYZERS, analyze_many, kiwi_version
+
+log = logging.getLogger(__name__)
 
 FORMAT = "classifier-tokenizer/1"
 
@@ -154,5 +156,5 @@ def check_kiwi_version(path: Path, saved: str | None) -> None:
         raise UserError(f"{path} uses the korean analyzer, which needs kiwipiepy; install it with "
                         f"`pip install 'classifier[korean]'`")
     if saved != installed:
-        print(f"classifier: warning: {path} was fitted with kiwipiepy {saved}, this is {installed}; some texts "
-              f"may be split differently (retrain to be sure)", file=sys.stderr)
+        log.warning(f"classifier: warning: {path} was fitted with kiwipiepy {saved}, this is {installed}; some "
+                    f"texts may be split differently (retrain to be sure)")

@@ -46,6 +46,11 @@ def error(status: int, message: str, headers: dict | None = None) -> JSONRespons
     return AsciiJSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def json_field(field: str) -> str:
+    """A library field as the request body spells it: the JSON field, quoted."""
+    return f'"{field}"'
+
+
 def validation_message(e: RequestValidationError) -> str:
     """The first problem on one line: where it is and what is wrong."""
     problems = e.errors()
@@ -80,7 +85,8 @@ def add_error_handlers(app: FastAPI) -> None:
 
     async def known(request: Request, e: Exception):
         status = next(STATUS[kind] for kind in type(e).__mro__ if kind in STATUS)
-        return error(status, " ".join(str(e).split()))
+        text = e.worded(json_field) if isinstance(e, UserError) else str(e)
+        return error(status, " ".join(text.split()))
 
     for kind in STATUS:
         app.add_exception_handler(kind, known)

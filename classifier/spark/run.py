@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,6 +19,8 @@ from classifier.spark.scoring import StatusCounts, score_dataframe
 from classifier.spark.session import check_master, is_local, require_java, require_pyspark, spark_errors, start_session
 from classifier.spark.shipping import ship_package
 from classifier.spark.writing import FORMATS, check_outdir, count_part_files, remove_outdir, write
+
+logger = logging.getLogger(__name__)
 
 REPARTITION_BYTES = 16 << 20  # smaller inputs score in seconds: not worth a shuffle, and keep their row order
 
@@ -112,7 +114,7 @@ def score_on_spark(inputs: list[str], out: str, *, master: str, model: str | os.
         raise
     except Exception:
         keep_log = True
-        print(f"classifier: Spark's log: {log}", file=sys.stderr)  # beside the traceback of our fault
+        logger.error(f"classifier: Spark's log: {log}")  # beside the traceback of our fault
         raise
     finally:
         if failed and made_outdir:
