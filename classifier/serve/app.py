@@ -59,9 +59,9 @@ def validation_message(e: RequestValidationError) -> str:
     if kind == "json_invalid":
         message = f"malformed JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
     elif place == "body" and not where and kind == "missing":
-        message = "the request has no body; send a JSON object (the README's Serving section has examples)"
+        message = "the request has no body; send a JSON object (docs/serving.md has examples)"
     elif place == "body" and not where and kind in NOT_AN_OBJECT:
-        message = "the body must be a JSON object, not a list or a single value (the README has examples)"
+        message = "the body must be a JSON object, not a list or a single value (docs/serving.md has examples)"
     else:
         field = where if place == "body" else f"{place} parameter {where}"
         message = f"{field}: {first['msg']}" if field else first["msg"]
@@ -80,7 +80,7 @@ def add_error_handlers(app: FastAPI) -> None:
         if e.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
         elif e.status_code == 404 and detail == "Not Found":
-            detail = f"no such endpoint: {request.url.path} (the README's Serving section lists them)"
+            detail = f"no such endpoint: {request.url.path} (docs/serving.md lists them)"
         return error(e.status_code, detail, e.headers)
 
     async def known(request: Request, e: Exception):

@@ -155,7 +155,7 @@ def generate(model: str | Path | Bundle, prompt: str, words: int = 10, n: int = 
     With `sentiment` and `best_of` K > 1, K candidates are sampled for each sample (all in the
     same batch) and the one the bundle's classifier puts furthest on the requested side is kept.
     `best_of` None: SENTIMENT_BEST_OF when sampling for a sentiment (the start token alone steers
-    weakly, see the README), else 1."""
+    weakly, see docs/generator.md), else 1."""
     if best_of is None:
         best_of = SENTIMENT_BEST_OF if sentiment is not None and temperature > 0 else 1
     bundle = model if isinstance(model, Bundle) else load(model)
