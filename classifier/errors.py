@@ -10,15 +10,18 @@ flag and the server into a JSON field name, so neither vocabulary leaks into the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+
+SLOT = re.compile(r"\{=([a-z][a-z_]*)\}")
 
 
 class UserError(ValueError):
     """Bad input or a bad bundle: say what is wrong and what to do, no traceback.
 
-    `message` may hold `{field}`, filled with the field's name in the reader's vocabulary. The
-    other fields say where the problem is: the value given, the `allowed` range or choices, the
-    `file`, `row` and `column`."""
+    `message` may hold `{field}`, filled with the field's name in the reader's vocabulary, and
+    `{=NAME}` (`slot(NAME)`) for other fields it names. The other fields say where the problem is:
+    the value given, the `allowed` range or choices, the `file`, `row` and `column`."""
 
     def __init__(self, message: str, *, field: str | None = None, value=None, allowed=None,
                  file=None, row: int | None = None, column: str | None = None):
@@ -27,7 +30,12 @@ class UserError(ValueError):
         super().__init__(self.worded())
 
     def worded(self, name: Callable[[str], str] | None = None) -> str:
-        """The message with `{field}` named by `name(field)` (default: the field as it is)."""
-        if self.field is None or "{field}" not in self.template:
-            return self.template
-        return self.template.replace("{field}", (name or str)(self.field))
+        """The message with its fields named by `name(field)` (default: each field as it is)."""
+        name = name or str
+        text = self.template if self.field is None else self.template.replace("{field}", name(self.field))
+        return SLOT.sub(lambda m: name(m.group(1)), text)
+
+
+def slot(field: str) -> str:
+    """Where a message names `field`, worded by each front end in its own vocabulary."""
+    return "{=" + field + "}"

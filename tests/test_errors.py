@@ -72,7 +72,7 @@ def test_utf16_with_a_bom_is_read(tmp_path):
 
 def test_missing_text_column_lists_columns(tmp_path):
     path = write(tmp_path, "d.csv", "review_text,Recommended IND\n" + labelled_rows(20))
-    refused(tmp_path, path, "no text column 'Review Text'", "'review_text'", "--text-column")
+    refused(tmp_path, path, "no text column 'Review Text'", "'review_text'", "pass text_column NAME")
 
 
 def test_missing_label_column(tmp_path):

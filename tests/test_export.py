@@ -303,7 +303,7 @@ def test_savedmodel_export_refuses_a_vocabulary_that_would_notice(tmp_path, monk
     import classifier.export.lowercase as lowercase
 
     monkeypatch.setattr(lowercase, "vocabulary_mismatches", lambda tokenizer: ["\u2c2f"])
-    with pytest.raises(UserError, match="lower-cases differently.*U\\+2C2F.*--format onnx"):
+    with pytest.raises(UserError, match="lower-cases differently.*U\\+2C2F.*export to onnx"):
         export_bundle(DEFAULT, "savedmodel", tmp_path / "1")
     assert list(tmp_path.iterdir()) == []
 

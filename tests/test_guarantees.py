@@ -37,7 +37,7 @@ def test_summary_json_never_replaces_an_input_or_the_output(small_bundle, src, t
 def test_summary_json_follows_the_overwrite_rule(small_bundle, src, tmp_path):
     summary = tmp_path / "summary.json"
     summary.write_text("mine")
-    with pytest.raises(UserError, match="already exists; pass --overwrite"):
+    with pytest.raises(UserError, match="already exists; pass overwrite"):
         score_files([src], tmp_path / "out.csv", model=small_bundle, summary_json=summary, quiet=True)
     assert summary.read_text() == "mine" and not (tmp_path / "out.csv").exists()
     score_files([src], tmp_path / "out.csv", model=small_bundle, summary_json=summary, quiet=True, overwrite=True)

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 
 from classifier.config import TrainConfig
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.files import file_sha256, write_json
 from classifier.io.staging import check_can_write, link_or_copy, staging, swap_in
 from classifier.io.tokenizer import Tokenizer
@@ -67,7 +67,7 @@ def read_json(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(
-            f"{path.parent} is not a model bundle: {path.name} is missing; train one with `classifier train --out DIR`"
+            f"{path.parent} is not a model bundle: {path.name} is missing; train a bundle into a new folder"
         ) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not valid JSON ({e}); retrain the bundle") from None
@@ -136,9 +136,9 @@ def check_bundle_destination(out: Path) -> None:
     now, not after minutes of training, when its parent cannot be written."""
     if out.exists() or out.is_symlink():
         if not out.is_dir() or (any(out.iterdir()) and not is_bundle(out)):
-            raise UserError(f"{out} exists and is not a model bundle; choose a new or empty folder for --out "
+            raise UserError(f"{out} exists and is not a model bundle; choose a new or empty folder for {slot('out')} "
                             f"(only a bundle is replaced)")
-    check_can_write(out, "--out")
+    check_can_write(out, "out")
 
 
 def write_bundle(out: Path, write_files, keep_from_old: tuple[str, ...] = ()) -> None:
@@ -146,7 +146,7 @@ def write_bundle(out: Path, write_files, keep_from_old: tuple[str, ...] = ()) ->
     bundle's own files; the files of an old bundle at `out` that the bundle does not own (the
     user's notes, plots, ...) and those named in `keep_from_old` are carried over as they are."""
     check_bundle_destination(out)
-    with staging(out, "the bundle", "--out") as stage:
+    with staging(out, "the bundle", "out") as stage:
         written = set(write_files(stage)) | {p.name for p in stage.iterdir()}
         if out.is_dir():
             owned = owned_files()

@@ -37,7 +37,7 @@ from classifier.classify.predict import (
     predict_classes,
     refuse_threshold,
 )
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.dataset import missing_column_error
 from classifier.io.files import atomic_output, check_output, same_file
 from classifier.io.inputs import LOCAL_COMPRESSIONS, input_format, is_local_input, separator
@@ -118,7 +118,7 @@ def summary_total(summaries: list[Summary]) -> dict:
 
 
 def write_summary_json(path: str | os.PathLike, summaries: list[Summary], overwrite: bool) -> None:
-    with atomic_output(path, overwrite, "--summary-json") as f:
+    with atomic_output(path, overwrite, "summary_json") as f:
         f.write(json.dumps({"files": [s.to_dict() for s in summaries], "total": summary_total(summaries)},
                            indent=2, ensure_ascii=False).encode("utf-8") + b"\n")
 
@@ -179,15 +179,15 @@ def open_output(destination: str, overwrite: bool) -> Iterator:
             yield z
 
 
-def check_destination(dest: Path, overwrite: bool, sources: list[str], flag: str = "-o") -> None:
+def check_destination(dest: Path, overwrite: bool, sources: list[str], field: str = "out") -> None:
     """check_output, and never an input of the same run as its output (even with --overwrite)."""
     for source in sources:
         if source != "-" and same_file(source, dest):
-            raise UserError(f"{dest} is an input of this run; choose another {flag} (inputs are never replaced)")
+            raise UserError(f"{dest} is an input of this run; choose another {slot(field)} (inputs are never replaced)")
     if dest.is_dir():
-        raise UserError(f"{dest} is a folder; give {flag} a file name" +
-                        (" (a folder is for several inputs)" if flag == "-o" else ""))
-    check_output(dest, overwrite, flag)
+        raise UserError(f"{dest} is a folder; give {slot(field)} a file name" +
+                        (" (a folder is for several inputs)" if field == "out" else ""))
+    check_output(dest, overwrite, field)
 
 
 def first_bad_cell(chunk: list[Record], header: list[str]) -> tuple[int, str]:
@@ -247,9 +247,10 @@ def score_csv(
         header = next(records)
         columns = header.cells
         if column not in columns:
-            err = missing_column_error(name, column, "text", columns, "--text-column")
+            err = missing_column_error(name, column, "text", columns, "text_column")
             if len(columns) == 1 and any(c in columns[0] for c in ",;\t|"):
-                raise UserError(f"{err}; or the separator is not {use_sep!r}: pass --sep") from None
+                raise UserError(err.template + f"; or the separator is not {use_sep!r}: pass {{=sep}}", field=err.field,
+                                value=column, file=name, column=column) from None
             raise err
         if columns.count(column) > 1:
             raise UserError(f"{name}: the header names {column!r} {columns.count(column)} times; rename the copies")
@@ -275,7 +276,8 @@ def score_csv(
                     if len(rec.cells) != ncols and not (ncols == 1 and not rec.cells):
                         raise UserError(
                             f"{name}: line {rec.line}: {len(rec.cells)} fields where the header has {ncols}; "
-                            f"quote fields that contain {use_sep!r}, or pass --sep if the file uses another separator"
+                            f"quote fields that contain {use_sep!r}, "
+                            f"or pass {slot('sep')} if the file uses another separator"
                         )
                     chunk.append(rec)
                     if len(chunk) >= CHUNK_ROWS:
@@ -352,14 +354,15 @@ def write_chunk(out, chunk: list[Record], lines: list[str], columns: list[str], 
         line, column = first_bad_cell(chunk, columns)
         raise UserError(
             f"{name}: line {line}, column {column!r}: bytes that are not valid text in this encoding; "
-            f"pass --encoding (e.g. --encoding cp1252 or latin-1)"
+            f"pass {slot('encoding')} (e.g. {slot('encoding')} cp1252 or latin-1)"
         ) from None
     try:
         out.write(prefix + data)
     except BrokenPipeError:
         raise
     except OSError as e:
-        raise UserError(f"cannot write the output of {name} ({e.strerror}); free space or choose another -o") from None
+        raise UserError(f"cannot write the output of {name} ({e.strerror}); "
+                        f"free space or choose another {slot('out')}") from None
 
 
 # -- several inputs ------------------------------------------------------------------
@@ -380,7 +383,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
         elif not path.exists():
             raise UserError(f"{path}: file not found; check the path")
         elif (fmt := input_format(item)) is not None and fmt.compression not in LOCAL_COMPRESSIONS:
-            raise UserError(f"{path}: {fmt.compression} files are read with --spark only; "
+            raise UserError(f"{path}: {fmt.compression} files are read with {slot('spark')} only; "
                             f"decompress it to score it here")
         else:
             files.append(item)
@@ -406,7 +409,8 @@ def plan_outputs(files: list[str], out: str | None, several: bool) -> list[str]:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UserError(f"{folder}: cannot create the output folder ({e.strerror}); choose another -o") from None
+            raise UserError(f"{folder}: cannot create the output folder ({e.strerror}); "
+                            f"choose another {slot('out')}") from None
         dests = [str(folder / Path(default_destination("stdin.csv" if f == "-" else f)).name) for f in files]
     else:
         dests = [default_destination(f) for f in files]
@@ -436,8 +440,8 @@ def score_files(inputs: Iterable[str | os.PathLike], out: str | None = None, *,
     if summary_json:
         summary_json = Path(summary_json)
         if any(d != "-" and (Path(d) == summary_json or same_file(d, summary_json)) for d in dests):
-            raise UserError(f"--summary-json {summary_json} is also the scored output; give it another name")
-        check_destination(summary_json, overwrite, files, "--summary-json")
+            raise UserError(f"{slot('summary_json')} {summary_json} is also the scored output; give it another name")
+        check_destination(summary_json, overwrite, files, "summary_json")
     bundle = model if isinstance(model, Bundle) else load(model)
     progress = not quiet and sys.stderr.isatty()
     summaries = []

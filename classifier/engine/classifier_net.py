@@ -34,7 +34,7 @@ from threadpoolctl import ThreadpoolController
 
 from classifier.classify.metrics import sigmoid, softmax
 from classifier.engine.cell import fold_gates, step
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
 
 # rows per chunk: each step's gate block (rows x 4u floats) stays near the CPU cache
@@ -252,9 +252,9 @@ def check_architecture(layers: list[tuple[str, dict]], maxlen: int | None) -> di
         shape = " -> ".join(map(str, kinds)) or "a model without layers"
         raise UserError(f"the NumPy engine runs Embedding -> (Bidirectional) LSTM -> Dense(1, sigmoid) or "
                         f"Dense(k, softmax) models, not "
-                        f"{shape}{' with ' + ', '.join(problems) if problems else ''}; use --engine keras")
+                        f"{shape}{' with ' + ', '.join(problems) if problems else ''}; use {slot('engine')} keras")
     if maxlen is None:
-        raise UserError("the NumPy engine needs a model over fixed-length padded ids; use --engine keras")
+        raise UserError("the NumPy engine needs a model over fixed-length padded ids; use {=engine} keras")
     return kept[0][1]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from classifier.bundle import Bundle, load
 from classifier.classify.predict import STATUSES, check_threshold
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.dataset import missing_column_error
 from classifier.io.files import check_output, write_json
 from classifier.spark.reading import check_local_paths, expand_inputs, read_inputs
@@ -65,16 +65,16 @@ def score_on_spark(inputs: list[str], out: str, *, master: str, model: str | os.
     require_pyspark()
     check_master(master)
     if "-" in inputs:
-        raise UserError("--spark reads files, not stdin (-); save the input to a file first")
+        raise UserError("{=spark} reads files, not stdin (-); save the input to a file first")
     if engine == "keras":
-        raise UserError("--spark runs the NumPy engine only (no TensorFlow on executors); drop --engine keras")
+        raise UserError("{=spark} runs the NumPy engine only (no TensorFlow on executors); drop {=engine} keras")
     if output_format not in FORMATS:
-        raise UserError(f"unknown --format {output_format!r}; choose one of: {', '.join(FORMATS)}")
+        raise UserError(f"unknown {slot('spark_format')} {output_format!r}; choose one of: {', '.join(FORMATS)}")
     if not out:
-        raise UserError("--spark writes a folder of part files: give it with -o OUTDIR")
+        raise UserError("{=spark} writes a folder of part files: give it with -o OUTDIR")
     check_local_paths(inputs, out, overwrite)
     if summary_json:
-        check_output(Path(summary_json), overwrite, "--summary-json")
+        check_output(Path(summary_json), overwrite, "summary_json")
     bundle = model if isinstance(model, Bundle) else load(model)
     threshold = check_threshold(bundle.threshold if threshold is None else threshold)
     require_java()
@@ -92,7 +92,7 @@ def score_on_spark(inputs: list[str], out: str, *, master: str, model: str | os.
             df = read_inputs(spark, files, sep, encoding)
             column = text_column or bundle.config.text_column
             if column not in df.columns:  # said as local scoring says it, naming the inputs and the flag
-                raise missing_column_error(", ".join(inputs), column, "text", df.columns, "--text-column")
+                raise missing_column_error(", ".join(inputs), column, "text", df.columns, "text_column")
             cores = spark.sparkContext.defaultParallelism
             if partitions:
                 df = df.repartition(partitions)

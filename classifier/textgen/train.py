@@ -19,7 +19,7 @@ import numpy as np
 from classifier.bundle import GENERATOR_HISTORY, GENERATOR_KERAS, GENERATOR_NGRAM, load, update_bundle, update_meta
 from classifier.config import AGREEMENT_SAMPLES, GeneratorConfig
 from classifier.engine.generator import SENTIMENTS, Net
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.files import file_sha256, refuse_existing
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.keras_lstm import history_rows, quiet_tensorflow, save_keras, seeded
@@ -241,10 +241,10 @@ def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1
     bundle = load(model_dir)  # refuses a tokenizer.json that is not the bundle's
     if bundle.config.model == "tfidf":
         raise UserError(f"{model_dir} is a tfidf bundle; the generator needs a word-tokenizer bundle "
-                        f"(train one with --preset reference or tuned)")
+                        f"(train one with {slot('preset')} reference or tuned)")
     if bundle.multiclass and cfg.sentiment_token:
         raise UserError(f"{model_dir} is a multi-class bundle ({bundle.config.label_column!r}): the {cfg.preset} "
-                        f"generator's sentiment token needs a 0/1 bundle; use --preset reference")
+                        f"generator's sentiment token needs a 0/1 bundle; use {slot('preset')} reference")
     refuse_existing(Path(model_dir if out is None else out), overwrite)  # before minutes of training
     if out is not None and Path(out).resolve() != Path(model_dir).resolve():
         bundle = load(bundle.save(out))
@@ -253,7 +253,7 @@ def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1
     train_texts, labels, test_texts = split_texts(data, bundle.config, cfg.text_column, cfg.max_texts)
     if cfg.sentiment_token and labels is None:
         raise UserError(f"{data} has no label column {bundle.config.label_column!r}: the sentiment token needs it; "
-                        f"use --preset reference or a labelled file")
+                        f"use {slot('preset')} reference or a labelled file")
     start = time.perf_counter()
     model, history = fit(cfg, bundle.tokenizer, train_texts, labels, verbose)
     ngram, weight = None, 0.0
