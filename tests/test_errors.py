@@ -77,7 +77,7 @@ def test_missing_text_column_lists_columns(tmp_path):
 
 def test_missing_label_column(tmp_path):
     path = write(tmp_path, "d.csv", "text,label\n" + labelled_rows(20))
-    refused(tmp_path, path, "no label column 'Recommended IND'", "'label'", "--label-column", text_column="text")
+    refused(tmp_path, path, "no label column 'Recommended IND'", "'label'", "pass label_column NAME", text_column="text")
 
 
 def test_more_than_1000_classes(tmp_path):
@@ -99,7 +99,7 @@ def test_too_few_rows(tmp_path):
 
 def test_seed_out_of_range(tmp_path, sample_csv):
     for bad in (-1, 2**40):
-        refused(tmp_path, sample_csv, "--seed", seed=bad)
+        refused(tmp_path, sample_csv, "seed must be 0 to 4294967295", seed=bad)  # the field: cli.py says --seed
 
 
 def test_tfidf_on_texts_without_features(tmp_path):
