@@ -77,7 +77,8 @@ def test_missing_text_column_lists_columns(tmp_path):
 
 def test_missing_label_column(tmp_path):
     path = write(tmp_path, "d.csv", "text,label\n" + labelled_rows(20))
-    refused(tmp_path, path, "no label column 'Recommended IND'", "'label'", "pass label_column NAME", text_column="text")
+    refused(tmp_path, path, "no label column 'Recommended IND'", "'label'", "pass label_column NAME",
+            text_column="text")
 
 
 def test_more_than_1000_classes(tmp_path):

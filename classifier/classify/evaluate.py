@@ -58,8 +58,8 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
                        column_flags=False)
     trained_on = recorded.get("sha256") and file_sha256(data) == recorded["sha256"]
     if all_rows and trained_on:
-        log.warning(f"classifier: warning: {data} is the file the model was trained on; all_rows counts its "
-                    f"training rows too")
+        log.warning(f"classifier: warning: {data} is the file the model was trained on; evaluating all its rows "
+                    f"counts its training rows too")
     elif recorded.get("sha256") and not trained_on and not all_rows:
         log.warning(f"classifier: warning: {data} is not the file the model was trained on "
                     f"(sha256 differs); the test split may overlap its training rows")
