@@ -30,6 +30,7 @@ from classifier.config import (
 )
 from classifier.errors import UserError
 from classifier.io.morphemes import ANALYZERS
+from classifier.io.streams import Stdout, drop_stdout, finish_stdout
 from classifier.limits import LIMITS
 
 DESCRIPTION = ("Tell whether reviews recommend a product (or which of your classes they belong to) with a "
@@ -114,6 +115,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def count(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def bounded_int(high: int):
     def parse(text: str) -> int:
         value = _number(text, int)
@@ -145,7 +153,8 @@ def cmd_train(args) -> None:
         label_column=args.label_column, batch_size=args.batch_size, seed=args.seed, init_seed=args.init_seed,
         fit_engine=args.fit_engine, bucketing=args.bucketing, min_count=args.min_count, analyzer=args.analyzer,
     )
-    metrics = train(cfg, args.data, args.out, verbose=0 if args.quiet else 1, overwrite=args.overwrite)
+    metrics = train(cfg, args.data, args.out, verbose=0 if args.quiet else 1, sep=args.sep,
+                    overwrite=args.overwrite)
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
     print(f"test [loss, acc]: [{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]")
 
@@ -153,7 +162,8 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from classifier.classify.evaluate import evaluate, format_result
 
-    loss, acc = evaluate(args.model, args.data, report=args.report, overwrite=args.overwrite, all_rows=args.all_rows)
+    loss, acc = evaluate(args.model, args.data, report=args.report, overwrite=args.overwrite, all_rows=args.all_rows,
+                         sep=args.sep)
     if args.json:
         print(json.dumps({"model": args.model, "data": args.data, "all_rows": args.all_rows, "test_loss": loss,
                           "test_accuracy": acc, "report": args.report and f"{args.report}/report.html"}))
@@ -188,6 +198,8 @@ def cmd_compare(args) -> None:
 
 
 def cmd_score(args) -> None:
+    if args.explain and args.spark:
+        raise UserError("--explain scores locally; leave out --spark MASTER to add the top_words column")
     if args.spark:
         from classifier.spark import score_on_spark
 
@@ -207,19 +219,51 @@ def cmd_score(args) -> None:
     score_files(
         args.inputs, args.out, model=args.model, overwrite=args.overwrite, quiet=args.quiet,
         summary_json=args.summary_json, text_column=args.text_column, threshold=args.threshold,
-        encoding=args.encoding, sep=args.sep, engine=args.engine,
+        encoding=args.encoding, sep=args.sep, engine=args.engine, explain=args.explain,
     )
 
 
 def cmd_predict(args) -> None:
     from classifier.bundle import load
     from classifier.classify.predict import predict_lines
+    from classifier.io.records import open_source, review_lines
 
     bundle = load(args.model)
-    texts = args.texts if args.texts and args.texts != ["-"] else sys.stdin
-    # typed at a terminal: answer each line at once rather than every 512
-    every = 1 if texts is sys.stdin and sys.stdin.isatty() else 512
-    predict_lines(bundle, texts, sys.stdout, threshold=args.threshold, engine=args.engine, flush_every=every)
+    if args.texts and args.texts != ["-"]:
+        predict_lines(bundle, args.texts, Stdout(), threshold=args.threshold, engine=args.engine)
+        return
+    with open_source("-") as src:  # stdin read as `score` reads it: a BOM dropped, any line end
+        # typed at a terminal: answer each line at once rather than every 512
+        every = 1 if sys.stdin.isatty() else 512
+        predict_lines(bundle, review_lines(src.text), Stdout(), threshold=args.threshold, engine=args.engine,
+                      flush_every=every)
+
+
+def cmd_explain(args) -> None:
+    import json
+
+    from classifier.bundle import load
+    from classifier.classify.explain import explain, format_html, format_text
+
+    bundle = load(args.model)
+    texts = args.texts if args.texts and args.texts != ["-"] else (line.rstrip("\r\n") for line in sys.stdin)
+    if args.format == "html":  # one page: every review first
+        sys.stdout.write(format_html(explain(bundle, list(texts), top=args.top)))
+        return
+    batch = []
+
+    def flush():
+        for e in explain(bundle, batch, top=args.top):
+            print(json.dumps(e.to_dict(), ensure_ascii=False) if args.format == "jsonl" else format_text(e))
+        sys.stdout.flush()
+        batch.clear()
+
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= 256:
+            flush()
+    if batch:
+        flush()
 
 
 def cmd_train_generator(args) -> None:
@@ -262,7 +306,7 @@ def cmd_generate(args) -> None:
     samples = generate(args.model, args.prompt, words=args.words, n=args.n, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, seed=args.seed, sentiment=args.sentiment,
                        score=args.json, best_of=args.best_of)
-    print(format_samples(samples, "jsonl" if args.json else "text"))
+    Stdout().write(format_samples(samples, "jsonl" if args.json else "text") + "\n")
 
 
 def cmd_export(args) -> None:
@@ -279,8 +323,13 @@ def cmd_serve(args) -> None:
     from classifier.serve.server import serve
 
     logging.getLogger("classifier").removeHandler(NOTICES)  # the server logs in its own format
+    key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
+    if key is not None and not key.strip():  # `--api-key "$KEY"` with KEY unset would serve everyone
+        named = "--api-key" if args.api_key is not None else f"the {API_KEY_ENV} environment variable"
+        raise UserError(f"{named} is empty; give a key, or unset {API_KEY_ENV} and drop --api-key to serve "
+                        f"without one")
     settings = ServeSettings(parse_models(args.model), max_items=args.max_texts_per_request,
-                             max_bytes=args.max_bytes, api_key=args.api_key or os.environ.get(API_KEY_ENV) or None)
+                             max_bytes=args.max_bytes, api_key=key)
     serve(settings, host=args.host, port=args.port, workers=args.workers, access_log=args.access_log)
 
 
@@ -340,6 +389,10 @@ def min_count_flag(p) -> None:
                         "the test split holds, counted wrong)")
 
 
+def sep_flag(p) -> None:
+    p.add_argument("--sep", help="field separator of --data, e.g. ';' or tab (default: tab for .tsv, else comma)")
+
+
 def fit_flags(p) -> None:
     p.add_argument("--data", default=str(DEFAULT_DATA), metavar="CSV",
                    help="labelled review CSV (default: %(default)s)")
@@ -388,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="padskip: same model and gradients, padding run once per batch (default); keras: model.fit")
     p.add_argument("--no-bucketing", dest="bucketing", action="store_const", const=False,
                    help="padskip: keep fit()'s own shuffled batches instead of grouping rows by length")
+    sep_flag(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="print [loss, acc] on the bundle's test split",
@@ -396,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-rows", action="store_true",
                    help="evaluate every row of --data (a separate test file) instead of rebuilding the test split")
     json_flag(p, "print the figures as one JSON object instead of the [loss, acc] line")
+    sep_flag(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", help="print a bundle's kind, classes, preset, metrics, versions and file hashes",
@@ -427,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="input encoding when not UTF-8, e.g. cp1252 (output is always UTF-8)")
     p.add_argument("--sep", help="field separator (default: tab for .tsv, else comma)")
     p.add_argument("--summary-json", metavar="FILE", help="also write the counts as JSON")
+    p.add_argument("--explain", type=positive_int, metavar="K",
+                   help="add a top_words column: the K words that moved each call most, with their signs "
+                        "(word:+1.234, positive towards the call; `classifier explain` has every word)")
     p.add_argument("--spark", metavar="MASTER",
                    help="score on Apache Spark (local[N], spark://HOST:PORT, yarn, ...): INPUTs are CSV, TSV or "
                         "Parquet files, folders, globs or URIs, -o a folder of part files (docs/spark.md)")
@@ -442,6 +500,15 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[scoring])
     p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to score (none or -: one review per stdin line)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="show which words made each call: every word's contribution, the "
+                                       "strongest marked (arguments or stdin lines)", parents=[parent(model_flag)])
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to explain (none or -: one review per stdin line)")
+    p.add_argument("--top", type=count, default=5, metavar="K", help="words to show each way (default: %(default)s)")
+    p.add_argument("--format", choices=["text", "jsonl", "html"], default="text",
+                   help="text: the review with its top words marked, then the figures; jsonl: every word's "
+                        "contribution, one JSON object a review; html: a page with the words coloured")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("train-generator", help="train the text generator of a bundle",
                        parents=[bundle_in, parent(data_flag, quiet_flag, overwrite_flag, agreement_flags)])
@@ -547,15 +614,19 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
     args = build_parser().parse_args(argv)
     show_notices()
-    # `kill` then cleans up like Ctrl-C: temp files go, destinations stay untouched
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # `kill`, a closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT) then clean up like Ctrl-C: temp files go,
+    # destinations stay untouched
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.default_int_handler)
     try:
         if args.command == "export" and args.to is None:
             raise UserError("export needs --to savedmodel or --to onnx")
         if "model" in args and not args.model:  # not named: the environment's, else the committed one
             args.model = [str(default_model_dir())] if args.command == "serve" else str(default_model_dir())
         args.func(args)  # TensorFlow, when a command needs it, is imported then, quietly (models.lstm)
+        finish_stdout()
     except UserError as e:
+        drop_stdout()
         print(f"classifier: error: {e.worded(flag)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

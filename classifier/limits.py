@@ -19,12 +19,14 @@ class Limit:
     high: float | None = None  # None: no upper bound
     low_open: bool = False  # the low end itself is refused (top_p: above 0)
     says: str = ""  # how the range reads when "LOW to HIGH" would mislead
+    gap_below: float = 0.0  # values above LOW but under this are refused too (temperature: 0 or from 1e-6)
 
     def holds(self, value) -> bool:
         if isinstance(value, float) and not math.isfinite(value):
             return False
         above = value > self.low if self.low_open else value >= self.low
-        return above and (self.high is None or value <= self.high)
+        in_gap = self.low < value < self.gap_below
+        return above and not in_gap and (self.high is None or value <= self.high)
 
     def words(self) -> str:
         if self.says:
@@ -43,7 +45,8 @@ LIMITS = {
     "best_of": Limit(1, 64),  # candidates per sample
     "top_k": Limit(1),
     "top_p": Limit(0.0, 1.0, low_open=True, says="in (0, 1]"),
-    "temperature": Limit(0.0, says="0 (greedy) or a finite number above 0"),
+    # below 1e-6 a sample is the arg-max in all but name, and logits / t overflows near 1e-308: 0 is greedy
+    "temperature": Limit(0.0, says="0 (greedy) or a finite number from 1e-06", gap_below=1e-6),
     "threshold": Limit(0.0, 1.0),
     "min_count": Limit(0),
     "agreement_samples": Limit(1, 1000),

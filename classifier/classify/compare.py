@@ -34,8 +34,10 @@ from classifier.classify.metrics import (
 )
 from classifier.classify.train import train
 from classifier.config import TrainConfig, preset
+from classifier.errors import UserError, slot
 from classifier.io.dataset import load_labelled, make_split
-from classifier.io.files import refuse_existing, write_json
+from classifier.io.files import refuse_existing, resolved, write_json
+from classifier.io.staging import check_can_write
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,21 @@ CLASS_COLUMNS = [  # the multi-class table: (key, header, format)
     ("loss", "log loss", "{:.4f}"), ("accuracy", "accuracy", "{:.4f}"), ("f1_macro", "macro F1", "{:.4f}"),
     ("majority_share", "majority share", "{:.4f}"), ("train_seconds", "train s", "{:.0f}"),
 ]
+
+
+def make_out_folder(out: str | os.PathLike) -> Path:
+    """-o: a folder (made if missing) for the bundles and compare.json; a file there is a one-line error."""
+    out = resolved(out)
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise UserError(f"{out} is a file; compare {slot('out')} names a folder for its bundles and compare.json: "
+                        f"choose another {slot('out')}")
+    check_can_write(out / "compare.json", "out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out}: cannot create the output folder ({e.strerror}); "
+                        f"choose another {slot('out')}") from None
+    return out
 
 
 def score_timed(predict_ids, encoder, texts: list[str]) -> tuple[np.ndarray, float]:
@@ -137,13 +154,13 @@ def compare(data: str | os.PathLike, out: str | os.PathLike,
     With `init_seeds`, each preset is trained once per seed (weights and shuffling; the split stays
     the reference one) into out/PRESET-seedS, and mean and spread rows follow its rows. An existing
     compare.json, or a bundle it would retrain, is replaced only with `overwrite`."""
-    out = Path(out)
+    out = resolved(out)
     plan = {(name, init_seed): preset(name, max_rows=max_rows, epochs=epochs, init_seed=init_seed)
             for name in presets for init_seed in init_seeds or [None]}
     dirs = {key: out / (key[0] if key[1] is None else f"{key[0]}-seed{key[1]}") for key in plan}
     retrain = {key: not (reuse and reusable(dirs[key], plan[key])) for key in plan}
     refuse_replacing(out, [dirs[key] for key in plan if retrain[key]], overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_out_folder(out)
     rows = []
     split = None
     for name in presets:
@@ -177,13 +194,13 @@ def compare_classes(data: str | os.PathLike, out: str | os.PathLike, label_colum
     same settings), score that column's test split, write out/compare.json and return its rows.
     `min_count` 0 keeps a class only the test split holds (`Class Name`'s one 'Casual bottoms').
     An existing compare.json, or a bundle it would retrain, is replaced only with `overwrite`."""
-    out = Path(out)
+    out = resolved(out)
     plan = {(column, name): preset(name, label_column=column, max_rows=max_rows, epochs=epochs, min_count=min_count)
             for column in label_columns for name in presets}
     dirs = {key: out / key[0].replace("/", "_").replace(" ", "_") / key[1] for key in plan}
     retrain = {key: not (reuse and reusable(dirs[key], plan[key])) for key in plan}
     refuse_replacing(out, [dirs[key] for key in plan if retrain[key]], overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_out_folder(out)
     rows = []
     for column in label_columns:
         split = classes = None

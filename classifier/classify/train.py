@@ -41,7 +41,7 @@ from classifier.classify.metrics import (
     majority_share,
 )
 from classifier.config import TrainConfig, preset
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split
 from classifier.io.files import file_sha256, refuse_existing
 from classifier.io.labels import check_min_count, classes_of
@@ -56,19 +56,21 @@ FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/classify/padskip.py; k
 
 
 def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, verbose: int = 1,
-          overwrite: bool = False) -> dict:
+          sep: str | None = None, overwrite: bool = False) -> dict:
     """Fit on the training split of the CSV `data`, evaluate on its test split, save the bundle at
-    `out` (an existing bundle there is replaced only with `overwrite`); returns the test metrics."""
+    `out` (an existing bundle there is replaced only with `overwrite`); returns the test metrics.
+    `sep`: the field separator (default: as `score` decides it)."""
     out = Path(out)
     check_config(cfg)
     check_bundle_destination(out)  # before minutes of training, not after
     refuse_existing(out, overwrite)
     aux = aux_column(cfg)
-    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, optional_columns=(aux,) if aux else ())
+    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, optional_columns=(aux,) if aux else (),
+                       sep=sep)
     if aux and aux not in df.columns:
         log.warning(f"note: {data} has no {aux!r} column; stacking the LSTM and TF-IDF without the {aux} regression")
     data = Path(data)
-    source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df)}
+    source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df), **({"sep": sep} if sep else {})}
     return fit_rows(cfg, df, out, source, verbose)
 
 
@@ -102,6 +104,10 @@ def check_config(cfg: TrainConfig) -> None:
     check("min_count", cfg.min_count)
     if cfg.tokenizer.analyzer not in ANALYZERS:
         raise UserError(f"unknown analyzer {cfg.tokenizer.analyzer!r}; choose one of: {', '.join(ANALYZERS)}")
+    if cfg.label_column == cfg.text_column:
+        raise UserError(f"the label column and the text column are both {cfg.text_column!r}; the model would "
+                        f"learn the label from itself: pass {slot('label_column')} or {slot('text_column')} "
+                        f"to name another")
 
 
 def aux_column(cfg: TrainConfig) -> str | None:

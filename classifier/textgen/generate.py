@@ -31,6 +31,7 @@ SENTIMENT_BEST_OF = 8  # candidates per sample when sampling for a sentiment, un
 MAX_WORDS = LIMITS["words"].high
 MAX_SAMPLES = LIMITS["n"].high
 MAX_BEST_OF = LIMITS["best_of"].high
+MIN_TEMPERATURE = LIMITS["temperature"].gap_below
 
 
 def pick(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None,
@@ -110,14 +111,15 @@ def prompt_ids(bundle: Bundle, prompt: str) -> tuple[list[str], list[int]]:
     index = bundle.tokenizer.word_index
     unknown = [w for w in words if w not in index]
     if not words or len(unknown) == len(words):
-        listed = ", ".join(repr(w) for w in words) or "none"
+        listed = ", ".join(repr(w) for w in words[:10]) + (", ..." if len(words) > 10 else "") or "none"
+        shown = prompt if len(prompt) <= 80 else prompt[:77] + "..."
         raise UserError(
-            f"no word of the prompt {prompt!r} is in the model's vocabulary (words: {listed}); "
+            f"no word of the prompt {shown!r} is in the model's vocabulary (words: {listed}); "
             f"start with common review words, e.g. 'this dress is'"
         )
     if unknown:
-        log.warning(f"classifier: warning: prompt words not in the vocabulary, skipped: "
-                    f"{', '.join(map(repr, unknown))}")
+        listed = ", ".join(map(repr, unknown[:10])) + (f", ... ({len(unknown)} in all)" if len(unknown) > 10 else "")
+        log.warning(f"classifier: warning: prompt words not in the vocabulary, skipped: {listed}")
     return words, [index[w] for w in words if w in index]
 
 

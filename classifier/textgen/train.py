@@ -20,7 +20,7 @@ from classifier.bundle import GENERATOR_HISTORY, GENERATOR_KERAS, GENERATOR_NGRA
 from classifier.config import AGREEMENT_SAMPLES, GeneratorConfig
 from classifier.engine.generator import SENTIMENTS, Net
 from classifier.errors import UserError, slot
-from classifier.io.files import file_sha256, refuse_existing
+from classifier.io.files import file_sha256, refuse_existing, resolved
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.keras_lstm import history_rows, quiet_tensorflow, save_keras, seeded
 from classifier.models.ngram import KneserNeyTrigram
@@ -246,14 +246,15 @@ def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1
         raise UserError(f"{model_dir} is a multi-class bundle ({bundle.config.label_column!r}): the {cfg.preset} "
                         f"generator's sentiment token needs a 0/1 bundle; use {slot('preset')} reference")
     refuse_existing(Path(model_dir if out is None else out), overwrite)  # before minutes of training
-    if out is not None and Path(out).resolve() != Path(model_dir).resolve():
-        bundle = load(bundle.save(out))
     model_dir = bundle.path
     data = resolve_data(bundle, data)
     train_texts, labels, test_texts = split_texts(data, bundle.config, cfg.text_column, cfg.max_texts)
     if cfg.sentiment_token and labels is None:
         raise UserError(f"{data} has no label column {bundle.config.label_column!r}: the sentiment token needs it; "
                         f"use {slot('preset')} reference or a labelled file")
+    if out is not None and resolved(out) != resolved(model_dir):  # copied once every check has passed
+        bundle = load(bundle.save(out))
+        model_dir = bundle.path
     start = time.perf_counter()
     model, history = fit(cfg, bundle.tokenizer, train_texts, labels, verbose)
     ngram, weight = None, 0.0
