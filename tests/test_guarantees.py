@@ -275,7 +275,7 @@ def test_train_out_through_a_link_writes_the_bundle_it_points_at(sample_csv, tmp
     link = tmp_path / "link"
     os.symlink(real, link)
     for _ in range(2):  # a new bundle through the link, then a retrain that replaces it
-        r = run_cli_here("train", "--preset", "tfidf", "--data", sample_csv, "-o", link, "--quiet")
+        r = run_cli_here("train", "--preset", "tfidf", "--data", sample_csv, "-o", link, "--quiet", "--overwrite")
         assert r.returncode == 0, r.stderr
         assert link.is_symlink() and (real / "config.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]

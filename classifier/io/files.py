@@ -116,9 +116,9 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 def refuse_existing(path: Path, overwrite: bool) -> None:
     """Nothing the user owns is replaced without `overwrite` (an empty folder is taken): say so now,
     before minutes of work."""
-    if overwrite or not (path.exists() or path.is_symlink()):
+    if overwrite or not path.exists():  # a link to nothing yet: the output is written where it points
         return
-    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+    if path.is_dir() and not any(path.iterdir()):
         return
     raise UserError(f"{path} already exists; pass {{field}} to replace it, or choose another folder",
                     field="overwrite", file=path)
