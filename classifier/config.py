@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +16,25 @@ from classifier.errors import UserError
 # what the command line reads and writes when not told otherwise (the Python API takes paths)
 DEFAULT_DATA = Path("data/womens_clothing_ecommerce_reviews.csv")
 DEFAULT_MODEL_DIR = Path("saved_models/default")
+MODEL_ENV = "CLASSIFIER_MODEL"  # the bundle to read when none is named, wherever the command runs
 # sentiment agreement samples a side: the figures on record are measured with this many
 AGREEMENT_SAMPLES = 200
-MAX_AGREEMENT_SAMPLES = 1000
+
+
+
+def default_model_dir() -> Path:
+    """The bundle a command reads when none is named: $CLASSIFIER_MODEL; else saved_models/default in
+    the working folder; else the repository's copy beside the package (an editable install)."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    if DEFAULT_MODEL_DIR.is_dir():
+        return DEFAULT_MODEL_DIR
+    beside = Path(__file__).resolve().parent.parent / DEFAULT_MODEL_DIR
+    if beside.is_dir():
+        return beside
+    raise UserError(f"no bundle named and none found: pass {{field}} DIR, or set {MODEL_ENV}=DIR "
+                    f"(neither {DEFAULT_MODEL_DIR} here nor {beside} exists)", field="model")
+
 
 # Keras Tokenizer's default filters: apostrophes are not in it, so "it's" stays one word.
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'

@@ -28,7 +28,7 @@ from classifier.bundle.format import (
 from classifier.config import TrainConfig
 from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.engine.generator import Net
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.files import read_regular
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.keras_lstm import load_keras
@@ -108,7 +108,7 @@ class Bundle:
         """`data` if given, else the file the bundle was trained on."""
         recorded = self.meta.get("data", {}).get("path")
         if data is None and recorded is None:
-            raise UserError(f"{self.path} was trained on texts in memory; pass the data file (--data CSV)")
+            raise UserError(f"{self.path} was trained on texts in memory; pass the data file ({slot('data')} CSV)")
         return Path(data or recorded)
 
     # -- prediction ----------------------------------------------------------------
@@ -192,13 +192,13 @@ class Bundle:
         meta, files = self.meta.get("generator"), self.meta.get("files", {})
         if not meta:
             raise UserError(
-                f"{self.path} has no generator; train one with `classifier train-generator --model {self.path}`"
+                f"{self.path} has no generator; train one with train-generator"
             )
         if meta.get("tokenizer_sha256") != self.tokenizer.sha256:
             raise UserError(
                 f"the generator in {self.path} was trained with another tokenizer (hash "
                 f"{str(meta.get('tokenizer_sha256'))[:12]}, bundle's tokenizer.json {self.tokenizer.sha256[:12]}); "
-                f"retrain it with `classifier train-generator --model {self.path}`"
+                f"retrain it with train-generator"
             )
         if GENERATOR_KERAS not in files:
             raise UserError(f"{self.path / GENERATOR_KERAS} is not recorded in the bundle; retrain the generator")
@@ -247,7 +247,7 @@ class TfidfBundle(Bundle):
         return None  # n-gram features are never truncated
 
     def keras_classifier(self):
-        raise UserError(f"{self.path} is a tfidf bundle: it has no Keras model; use --engine numpy")
+        raise UserError(f"{self.path} is a tfidf bundle: it has no Keras model; use {slot('engine')} numpy")
 
     def default_engine(self) -> str:
         return "numpy"

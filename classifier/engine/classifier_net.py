@@ -33,7 +33,7 @@ from threadpoolctl import ThreadpoolController
 
 from classifier.classify.metrics import sigmoid, softmax
 from classifier.engine.cell import fold_gates, step
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.fastwords import flat_ids
 from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
 
@@ -251,9 +251,9 @@ def check_architecture(layers: list[tuple[str, dict]], maxlen: int | None) -> di
         shape = " -> ".join(map(str, kinds)) or "a model without layers"
         raise UserError(f"the NumPy engine runs Embedding -> (Bidirectional) LSTM -> Dense(1, sigmoid) or "
                         f"Dense(k, softmax) models, not "
-                        f"{shape}{' with ' + ', '.join(problems) if problems else ''}; use --engine keras")
+                        f"{shape}{' with ' + ', '.join(problems) if problems else ''}; use {slot('engine')} keras")
     if maxlen is None:
-        raise UserError("the NumPy engine needs a model over fixed-length padded ids; use --engine keras")
+        raise UserError("the NumPy engine needs a model over fixed-length padded ids; use {=engine} keras")
     return kept[0][1]
 
 

@@ -21,8 +21,8 @@ import dataclasses
 import functools
 import hashlib
 import json
+import logging
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,6 +34,8 @@ from classifier.errors import UserError
 from classifier.io.fastwords import MIN_TEXTS, FastWords, IdRows
 from classifier.io.files import read_regular
 from classifier.io.morphemes import ANALYZERS, analyze_many, kiwi_version
+
+log = logging.getLogger(__name__)
 
 FORMAT = "classifier-tokenizer/1"
 TOKENIZER_LIMIT = 256 << 20  # a vocabulary of millions of words is far less: anything over is not a tokenizer
@@ -177,5 +179,5 @@ def check_kiwi_version(path: Path, saved: str | None) -> None:
         raise UserError(f"{path} uses the korean analyzer, which needs kiwipiepy; install it with "
                         f"`pip install 'classifier[korean]'`")
     if saved != installed:
-        print(f"classifier: warning: {path} was fitted with kiwipiepy {saved}, this is {installed}; some texts "
-              f"may be split differently (retrain to be sure)", file=sys.stderr)
+        log.warning(f"classifier: warning: {path} was fitted with kiwipiepy {saved}, this is {installed}; some "
+                    f"texts may be split differently (retrain to be sure)")

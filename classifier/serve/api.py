@@ -1,6 +1,6 @@
 """The project's own JSON API: /predict (probability, label and status, as `classifier predict`;
 a multi-class bundle's most likely class, its probability and every class's) and /generate
-(samples, as `classifier generate --format jsonl`).
+(samples, as `classifier generate --json`).
 
     curl -d '{"texts": ["Love it", ""]}' http://127.0.0.1:8000/predict
     curl -d '{"prompt": "this dress is", "words": 12}' http://127.0.0.1:8000/generate

@@ -30,7 +30,7 @@ def split_texts(data, bundle_cfg, text_column: str, max_texts: int | None = None
     label = bundle_cfg.label_column
     df = read_csv(data, dtype={text_column: str, bundle_cfg.text_column: str})
     if text_column not in df.columns:
-        raise missing_column_error(data, text_column, "text", df.columns, "--text-column")
+        raise missing_column_error(data, text_column, "text", df.columns, "text_column")
     split_on = [c for c in (bundle_cfg.text_column, label) if c in df.columns]
     if len(split_on) < 2:
         split_on = [text_column]

@@ -22,7 +22,7 @@ import numpy as np
 from classifier.bundle import Bundle, load, update_meta
 from classifier.config import AGREEMENT_SAMPLES, GeneratorConfig
 from classifier.engine.generator import SENTIMENTS, Net, log_softmax, start_id
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.ngram import KneserNeyTrigram
 from classifier.textgen.data import split_texts, window_pairs
@@ -81,7 +81,7 @@ def heldout_split(bundle: Bundle, data=None):
 def resolve_data(bundle, data=None) -> Path:
     data = bundle.data_path(data)
     if not data.is_file():
-        raise UserError(f"{data}: file not found; pass --data CSV (the file the bundle was trained on)")
+        raise UserError(f"{data}: file not found; pass {slot('data')} CSV (the file the bundle was trained on)")
     return data
 
 

@@ -13,8 +13,7 @@ The K samples of one call run together: one batched step per generated word.
 from __future__ import annotations
 
 import json
-import math
-import sys
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,14 +22,16 @@ import numpy as np
 from classifier.bundle import Bundle, load
 from classifier.engine.generator import END, SENTIMENTS, Net, start_id
 from classifier.errors import UserError
+from classifier.limits import LIMITS, check
+
+log = logging.getLogger(__name__)
 
 SENTIMENT_BEST_OF = 8  # candidates per sample when sampling for a sentiment, unless told otherwise
 # bounds on one call: samples x candidates x vocabulary floats are held at every step
-MAX_WORDS = 1000
-MAX_SAMPLES = 1000
-MAX_BEST_OF = 64
-# below this a sample is the arg-max in all but name, and logits / t overflows near 1e-308: say 0 for greedy
-MIN_TEMPERATURE = 1e-6
+MAX_WORDS = LIMITS["words"].high
+MAX_SAMPLES = LIMITS["n"].high
+MAX_BEST_OF = LIMITS["best_of"].high
+MIN_TEMPERATURE = LIMITS["temperature"].gap_below
 
 
 def pick(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None,
@@ -118,36 +119,34 @@ def prompt_ids(bundle: Bundle, prompt: str) -> tuple[list[str], list[int]]:
         )
     if unknown:
         listed = ", ".join(map(repr, unknown[:10])) + (f", ... ({len(unknown)} in all)" if len(unknown) > 10 else "")
-        print(f"classifier: warning: prompt words not in the vocabulary, skipped: {listed}", file=sys.stderr)
+        log.warning(f"classifier: warning: prompt words not in the vocabulary, skipped: {listed}")
     return words, [index[w] for w in words if w in index]
 
 
 def check_options(net: Net, words: int, n: int, temperature: float, top_k: int | None, top_p: float | None,
                   sentiment: str | None, best_of: int = 1, seed: int | None = None) -> None:
-    if seed is not None and not 0 <= seed < 2**32:
-        raise UserError(f"--seed must be 0 to {2**32 - 1}, got {seed}")
-    if not 1 <= words <= MAX_WORDS or not 1 <= n <= MAX_SAMPLES:
-        raise UserError(f"--words must be 1 to {MAX_WORDS} and --n 1 to {MAX_SAMPLES} (got {words} and {n})")
-    if not math.isfinite(temperature) or temperature < 0 or 0 < temperature < MIN_TEMPERATURE:
-        raise UserError(f"--temperature must be 0 (greedy) or a finite number from {MIN_TEMPERATURE:g}, "
-                        f"got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise UserError(f"--top-k must be 1 or more, got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise UserError(f"--top-p must be in (0, 1], got {top_p}")
+    if seed is not None:
+        check("seed", seed)
+    check("words", words)
+    check("n", n)
+    check("temperature", temperature)
+    if top_k is not None:
+        check("top_k", top_k)
+    if top_p is not None:
+        check("top_p", top_p)
     if sentiment is not None:
         if sentiment not in SENTIMENTS:
-            raise UserError(f"--sentiment must be positive or negative, got {sentiment!r}")
+            raise UserError(f"{{field}} must be positive or negative, got {sentiment!r}", field="sentiment",
+                            value=sentiment, allowed=SENTIMENTS)
         if not net.sentiment_token:
             raise UserError(
-                "this generator was trained without sentiment tokens; train the default preset "
-                "(`classifier train-generator --preset default`) to use --sentiment"
+                "this generator was trained without the sentiment tokens {field} needs; retrain it with the "
+                "default generator preset", field="sentiment"
             )
-    if not 1 <= best_of <= MAX_BEST_OF:
-        raise UserError(f"--best-of must be 1 to {MAX_BEST_OF}, got {best_of}")
+    check("best_of", best_of)
     if best_of > 1 and (sentiment is None or temperature == 0):
-        raise UserError("--best-of picks among sampled candidates for a sentiment: give --sentiment and "
-                        "--temperature above 0")
+        raise UserError("{field} picks among sampled candidates for a sentiment: give a sentiment and a "
+                        "temperature above 0", field="best_of", value=best_of)
 
 
 def generate(model: str | Path | Bundle, prompt: str, words: int = 10, n: int = 1, temperature: float = 0.0,
@@ -158,7 +157,7 @@ def generate(model: str | Path | Bundle, prompt: str, words: int = 10, n: int = 
     With `sentiment` and `best_of` K > 1, K candidates are sampled for each sample (all in the
     same batch) and the one the bundle's classifier puts furthest on the requested side is kept.
     `best_of` None: SENTIMENT_BEST_OF when sampling for a sentiment (the start token alone steers
-    weakly, see the README), else 1."""
+    weakly, see docs/generator.md), else 1."""
     if best_of is None:
         best_of = SENTIMENT_BEST_OF if sentiment is not None and temperature > 0 else 1
     bundle = model if isinstance(model, Bundle) else load(model)
