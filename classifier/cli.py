@@ -167,9 +167,11 @@ def cmd_train_generator(args) -> None:
     from classifier.config import generator_preset
     from classifier.textgen.train import train_generator
 
+    out = args.out or args.model
+    if args.experts_only:
+        return train_steering(args, args.model, out)
     cfg = generator_preset(args.preset, epochs=args.epochs, max_texts=args.max_texts, text_column=args.text_column,
                            batch_size=args.batch_size, seed=args.seed)
-    out = args.out or args.model
     m = train_generator(cfg, args.model, args.data, verbose=0 if args.quiet else 1, agreement=args.agreement,
                         out=out, agreement_samples=args.agreement_samples)
     print(f"saved the {args.preset} generator in {out} ({m['epochs_run']} epochs, {m['train_seconds']} s)")
@@ -179,22 +181,53 @@ def cmd_train_generator(args) -> None:
         a = m["agreement"]
         print(f"sentiment agreement, the model's own samples: positive {a['positive']:.1%}, "
               f"negative {a['negative']:.1%}")
+    if args.experts:
+        train_steering(args, out, out)
+
+
+def train_steering(args, model, out) -> None:
+    from classifier.config import expert_preset
+    from classifier.textgen.evaluate import load_judge
+    from classifier.textgen.experts import train_experts
+
+    only = args.experts_only  # else --epochs and --max-texts were the base generator's
+    cfg = expert_preset(epochs=args.epochs if only else None, max_texts=args.max_texts if only else None,
+                        batch_size=args.batch_size, seed=args.seed)
+    r = train_experts(model, args.data, cfg, load_judge(judge_dir(args)), verbose=0 if args.quiet else 1,
+                      selection_samples=args.agreement_samples, out=out)
+    sel = r["selection"]
+    chosen = next(t for t in sel["tried"] if t["strength"] == r["strength"])
+    print(f"saved the steering experts in {out} ({r['metrics']['train_seconds']} s); strength {r['strength']:g}, "
+          f"chosen on the validation reviews: judged on the asked-for side negative {chosen['negative']:.1%} "
+          f"(real {sel['real']['negative']:.1%}), positive {chosen['positive']:.1%} "
+          f"(real {sel['real']['positive']:.1%})")
+
+
+def judge_dir(args):
+    """--judge, else saved_models/tuned when it is there, else None (the bundle's own classifier)."""
+    from classifier.config import DEFAULT_JUDGE
+
+    if args.judge:
+        return args.judge
+    return DEFAULT_JUDGE if (DEFAULT_JUDGE / "config.json").is_file() else None
 
 
 def cmd_evaluate_generator(args) -> None:
-    from classifier.textgen.evaluate import compare, evaluate_generator, format_table
+    from classifier.textgen.evaluate import compare, evaluate_generator, format_steering, format_table
 
     if args.compare or args.ngram:
         print(format_table(compare([args.model, *args.compare], args.data, ngram=args.ngram)))
         return
     m = evaluate_generator(args.model, args.data, agreement=args.agreement, best_of=args.best_of,
-                           agreement_samples=args.agreement_samples)
+                           agreement_samples=args.agreement_samples, judge=judge_dir(args) if args.agreement else None)
     print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words, from the third word of each text)")
     if "agreement" in m:
         a = m["agreement"]
         best = f", each the best of {a['best_of']} candidates" if a.get("best_of", 1) > 1 else ""
         print(f"sentiment agreement: positive {a['positive']:.1%}, negative {a['negative']:.1%} "
               f"({a['samples_per_side']} samples a side{best})")
+    if "steering" in m:
+        print(format_steering(m["steering"]))
 
 
 def cmd_generate(args) -> None:
@@ -202,7 +235,7 @@ def cmd_generate(args) -> None:
 
     samples = generate(args.model, args.prompt, words=args.words, n=args.n, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, seed=args.seed, sentiment=args.sentiment,
-                       score=args.format == "jsonl", best_of=args.best_of)
+                       score=args.format == "jsonl", best_of=args.best_of, strength=args.strength)
     print(format_samples(samples, args.format))
 
 
@@ -259,6 +292,11 @@ def engine_flag(p) -> None:
 def agreement_samples_flag(p) -> None:
     p.add_argument("--agreement-samples", type=bounded_int(MAX_AGREEMENT_SAMPLES), default=AGREEMENT_SAMPLES,
                    metavar="N", help="sentiment agreement: samples a side (default: %(default)s, as on record)")
+
+
+def judge_flag(p) -> None:
+    p.add_argument("--judge", metavar="DIR", help="classifier bundle that judges the samples' sentiment at its own "
+                                                   "threshold (default: saved_models/tuned when it is there)")
 
 
 def threshold_flag(p) -> None:
@@ -365,6 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed, help="random seed of the weights and batches (default: 42)")
     p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=True,
                    help="measure sentiment agreement after training (default: on)")
+    p.add_argument("--experts", action="store_true",
+                   help="also train the steering experts (a few minutes; see docs/generator.md)")
+    p.add_argument("--experts-only", action="store_true",
+                   help="train only the steering experts, beside the bundle's generator (kept as it is)")
+    judge_flag(p)
     p.set_defaults(func=cmd_train_generator)
 
     p = sub.add_parser("evaluate-generator", help="print the generator's test-split perplexity",
@@ -373,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also measure sentiment agreement (default: off)")
     p.add_argument("--best-of", type=bounded_int(MAX_BEST_OF), default=1,
                    help="with --agreement: each sample the best of K candidates, as `generate --best-of K`")
+    judge_flag(p)
     p.add_argument("--compare", nargs="+", default=[], metavar="DIR",
                    help="print one table with these bundles' generators (same tokenizer and split)")
     p.add_argument("--ngram", action="store_true", help="add a Kneser-Ney trigram baseline row to the table")
@@ -393,6 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --sentiment and sampling: write K candidates per sample and keep the one the "
                         "bundle's classifier puts furthest on that side (default: 8 there, else 1; "
                         "--best-of 1 for the model's own samples)")
+    p.add_argument("--strength", type=float, metavar="ALPHA",
+                   help="with --sentiment: how hard the bundle's steering experts pull (default: the strength "
+                        "recorded in the bundle; 0: the sentiment start token alone)")
     p.add_argument("--format", choices=["text", "jsonl"], default="text",
                    help="text: one sample a line; jsonl: JSON lines with the classifier's score")
     p.set_defaults(func=cmd_generate)
