@@ -127,12 +127,14 @@ def run_cli_here(*args) -> subprocess.CompletedProcess:
     from classifier.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    sigterm = signal.getsignal(signal.SIGTERM)  # main() routes SIGTERM to its clean-up
+    routed = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # main() routes these to its clean-up
+    handlers = [signal.getsignal(sig) for sig in routed]
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main([str(a) for a in args])
     finally:
-        signal.signal(signal.SIGTERM, sigterm)
+        for sig, handler in zip(routed, handlers, strict=True):
+            signal.signal(sig, handler)
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 

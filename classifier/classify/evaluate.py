@@ -35,11 +35,12 @@ def format_result(loss: float, acc: float) -> str:
 
 def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None = None,
              report: str | os.PathLike | None = None, overwrite: bool = False,
-             all_rows: bool = False) -> tuple[float, float]:
+             all_rows: bool = False, sep: str | None = None) -> tuple[float, float]:
     """Rebuild the bundle's test split from `data` (default: the file it was trained on) and return
     Keras' (loss, accuracy) on it; with `report`, also write metrics.json, the plots and report.html
     into that folder. With `all_rows`, every clean row of `data` (a test file of its own) is the
-    test set: nothing is split off."""
+    test set: nothing is split off. `sep`: the field separator (default: the one the bundle was
+    trained with on its own file, else as `score` decides it)."""
     bundle = model if isinstance(model, Bundle) else load(model)
     missing = [k for k in SPLIT_SETTINGS if k not in bundle.meta["config"]]
     if missing:
@@ -51,9 +52,10 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
         prepare_folder(report, overwrite)
     cfg = bundle.config
     recorded = bundle.meta.get("data", {})
+    sep = sep or (recorded.get("sep") if data is None else None)
     data = bundle.data_path(data)
     df = load_labelled(data, cfg.text_column, cfg.label_column, None if all_rows else cfg.max_rows,
-                       column_flags=False)
+                       column_flags=False, sep=sep)
     trained_on = recorded.get("sha256") and file_sha256(data) == recorded["sha256"]
     if all_rows and trained_on:
         print(f"classifier: warning: {data} is the file the model was trained on; --all-rows counts its "
