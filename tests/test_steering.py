@@ -110,6 +110,9 @@ def test_strength_needs_experts_and_a_sentiment(generator_bundle, steered_bundle
     want = generate(steered_bundle, "this dress", n=2, temperature=1.0, seed=3, sentiment="negative",
                     strength=strength, best_of=1)
     assert [json.loads(line)["text"] for line in r.stdout.splitlines()] == [s.text for s in want]
+    # strength 0: the start token alone, ranking nothing unless asked to
+    plain = dict(n=2, temperature=1.0, seed=3, sentiment="negative", strength=0.0)
+    assert generate(steered_bundle, "this dress", **plain) == generate(steered_bundle, "this dress", best_of=1, **plain)
 
 
 def test_evaluate_generator_prints_every_method_beside_real_reviews(steered_bundle, tmp_path):

@@ -196,12 +196,14 @@ def check_options(net: Net, words: int, n: int, temperature: float, top_k: int |
 def steering_defaults(bundle: Bundle, sentiment: str | None, temperature: float, strength: float | None,
                       best_of: int | None) -> tuple[float | None, int]:
     """(strength, best_of) when not given: a bundle with experts steers at its recorded strength and
-    ranks nothing; one without samples SENTIMENT_BEST_OF candidates a sample for a sentiment."""
+    ranks nothing; one without, sampling for a sentiment with no strength given, ranks
+    SENTIMENT_BEST_OF candidates a sample."""
     experts = bundle.meta.get("generator", {}).get("experts")
+    if best_of is None:
+        rank = sentiment is not None and temperature > 0 and strength is None and experts is None
+        best_of = SENTIMENT_BEST_OF if rank else 1
     if strength is None and sentiment is not None and experts is not None:
         strength = float(experts["strength"])
-    if best_of is None:
-        best_of = SENTIMENT_BEST_OF if sentiment is not None and temperature > 0 and not strength else 1
     return strength, best_of
 
 
