@@ -142,3 +142,15 @@ def test_distinct_2_and_the_real_reference():
     assert ref == {"negative": 1.0, "positive": 1.0}
     ref = real_reference(judge(), judge().tokenizer, texts, [0, 1], words=40)
     assert ref == {"negative": 0.0, "positive": 0.0}
+
+
+def test_a_new_base_generator_drops_the_old_experts(steered_bundle, data_path, tmp_path):
+    out = tmp_path / "bundle"
+    r = run_cli_here("train-generator", "--model", steered_bundle, "-o", out, "--data", data_path, "--max-texts", "50",
+                     "--epochs", "1", "--no-agreement", "--quiet")
+    assert r.returncode == 0, r.stderr
+    bundle = load(out)
+    assert bundle.experts() is None and not any((out / name).exists() for name in EXPERT_FILES.values())
+    assert not set(EXPERT_FILES.values()) & set(bundle.meta["files"])
+    assert_user_error(run_cli_here("generate", "this dress", "--sentiment", "negative", "--strength", "1",
+                                   "--model", out), "no steering experts")
