@@ -99,14 +99,14 @@ def heldout_perplexity(net: Net, tokenizer: Tokenizer, test_texts) -> dict:
 def sample_side(bundle, sentiment: str | None, samples: int, words: int = 40, temperature: float = 1.0,
                 top_p: float | None = 0.9, seed: int = 42, best_of: int = 1, strength: float | None = 0.0):
     """`samples` samples over AGREEMENT_PROMPTS for one side (None: no sentiment asked for), and the
-    seconds their generation took."""
+    wall and CPU seconds their generation took."""
     per_prompt = -(-samples // len(AGREEMENT_PROMPTS))
     k = SENTIMENTS.index(sentiment) if sentiment else 2
-    got, start = [], time.perf_counter()
+    got, start, cpu = [], time.perf_counter(), time.process_time()
     for j, prompt in enumerate(AGREEMENT_PROMPTS):
         got += generate(bundle, prompt, words, per_prompt, temperature, None, top_p, seed + 100 * k + j,
                         sentiment, best_of=best_of, strength=strength if sentiment else None)
-    return got[:samples], time.perf_counter() - start
+    return got[:samples], (time.perf_counter() - start, time.process_time() - cpu)
 
 
 def on_side(judge, texts, sentiment: str) -> float:
@@ -170,7 +170,7 @@ def steering_table(bundle, judge=None, data=None, samples: int = AGREEMENT_SAMPL
     methods.append((f"best-of-{best_of}", 0.0, best_of))
     rows = []
     for name, strength, k in methods:
-        row, conts, n_words, seconds = {"method": name}, [], 0, 0.0
+        row, conts, n_words, seconds = {"method": name}, [], 0, np.zeros(2)
         for sentiment in SENTIMENTS:
             got, took = sample_side(bundle, sentiment if name != "none" else None, samples, words, temperature,
                                     top_p, seed + 1000 * SENTIMENTS.index(sentiment), k, strength)
@@ -181,7 +181,8 @@ def steering_table(bundle, judge=None, data=None, samples: int = AGREEMENT_SAMPL
             n_words, seconds = n_words + sum(s.words for s in got), seconds + took
         if name == "experts":
             row["strength"] = float(bundle.meta["generator"]["experts"]["strength"])
-        row["distinct_2"], row["words_per_second"] = distinct_2(conts), round(n_words / seconds, 1)
+        row["distinct_2"] = distinct_2(conts)
+        row["words_per_second"], row["words_per_cpu_second"] = (round(n_words / s, 1) for s in seconds)
         rows.append(row)
     return {"judge": str(judge.path), "threshold": judge.threshold, "samples_per_side": samples, "words": words,
             "temperature": temperature, "top_p": top_p,
@@ -196,12 +197,12 @@ def format_steering(table: dict) -> str:
              f"real test reviews cut to {table['words']} words, judged on their side: negative {real['negative']:.1%}, "
              f"positive {real['positive']:.1%}",
              f"{'method':<18}{'negative (real)':>18}{'positive (real)':>18}{'own clf neg/pos':>17}"
-             f"{'distinct-2':>12}{'words/s':>10}"]
+             f"{'distinct-2':>12}{'words/s':>10}{'words/CPU s':>13}"]
     for r in table["methods"]:
         name = r["method"] + (f" x{r['strength']:g}" if "strength" in r else "")
         lines.append(f"{name:<18}{r['negative']:>8.1%} ({real['negative']:.1%}){r['positive']:>8.1%} "
                      f"({real['positive']:.1%}){r['own_negative']:>8.1%}/{r['own_positive']:.1%}"
-                     f"{r['distinct_2']:>12.3f}{r['words_per_second']:>10,.0f}")
+                     f"{r['distinct_2']:>12.3f}{r['words_per_second']:>10,.0f}{r['words_per_cpu_second']:>13,.0f}")
     for r in table["methods"]:
         if r["method"] != "none":
             lines.append(f"{r['method']}: generated negative judged negative {r['negative']:.1%} (real negative "
