@@ -65,13 +65,40 @@ score: install
 	@if [ -z "$(IN)" ]; then echo "make score: give IN=FILE (files, folders or -), optionally OUT=FILE" >&2; exit 2; fi
 	$(PY) -m classifier score $(IN) $(if $(OUT),-o $(OUT)) --model $(MODEL) $(ARGS)
 
-## bench: Keras vs our training, engine and `classifier score` on MODEL (bench.json), then bench-serve and bench-spark
+## bench: Keras vs our training, engine and `classifier score` on MODEL (bench.json), then bench-serve, bench-spark and bench-explain
 bench: install data
 	@# bytecode for the package, as pip writes for a regular install: timed processes then start as a user's do
 	$(PY) -m compileall -q classifier
 	$(PY) benchmarks/bench.py --model $(MODEL) --data $(DATA) --out bench.json
+	$(MAKE) --no-print-directory bench-text
 	$(PY) benchmarks/serving.py --model $(MODEL) --data $(DATA)
 	$(PY) benchmarks/spark_scoring.py --model $(MODEL) --data $(DATA) --out bench-spark.json
+	$(MAKE) bench-explain
+
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+## bench-explain: explanations' deletion curves (AOPC) vs random words and LIME, explanations/s, score --explain (bench-explain.json; ~5 min)
+.PHONY: bench-explain
+bench-explain: install data $(VENV)/.bench-installed
+	$(PY) benchmarks/explanations.py --model $(MODEL) --data $(DATA) --out bench-explain.json
+
+## bench-text: raw text to probability stage by stage, reference, tuned and tfidf beside fastText (bench-text.json)
+.PHONY: bench-text check-ids
+BENCH_TFIDF ?= out/bench-tfidf
+bench-text: install data
+	@# the bench extra's packages (pyproject.toml), without reinstalling the package itself
+	@$(PY) -c "import fasttext, tokenizers" 2>/dev/null || $(PY) -m pip install --quiet 'fasttext-numpy2-wheel>=0.9.2' 'tokenizers>=0.20'
+	@test -f $(BENCH_TFIDF)/config.json || $(PY) -m classifier train --preset tfidf --data $(DATA) -o $(BENCH_TFIDF) --quiet
+	$(PY) benchmarks/text_speed.py --model $(MODEL) --tuned saved_models/tuned --tfidf $(BENCH_TFIDF) --data $(DATA) \
+	  --out bench-text.json
+
+## check-ids: the fast text front end against the pure-Python one on every row of DATA_MIRROR's data sets
+check-ids: install data
+	@test -f $(BENCH_TFIDF)/config.json || $(PY) -m classifier train --preset tfidf --data $(DATA) -o $(BENCH_TFIDF) --quiet
+	$(PY) benchmarks/check_text_ids.py --data-dir $(DATA_MIRROR) --model $(MODEL) --tuned saved_models/tuned \
+	  --tfidf $(BENCH_TFIDF)
 
 ## bench-spark: 1,000,000 rows, `classifier score` vs --spark local[1] and local[2] (bench-spark.json; ~20 min, heavy)
 .PHONY: bench-spark

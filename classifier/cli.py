@@ -133,6 +133,8 @@ def cmd_compare(args) -> None:
 
 
 def cmd_score(args) -> None:
+    if args.explain and args.spark:
+        raise UserError("--explain scores locally; leave out --spark MASTER to add the top_words column")
     if args.spark:
         from classifier.spark import score_on_spark
 
@@ -152,7 +154,7 @@ def cmd_score(args) -> None:
     score_files(
         args.inputs, args.out, model=args.model, overwrite=args.overwrite, quiet=args.quiet,
         summary_json=args.summary_json, text_column=args.text_column, threshold=args.threshold,
-        encoding=args.encoding, sep=args.sep, engine=args.engine,
+        encoding=args.encoding, sep=args.sep, engine=args.engine, explain=args.explain,
     )
 
 
@@ -170,6 +172,33 @@ def cmd_predict(args) -> None:
         every = 1 if sys.stdin.isatty() else 512
         predict_lines(bundle, review_lines(src.text), Stdout(), threshold=args.threshold, engine=args.engine,
                       flush_every=every)
+
+
+def cmd_explain(args) -> None:
+    import json
+
+    from classifier.bundle import load
+    from classifier.classify.explain import explain, format_html, format_text
+
+    bundle = load(args.model)
+    texts = args.texts if args.texts and args.texts != ["-"] else (line.rstrip("\r\n") for line in sys.stdin)
+    if args.format == "html":  # one page: every review first
+        sys.stdout.write(format_html(explain(bundle, list(texts), top=args.top)))
+        return
+    batch = []
+
+    def flush():
+        for e in explain(bundle, batch, top=args.top):
+            print(json.dumps(e.to_dict(), ensure_ascii=False) if args.format == "jsonl" else format_text(e))
+        sys.stdout.flush()
+        batch.clear()
+
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= 256:
+            flush()
+    if batch:
+        flush()
 
 
 def cmd_train_generator(args) -> None:
@@ -396,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="input encoding when not UTF-8, e.g. cp1252 (output is always UTF-8)")
     p.add_argument("--sep", help="field separator (default: tab for .tsv, else comma)")
     p.add_argument("--summary-json", metavar="FILE", help="also write the counts as JSON")
+    p.add_argument("--explain", type=positive_int, metavar="K",
+                   help="add a top_words column: the K words that moved each call most, with their signs "
+                        "(word:+1.234, positive towards the call; `classifier explain` has every word)")
     p.add_argument("--spark", metavar="MASTER",
                    help="score on Apache Spark (local[N], spark://HOST:PORT, yarn, ...): INPUTs are CSV, TSV or "
                         "Parquet files, folders, globs or URIs, -o a folder of part files (README: Spark)")
@@ -409,6 +441,15 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[scoring])
     p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to score (none or -: one review per stdin line)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="show which words made each call: every word's contribution, the "
+                                       "strongest marked (arguments or stdin lines)", parents=[parent(model_flag)])
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to explain (none or -: one review per stdin line)")
+    p.add_argument("--top", type=count, default=5, metavar="K", help="words to show each way (default: %(default)s)")
+    p.add_argument("--format", choices=["text", "jsonl", "html"], default="text",
+                   help="text: the review with its top words marked, then the figures; jsonl: every word's "
+                        "contribution, one JSON object a review; html: a page with the words coloured")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("train-generator", help="train the text generator of a bundle",
                        parents=[bundle_in, parent(data_flag, quiet_flag, agreement_samples_flag)])

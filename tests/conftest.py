@@ -46,7 +46,7 @@ SLOW_FIXTURES = {
 
 # the test files that take longest (CPU seconds on 2 cores, longest first; measured, not exact)
 LONGEST_FILES = (
-    "test_spark.py", "test_export.py", "test_guarantees.py", "test_multiclass.py", "test_padskip.py",
+    "test_spark.py", "test_export.py", "test_guarantees.py", "test_multiclass.py", "test_explain.py", "test_padskip.py",
     "test_generator_train.py", "test_serve.py", "test_default_bundle.py", "test_korean.py", "test_train_cli.py",
     "test_generate.py", "test_reproducible.py", "test_tuned.py", "test_masking.py", "test_score.py",
     "test_engine.py", "test_tfidf.py", "test_api.py", "test_reload.py",

@@ -149,6 +149,13 @@ class Bundle:
             return np.zeros((0, *shape[1:]), dtype=np.float32)
         return self.keras_classifier().predict(x, batch_size=512, verbose=0).reshape(shape)
 
+    def explain(self, texts, top: int = 5) -> list:
+        """Which words made each call: an Explanation per text (classifier.classify.explain has what the
+        numbers mean); `top` words each way in its top_for / top_against."""
+        from classifier.classify.explain import explain
+
+        return explain(self, texts, top=top)
+
     # -- the models --------------------------------------------------------------------
     def keras_classifier(self):
         if self._keras_classifier is None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 from classifier.bundle import HISTORY_FILE, Bundle, load
+from classifier.classify.explain import report_section
 from classifier.classify.metrics import (
     categorical_accuracy,
     categorical_log_loss,
@@ -100,7 +102,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
             report, title=f"{bundle.path.name}: {cfg.preset} preset, {cfg.label_column!r} on {data.name}",
             subtitle=f"{described}; bundle {bundle.path}",
             texts=split.x_test, y=split.y_test, p=p, classes=classes, history=read_history(bundle.path),
-            majority=training_majority(bundle, split),
+            majority=training_majority(bundle, split), explain=partial(report_section, bundle),
         )
     elif report is not None:
         from classifier.classify.report import write_report
@@ -109,6 +111,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
             report, title=f"{bundle.path.name}: {cfg.preset} preset on {data.name}",
             subtitle=f"{described}; bundle {bundle.path}",
             texts=split.x_test, y=split.y_test, p=p, threshold=bundle.threshold, history=read_history(bundle.path),
+            explain=partial(report_section, bundle),
         )
     return float(loss), float(acc)
 

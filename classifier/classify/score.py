@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifier.bundle import Bundle, load
+from classifier.classify.explain import EXPLAIN_COLUMN, top_word_cells
 from classifier.classify.predict import (
     STATUSES,
     check_threshold,
@@ -231,10 +232,13 @@ def score_csv(
     encoding: str | None = None,
     sep: str | None = None,
     progress: bool = False,
+    explain: int = 0,
 ) -> Summary:
     """Score one CSV/TSV (path, .gz, or "-" for stdin) into `destination` ("-" for stdout).
 
-    The default destination is NAME.scored.csv beside the input (stdout for stdin).
+    The default destination is NAME.scored.csv beside the input (stdout for stdin). With `explain`
+    K > 0, one more column, top_words: the K words that moved each row's call most, with their signs
+    (classifier.classify.explain.top_word_cells).
     Returns a Summary; raises UserError for bad input, leaving nothing at the destination.
     """
     bundle = model if isinstance(model, Bundle) else load(model)
@@ -250,7 +254,7 @@ def score_csv(
     summary = Summary(name, "<stdout>" if destination == "-" else destination)
     if bundle.multiclass:
         summary.predicted = {str(c): 0 for c in bundle.classes_.tolist()}
-    new_columns = output_columns(bundle)
+    new_columns = output_columns(bundle) + ((EXPLAIN_COLUMN,) if explain else ())
     start = time.perf_counter()
     with open_source(source, encoding) as src:
         # the header decides the separator (when not given) before the csv reader starts
@@ -293,12 +297,12 @@ def score_csv(
                     chunk.append(rec)
                     if len(chunk) >= CHUNK_ROWS:
                         score_chunk(out, chunk, bundle, idx, use_sep, line_end, threshold, engine, summary,
-                                    columns, name)
+                                    columns, name, explain)
                         chunk = []
                         bar.update(summary.rows_in, src.position())
                 if chunk:
                     score_chunk(out, chunk, bundle, idx, use_sep, line_end, threshold, engine, summary,
-                                columns, name)
+                                columns, name, explain)
             finally:
                 bar.close()
     summary.seconds = time.perf_counter() - start
@@ -318,13 +322,15 @@ def csv_cell(value: str, sep: str) -> str:
 
 
 def score_chunk(out, chunk: list[Record], bundle: Bundle, idx: int, sep: str, line_end: str, threshold: float,
-                engine: str | None, summary: Summary, columns: list[str], name: str) -> None:
+                engine: str | None, summary: Summary, columns: list[str], name: str, explain: int = 0) -> None:
     texts = [rec.cells[idx] if rec.cells else "" for rec in chunk]
+    # the top_words cell of each row (after status), or nothing
+    why = [sep + csv_cell(c, sep) for c in top_word_cells(bundle, texts, explain)] if explain else [""] * len(chunk)
     if bundle.multiclass:
-        return score_chunk_classes(out, chunk, bundle, texts, sep, line_end, engine, summary, columns, name)
+        return score_chunk_classes(out, chunk, bundle, texts, sep, line_end, engine, summary, columns, name, why)
     preds = predict(bundle, texts, threshold, engine)
     lines = []
-    for rec, p in zip(chunk, preds, strict=True):
+    for rec, p, extra in zip(chunk, preds, why, strict=True):
         summary.counts[p.status] += 1
         if p.proba is None:
             tail = f"{sep}{sep}{sep}{p.status}"
@@ -332,18 +338,18 @@ def score_chunk(out, chunk: list[Record], bundle: Bundle, idx: int, sep: str, li
             summary.rows_scored += 1
             summary.recommended += p.recommend
             tail = f"{sep}{p.proba:.6f}{sep}{p.recommend}{sep}{p.status}"
-        lines.append(f"{rec.body}{tail}{rec.end or line_end}")
+        lines.append(f"{rec.body}{tail}{extra}{rec.end or line_end}")
     summary.rows_in += len(chunk)
     write_chunk(out, chunk, lines, columns, name)
 
 
 def score_chunk_classes(out, chunk: list[Record], bundle: Bundle, texts: list[str], sep: str, line_end: str,
-                        engine: str | None, summary: Summary, columns: list[str], name: str) -> None:
+                        engine: str | None, summary: Summary, columns: list[str], name: str, why: list[str]) -> None:
     """A multi-class bundle's rows: predicted_label, predicted_proba, proba_<class>..., status."""
     labels = {c: csv_cell(str(c), sep) for c in bundle.classes_.tolist()}
     empty = sep * (len(labels) + 2)
     lines = []
-    for rec, p in zip(chunk, predict_classes(bundle, texts, engine), strict=True):
+    for rec, p, extra in zip(chunk, predict_classes(bundle, texts, engine), why, strict=True):
         summary.counts[p.status] += 1
         if p.label is None:
             tail = f"{empty}{sep}{p.status}"
@@ -352,7 +358,7 @@ def score_chunk_classes(out, chunk: list[Record], bundle: Bundle, texts: list[st
             summary.predicted[str(p.label)] += 1
             probas = sep.join(f"{q:.6f}" for q in p.probas)
             tail = f"{sep}{labels[p.label]}{sep}{p.proba:.6f}{sep}{probas}{sep}{p.status}"
-        lines.append(f"{rec.body}{tail}{rec.end or line_end}")
+        lines.append(f"{rec.body}{tail}{extra}{rec.end or line_end}")
     summary.rows_in += len(chunk)
     write_chunk(out, chunk, lines, columns, name)
 
