@@ -17,7 +17,7 @@ GEN_PRESET ?= default
 PYTEST_PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: help install data train train-classifier evaluate score bench compare compare-korean compare-multiclass compare-seeds report train-generator \
-	evaluate-generator compare-generator test test-fast lint docs clean
+	train-experts evaluate-generator compare-generator test test-fast lint docs clean
 
 ## help: list the targets
 help:
@@ -143,6 +143,10 @@ report: install data
 train-generator: install data
 	$(PY) -m classifier train-generator --preset $(GEN_PRESET) --model $(MODEL) --data $(DATA) --agreement --overwrite \
 	  $(ARGS)
+
+## train-experts: add the steering experts to MODEL's generator, its files kept (about 8 CPU minutes)
+train-experts: install data
+	$(PY) -m classifier train-generator --experts-only --model $(MODEL) --data $(DATA) $(ARGS)
 
 ## evaluate-generator: print the test-split perplexity of MODEL's generator
 evaluate-generator: install data

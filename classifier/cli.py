@@ -270,9 +270,11 @@ def cmd_train_generator(args) -> None:
     from classifier.config import generator_preset
     from classifier.textgen.train import train_generator
 
+    out = args.out or args.model
+    if args.experts_only:
+        return train_steering(args, args.model, out)
     cfg = generator_preset(args.preset, epochs=args.epochs, max_texts=args.max_rows, text_column=args.text_column,
                            batch_size=args.batch_size, seed=args.seed)
-    out = args.out or args.model
     m = train_generator(cfg, args.model, args.data, verbose=0 if args.quiet else 1, agreement=args.agreement,
                         out=out, agreement_samples=args.agreement_samples, overwrite=args.overwrite)
     print(f"saved the {args.preset} generator in {out} ({m['epochs_run']} epochs, {m['train_seconds']} s)")
@@ -282,22 +284,53 @@ def cmd_train_generator(args) -> None:
         a = m["agreement"]
         print(f"sentiment agreement, the model's own samples: positive {a['positive']:.1%}, "
               f"negative {a['negative']:.1%}")
+    if args.experts:
+        train_steering(args, out, out)
+
+
+def train_steering(args, model, out) -> None:
+    from classifier.config import expert_preset
+    from classifier.textgen.evaluate import load_judge
+    from classifier.textgen.experts import train_experts
+
+    only = args.experts_only  # else --epochs and --max-texts were the base generator's
+    cfg = expert_preset(epochs=args.epochs if only else None, max_texts=args.max_rows if only else None,
+                        batch_size=args.batch_size, seed=args.seed)
+    r = train_experts(model, args.data, cfg, load_judge(judge_dir(args)), verbose=0 if args.quiet else 1,
+                      selection_samples=args.agreement_samples, out=out)
+    sel = r["selection"]
+    chosen = next(t for t in sel["tried"] if t["strength"] == r["strength"])
+    print(f"saved the steering experts in {out} ({r['metrics']['train_seconds']} s); strength {r['strength']:g}, "
+          f"chosen on the validation reviews: judged on the asked-for side negative {chosen['negative']:.1%} "
+          f"(real {sel['real']['negative']:.1%}), positive {chosen['positive']:.1%} "
+          f"(real {sel['real']['positive']:.1%})")
+
+
+def judge_dir(args):
+    """--judge, else saved_models/tuned when it is there, else None (the bundle's own classifier)."""
+    from classifier.config import DEFAULT_JUDGE
+
+    if args.judge:
+        return args.judge
+    return DEFAULT_JUDGE if (DEFAULT_JUDGE / "config.json").is_file() else None
 
 
 def cmd_evaluate_generator(args) -> None:
-    from classifier.textgen.evaluate import compare, evaluate_generator, format_table
+    from classifier.textgen.evaluate import compare, evaluate_generator, format_steering, format_table
 
     if args.compare or args.ngram:
         print(format_table(compare([args.model, *args.compare], args.data, ngram=args.ngram)))
         return
     m = evaluate_generator(args.model, args.data, agreement=args.agreement, best_of=args.best_of,
-                           agreement_samples=args.agreement_samples)
+                           agreement_samples=args.agreement_samples, judge=judge_dir(args) if args.agreement else None)
     print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words, from the third word of each text)")
     if "agreement" in m:
         a = m["agreement"]
         best = f", each the best of {a['best_of']} candidates" if a.get("best_of", 1) > 1 else ""
         print(f"sentiment agreement: positive {a['positive']:.1%}, negative {a['negative']:.1%} "
               f"({a['samples_per_side']} samples a side{best})")
+    if "steering" in m:
+        print(format_steering(m["steering"]))
 
 
 def cmd_generate(args) -> None:
@@ -305,7 +338,7 @@ def cmd_generate(args) -> None:
 
     samples = generate(args.model, args.prompt, words=args.words, n=args.n, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, seed=args.seed, sentiment=args.sentiment,
-                       score=args.json, best_of=args.best_of)
+                       score=args.json, best_of=args.best_of, strength=args.strength)
     Stdout().write(format_samples(samples, "jsonl" if args.json else "text") + "\n")
 
 
@@ -376,6 +409,11 @@ def agreement_flags(p) -> None:
                         "(default: off; `make train` turns it on)")
     p.add_argument("--agreement-samples", type=limited("agreement_samples"), default=AGREEMENT_SAMPLES,
                    metavar="N", help="sentiment agreement: samples a side (default: %(default)s, as on record)")
+
+
+def judge_flag(p) -> None:
+    p.add_argument("--judge", metavar="DIR", help="classifier bundle that judges the samples' sentiment at its own "
+                                                   "threshold (default: saved_models/tuned when it is there)")
 
 
 def threshold_flag(p) -> None:
@@ -523,12 +561,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-texts", dest="max_rows", action=Renamed, new="-n/--max-rows", type=positive_int)
     p.add_argument("--batch-size", type=positive_int, help="override the preset's batch size (64)")
     p.add_argument("--seed", type=seed, help="random seed of the weights and batches (default: 42)")
+    p.add_argument("--experts", action="store_true",
+                   help="also train the steering experts (a few minutes; see docs/generator.md)")
+    p.add_argument("--experts-only", action="store_true",
+                   help="train only the steering experts, beside the bundle's generator (kept as it is)")
+    judge_flag(p)
     p.set_defaults(func=cmd_train_generator)
 
     p = sub.add_parser("evaluate-generator", help="print the generator's test-split perplexity",
                        parents=[bundle_in, parent(data_flag, agreement_flags)])
     p.add_argument("--best-of", type=limited("best_of"), default=1,
                    help="with --agreement: each sample the best of K candidates, as `generate --best-of K`")
+    judge_flag(p)
     p.add_argument("--compare", action=Words, default=[], metavar="DIR",
                    help="print one table with these bundles' generators (same tokenizer and split)")
     p.add_argument("--ngram", action="store_true", help="add a Kneser-Ney trigram baseline row to the table")
@@ -552,6 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --sentiment and sampling: write K candidates per sample and keep the one the "
                         "bundle's classifier puts furthest on that side (default: 8 there, else 1; "
                         "--best-of 1 for the model's own samples)")
+    p.add_argument("--strength", type=limited("strength"), metavar="ALPHA",
+                   help="with --sentiment: how hard the bundle's steering experts pull (default: the strength "
+                        "recorded in the bundle; 0: the sentiment start token alone)")
     json_flag(p, "JSON lines with the classifier's score instead of one sample a line")
     p.add_argument("--format", dest="json", action=Renamed, new="--json", choices=["text", "jsonl"],
                    convert=lambda value: value == "jsonl")

@@ -17,9 +17,9 @@ from classifier.errors import UserError
 DEFAULT_DATA = Path("data/womens_clothing_ecommerce_reviews.csv")
 DEFAULT_MODEL_DIR = Path("saved_models/default")
 MODEL_ENV = "CLASSIFIER_MODEL"  # the bundle to read when none is named, wherever the command runs
+DEFAULT_JUDGE = Path("saved_models/tuned")  # judges generated sentiment, when it is there
 # sentiment agreement samples a side: the figures on record are measured with this many
 AGREEMENT_SAMPLES = 200
-
 
 
 def default_model_dir() -> Path:
@@ -235,6 +235,25 @@ GENERATOR_PRESETS: dict[str, dict] = {
     },
 }
 
+EXPERT_PRESET: dict = {
+    # a steering expert (or anti-expert): the reviews of one class, read whole from the neutral
+    # start token; small, so two of them beside the base keep steered sampling fast
+    "context": 0,
+    "embedding_dim": 64,
+    "lstm_units": 128,
+    "lstm_layers": 1,
+    "relu_dense": False,
+    "projection": 64,
+    "dropout": 0.1,
+    "learning_rate": 1e-2,
+    "clipnorm": 1.0,
+    "decay_after": 2,
+    "epochs": 4,
+    "validation_split": 0.1,
+    "patience": 1,
+    "restore_best_weights": True,
+}
+
 
 def generator_preset(name: str, **overrides) -> GeneratorConfig:
     """The named generator preset with `overrides` (None values are ignored) applied."""
@@ -242,3 +261,8 @@ def generator_preset(name: str, **overrides) -> GeneratorConfig:
         raise UserError(f"unknown generator preset {name!r}; choose one of: {', '.join(GENERATOR_PRESETS)}")
     cfg = GeneratorConfig(preset=name, **GENERATOR_PRESETS[name])
     return apply_overrides(cfg, overrides)
+
+
+def expert_preset(**overrides) -> GeneratorConfig:
+    """The steering experts' settings with `overrides` (None values are ignored) applied."""
+    return apply_overrides(GeneratorConfig(preset="expert", **EXPERT_PRESET), overrides)

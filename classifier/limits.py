@@ -50,6 +50,7 @@ LIMITS = {
     "threshold": Limit(0.0, 1.0),
     "min_count": Limit(0),
     "agreement_samples": Limit(1, 1000),
+    "strength": Limit(0.0, 20.0),  # how hard the steering experts pull; beyond 20 they alone write the text
 }
 
 

@@ -38,6 +38,7 @@ AGREEMENT = 1e-5
 # `slow` (`make test-fast` leaves it out), whether or not it carries the marker itself.
 SLOW_FIXTURES = {
     "small_bundle", "generator_bundle", "seed_generator_bundle",  # here
+    "steered_bundle",  # test_steering
     "colour_bundle", "department_bundle",  # test_multiclass
     "exported",  # test_export
     "spark",  # test_spark

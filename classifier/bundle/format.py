@@ -13,6 +13,7 @@ A bundle is a folder:
     metrics.json       test-split figures
     tfidf.json/.npz    the tfidf preset's model, or the tuned stack's partner
     generator.keras, generator_history.csv, generator_ngram.npz   the text-generation head
+    generator_expert_positive.keras, generator_expert_negative.keras   its steering experts
 Loading re-hashes the files against config.json, so a tokenizer or model from another run
 is refused instead of silently giving wrong predictions. This module imports no kind of model:
 the kinds (classifier.bundle.predictors: an LSTM, a tfidf model, the tuned stack of both)
@@ -42,7 +43,9 @@ GENERATOR_KERAS = "generator.keras"
 GENERATOR_HISTORY = "generator_history.csv"
 GENERATOR_NGRAM = "generator_ngram.npz"  # the trigram counts the default generator mixes in
 COMMON_FILES = (TOKENIZER_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE)
-GENERATOR_FILES = (GENERATOR_KERAS, GENERATOR_HISTORY, GENERATOR_NGRAM)
+# the steering experts: small whole-review LSTMs of one class's reviews each, keyed by sentiment
+EXPERT_FILES = {"negative": "generator_expert_negative.keras", "positive": "generator_expert_positive.keras"}
+GENERATOR_FILES = (GENERATOR_KERAS, GENERATOR_HISTORY, GENERATOR_NGRAM, *EXPERT_FILES.values())
 
 KINDS: dict[str, type] = {}  # kind name -> its class, filled by register_kind
 KIND_FILES: dict[str, tuple[str, ...]] = {}  # kind name -> the model files it owns

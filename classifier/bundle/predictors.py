@@ -17,6 +17,7 @@ from classifier.bundle.checks import check_model_fits
 from classifier.bundle.format import (
     CLASSIFIER_FILE,
     CONFIG_FILE,
+    EXPERT_FILES,
     GENERATOR_KERAS,
     GENERATOR_NGRAM,
     METRICS_FILE,
@@ -65,6 +66,7 @@ class Bundle:
         self._keras_classifier = None
         self._numpy_engine = None
         self._generator = None
+        self._experts = None
         self._default_engine = None
         self._scratch = None  # a fit() bundle's private folder, removed with the bundle
 
@@ -212,6 +214,21 @@ class Bundle:
                 raise UserError(f"{self.path / GENERATOR_NGRAM} is not an n-gram file of this tool ({e}); "
                                 f"retrain the generator") from None
         return Net.from_keras(self.path / GENERATOR_KERAS, meta["spec"], ngram)
+
+    def experts(self) -> dict[str, Net] | None:
+        """The steering experts' NumPy networks by sentiment, or None when the generator has none."""
+        experts = self.meta.get("generator", {}).get("experts")
+        if experts is None:
+            return None
+        if self._experts is None:
+            files = self.meta.get("files", {})
+            for name in EXPERT_FILES.values():
+                if name not in files:
+                    raise UserError(f"{self.path / name} is not recorded in the bundle; retrain the experts with "
+                                    f"`classifier train-generator --experts-only --model {self.path}`")
+            self._experts = {side: Net.from_keras(self.path / name, experts["spec"])
+                             for side, name in EXPERT_FILES.items()}
+        return self._experts
 
     # -- saving --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

@@ -124,6 +124,7 @@ class GenerateRequest(Body):
     seed: int | None = None
     sentiment: Literal["positive", "negative"] | None = None
     best_of: int | None = None
+    strength: float | None = None
 
 
 class Sample(BaseModel):

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.bundle import GENERATOR_HISTORY, GENERATOR_KERAS, GENERATOR_NGRAM, load, update_bundle, update_meta
+from classifier.bundle import (
+    EXPERT_FILES,
+    GENERATOR_HISTORY,
+    GENERATOR_KERAS,
+    GENERATOR_NGRAM,
+    load,
+    update_bundle,
+    update_meta,
+)
 from classifier.config import AGREEMENT_SAMPLES, GeneratorConfig
 from classifier.engine.generator import SENTIMENTS, Net
 from classifier.errors import UserError, slot
@@ -226,7 +234,8 @@ def save_generator(path: Path, model, cfg: GeneratorConfig, tokenizer: Tokenizer
         return [GENERATOR_KERAS, GENERATOR_HISTORY, GENERATOR_NGRAM]
 
     spec = net_spec(cfg, tokenizer.config.num_words, acts, ngram_weight if ngram is not None else 0.0)
-    stale = () if ngram is not None else (GENERATOR_NGRAM,)
+    # a new base generator drops the old one's steering experts (their strength was chosen for it)
+    stale = (*(() if ngram is not None else (GENERATOR_NGRAM,)), *EXPERT_FILES.values())
     update_bundle(path, write_files, drop=stale, generator={
         "config": cfg.to_dict(), "tokenizer_sha256": tokenizer.sha256, "spec": spec, **meta})
     return Net(arrays, spec, ngram)
