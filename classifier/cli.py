@@ -596,7 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --sentiment and sampling: write K candidates per sample and keep the one the "
                         "bundle's classifier puts furthest on that side (default: 8 there, else 1; "
                         "--best-of 1 for the model's own samples)")
-    p.add_argument("--strength", type=limited("strength"), metavar="ALPHA",
+    p.add_argument("--strength", type=limited("strength", float), metavar="ALPHA",
                    help="with --sentiment: how hard the bundle's steering experts pull (default: the strength "
                         "recorded in the bundle; 0: the sentiment start token alone)")
     json_flag(p, "JSON lines with the classifier's score instead of one sample a line")

@@ -161,7 +161,7 @@ def test_generate_errors(server):
     r = server.post("/generate?model=default", {"prompt": "this dress is", "best_of": 4})
     assert r.status_code == 400 and '"best_of" picks' in r.json()["error"] and "--" not in r.json()["error"]
     r = server.post("/generate?model=default", {"prompt": "this dress is", "sentiment": "positive", "strength": 50})
-    assert r.status_code == 400 and r.json()["error"].startswith('"strength" must be 0 to'), r.json()
+    assert r.status_code == 400 and r.json()["error"].startswith('"strength" must be between 0 and 20'), r.json()
     r = server.post("/generate?model=default", {"prompt": "qzxv"})
     assert r.status_code == 400 and "vocabulary" in r.json()["error"]
     r = server.post("/generate?model=default", {"prompt": "this", "words": 1000, "n": 1000})

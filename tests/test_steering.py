@@ -17,7 +17,7 @@ from classifier.io.files import file_sha256
 from classifier.models.keras_lstm import load_keras
 from classifier.textgen.evaluate import distinct_2, real_reference
 from classifier.textgen.generate import generate
-from tests.conftest import AGREEMENT, assert_user_error, built_once, committed_bundle, run_cli_here
+from tests.conftest import AGREEMENT, assert_user_error, built_once, committed_bundle, run_cli, run_cli_here
 
 JUDGE = committed_bundle("tuned")
 PROMPTS = ("this dress", "the fabric", "the fit")
@@ -97,14 +97,14 @@ def test_experts_are_recorded_and_hash_checked_beside_an_untouched_base(steered_
 def test_strength_needs_experts_and_a_sentiment(generator_bundle, steered_bundle):
     r = run_cli_here("generate", "this dress", "--sentiment", "negative", "--strength", "2", "--model",
                      generator_bundle)
-    assert_user_error(r, "no steering experts", "--experts-only")
+    assert_user_error(r, "no steering experts for --strength", "experts only")
     assert_user_error(run_cli_here("generate", "this dress", "--strength", "2", "--model", steered_bundle),
-                      "--strength", "--sentiment")
-    assert_user_error(run_cli_here("generate", "this dress", "--sentiment", "positive", "--strength", "-1",
-                                   "--model", steered_bundle), "--strength must be 0 to")
+                      "--strength steers toward a sentiment")
+    r = run_cli("generate", "this dress", "--sentiment", "positive", "--strength=-1", "--model", steered_bundle)
+    assert r.returncode == 2 and "--strength: must be between 0 and 20, got -1" in r.stderr, r.stderr  # argparse's
     # asked for a sentiment, a bundle with experts steers and ranks nothing (one candidate a sample)
     r = run_cli_here("generate", "this dress", "--sentiment", "negative", "--temperature", "1", "--seed", "3",
-                     "--n", "2", "--format", "jsonl", "--model", steered_bundle)
+                     "-n", "2", "--json", "--model", steered_bundle)
     assert r.returncode == 0, r.stderr
     strength = load(steered_bundle).meta["generator"]["experts"]["strength"]
     want = generate(steered_bundle, "this dress", n=2, temperature=1.0, seed=3, sentiment="negative",

@@ -224,8 +224,8 @@ class Bundle:
             files = self.meta.get("files", {})
             for name in EXPERT_FILES.values():
                 if name not in files:
-                    raise UserError(f"{self.path / name} is not recorded in the bundle; retrain the experts with "
-                                    f"`classifier train-generator --experts-only --model {self.path}`")
+                    raise UserError(f"{self.path / name} is not recorded in the bundle; retrain its steering experts "
+                                    f"(`classifier train-generator`, experts only)")
             self._experts = {side: Net.from_keras(self.path / name, experts["spec"])
                              for side, name in EXPERT_FILES.items()}
         return self._experts

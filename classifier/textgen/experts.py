@@ -14,7 +14,7 @@ are untouched, so its unsteered text stays the same.
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from pathlib import Path
 
@@ -26,6 +26,8 @@ from classifier.models.keras_lstm import save_keras
 from classifier.textgen.data import review_split, split_texts
 from classifier.textgen.evaluate import distinct_2, on_side, real_reference, resolve_data, sample_side
 from classifier.textgen.train import export_weights, fit, net_spec
+
+log = logging.getLogger(__name__)
 
 STRENGTHS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # tried in order; the smallest that reaches the goal is kept
 SELECTION_SAMPLES = 100  # samples a side for each strength tried
@@ -66,8 +68,7 @@ def train_experts(model_dir, data=None, cfg: GeneratorConfig | None = None, judg
     model_dir = bundle.path
     gen = bundle.meta.get("generator")
     if not gen:
-        raise UserError(f"{model_dir} has no generator to steer; train one first with "
-                        f"`classifier train-generator --model {model_dir}`")
+        raise UserError(f"{model_dir} has no generator to steer; train one first (`classifier train-generator`)")
     base = GeneratorConfig.from_dict(gen["config"])
     if base.context:
         raise UserError(f"the generator in {model_dir} is a window model ({base.preset} preset); the experts "
@@ -116,5 +117,5 @@ def train_experts(model_dir, data=None, cfg: GeneratorConfig | None = None, judg
     record.update(strength=strength, selection=selection)
     update_meta(bundle.path, "generator", experts=record)
     if verbose:
-        print(f"experts: strength {strength:g} chosen on {len(val_rows):,} validation reviews", file=sys.stderr)
+        log.info(f"experts: strength {strength:g} chosen on {len(val_rows):,} validation reviews")
     return record

@@ -184,8 +184,8 @@ def check_options(net: Net, words: int, n: int, temperature: float, top_k: int |
             raise UserError("{field} steers toward a sentiment: give a sentiment too", field="strength",
                             value=strength)
         if experts is None and strength > 0:
-            raise UserError("this bundle's generator has no steering experts for {field}; add them with "
-                            "`classifier train-generator --experts-only`, or leave the strength out",
+            raise UserError("this bundle's generator has no steering experts for {field}; add them "
+                            "(`classifier train-generator`, experts only), or leave the strength out",
                             field="strength", value=strength)
     check("best_of", best_of)
     if best_of > 1 and (sentiment is None or temperature == 0):
