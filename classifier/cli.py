@@ -11,6 +11,7 @@ clean rows of it, `--seed N` a random seed, `--overwrite` permission to replace 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
@@ -41,6 +42,17 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
+
+
+def setting(text: str) -> tuple[str, object]:
+    """KEY=VALUE of `train --set`: the value as JSON when it parses, else the string as written."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
 
 
 def count(text: str) -> int:
@@ -91,13 +103,15 @@ def _number(text: str, kind):
 # -- commands ------------------------------------------------------------------------------------
 def cmd_train(args) -> None:
     from classifier.classify.train import train
-    from classifier.config import preset
+    from classifier.config import preset, set_field
 
     cfg = preset(
         args.preset, epochs=args.epochs, max_rows=args.max_rows, text_column=args.text_column,
         label_column=args.label_column, batch_size=args.batch_size, seed=args.seed, init_seed=args.init_seed,
         fit_engine=args.fit_engine, bucketing=args.bucketing, min_count=args.min_count, analyzer=args.analyzer,
     )
+    for key, value in args.settings:  # after the flags: --set has the last word
+        set_field(cfg, key, value)
     metrics = train(cfg, args.data, args.out, verbose=0 if args.quiet else 1)
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
     print(f"test [loss, acc]: [{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]")
@@ -303,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="padskip: same model and gradients, padding run once per batch (default); keras: model.fit")
     p.add_argument("--no-bucketing", dest="bucketing", action="store_const", const=False,
                    help="padskip: keep fit()'s own shuffled batches instead of grouping rows by length")
+    p.add_argument("--set", dest="settings", action="append", type=setting, default=[], metavar="KEY=VALUE",
+                   help="set any config field, repeatable (--set tokenizer.num_words=8000 --set dropout=0.2); VALUE "
+                        "is read as JSON when it parses (null, true, 0.5), else as a string")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="print [loss, acc] on the bundle's test split",

@@ -32,8 +32,8 @@ from classifier.classify.predict import (
     STATUSES,
     check_threshold,
     output_columns,
-    predict,
     predict_classes,
+    recommendations,
     refuse_threshold,
 )
 from classifier.errors import UserError
@@ -306,7 +306,7 @@ def score_chunk(out, chunk: list[Record], bundle: Bundle, idx: int, sep: str, li
     texts = [rec.cells[idx] if rec.cells else "" for rec in chunk]
     if bundle.multiclass:
         return score_chunk_classes(out, chunk, bundle, texts, sep, line_end, engine, summary, columns, name)
-    preds = predict(bundle, texts, threshold, engine)
+    preds = recommendations(bundle, texts, threshold, engine)
     lines = []
     for rec, p in zip(chunk, preds, strict=True):
         summary.counts[p.status] += 1
