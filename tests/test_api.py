@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -236,6 +237,13 @@ def test_train_set_writes_any_config_field(sample_csv, tmp_path):
     assert config["tokenizer"]["num_words"] == 200 and config["tokenizer"]["maxlen"] == 24
     assert (config["embedding_dim"], config["lstm_units"], config["threshold_rule"]) == (8, 4, "f1_macro")
     assert config["init_seed"] is None and isinstance(config["embedding_dim"], int)
+
+
+def test_every_setting_is_documented():
+    from classifier.config import field_names
+
+    page = (Path(__file__).resolve().parents[1] / "docs/presets.md").read_text(encoding="utf-8")
+    assert [name for name in field_names(classifier.preset("reference")) if f"`{name}`" not in page] == []
 
 
 def test_train_set_refuses_an_unknown_field_before_training(sample_csv, tmp_path):

@@ -161,7 +161,7 @@ def test_evaluate_all_rows_scores_every_row_of_a_test_file(korean_bundle, tmp_pa
     assert r.stdout.strip().splitlines()[-1] == f"[{log_loss(y, p):.4f}, {keras_accuracy(y, p):.4f}]"
     assert len(rows) == 300 and "warning" not in r.stderr
     # without --all-rows the file is split again: 60 of its rows, other figures
-    assert classifier.evaluate(bundle, test_csv) != classifier.evaluate(bundle, test_csv, all_rows=True)
+    assert classifier.evaluate(bundle, data=test_csv) != classifier.evaluate(bundle, data=test_csv, all_rows=True)
 
 
 @pytest.mark.slow
