@@ -78,8 +78,8 @@ class Scorer:
         start = time.perf_counter()
         try:
             texts = [t for job in jobs for t in job.texts]
-            answer = predict_classes if self.bundle.multiclass else recommendations
-            merged = answer(self.bundle, texts)
+            score_texts = predict_classes if self.bundle.multiclass else recommendations
+            merged = score_texts(self.bundle, texts)
         except Exception:
             if len(jobs) > 1:  # find the job that fails, so the others still get their answers
                 for job in jobs:
