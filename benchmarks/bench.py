@@ -152,8 +152,8 @@ def bench_tuned(tuned_dir: Path, texts: list[str], csv_path: Path, scratch: Path
     stack all in NumPy); then whole processes, `classifier score --engine keras` vs the default."""
     bundle = load(tuned_dir)
     ids = bundle.encoder.encode_many(texts)
-    result = {"in_process": compare_in_process(lambda: bundle.predict_proba_ids(ids, engine="keras"),
-                                               lambda: bundle.predict_proba_ids(ids), len(texts), repeats)}
+    result = {"in_process": compare_in_process(lambda: bundle.proba_ids(ids, engine="keras"),
+                                               lambda: bundle.proba_ids(ids), len(texts), repeats)}
     score = [sys.executable, "-m", "classifier", "score", str(csv_path), "--model", str(tuned_dir), "--quiet",
              "--overwrite", "-o"]
     keras_run = median_process([*score, str(scratch / "tuned-keras.csv"), "--engine", "keras"], repeats)

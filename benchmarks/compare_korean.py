@@ -37,7 +37,7 @@ TEXT, LABEL = "document", "label"
 # (measured on the test file, TF-IDF 1-3 grams NB alone: 0.879 with every morpheme)
 RUNS = {
     "reference+korean": ("reference", "korean", {}),
-    "tuned+korean": ("tuned", "korean", {"maxlen": 64, "num_words": 30000, "batch_size": 128}),
+    "tuned+korean": ("tuned", "korean", {"tokenizer.maxlen": 64, "tokenizer.num_words": 30000, "batch_size": 128}),
     "tfidf+korean": ("tfidf", "korean", {}),
     "reference+words": ("reference", "words", {}),
     "tfidf+words": ("tfidf", "words", {}),
@@ -47,12 +47,8 @@ TABLE = [("preset", "run", "{}"), *COLUMNS[1:]]
 
 def config_of(run: str, max_rows: int | None, epochs: int | None):
     name, analyzer, overrides = RUNS[run]
-    overrides = dict(overrides)
-    cfg = preset(name, analyzer=analyzer, text_column=TEXT, label_column=LABEL, max_rows=max_rows, epochs=epochs,
-                 batch_size=overrides.pop("batch_size", None))
-    cfg.tokenizer.maxlen = overrides.pop("maxlen", cfg.tokenizer.maxlen)
-    cfg.tokenizer.num_words = overrides.pop("num_words", cfg.tokenizer.num_words)
-    return cfg
+    return preset(name, analyzer=analyzer, text_column=TEXT, label_column=LABEL, max_rows=max_rows, epochs=epochs,
+                  **overrides)
 
 
 def analyser_rows_per_s(texts: list[str]) -> float:

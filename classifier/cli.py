@@ -115,6 +115,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def setting(text: str) -> tuple[str, object]:
+    """KEY=VALUE of `train --set`: the value as JSON when it parses, else the string as written."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
 def count(text: str) -> int:
     value = _number(text, int)
     if value < 0:
@@ -146,13 +157,15 @@ def _number(text: str, kind):
 # -- commands ------------------------------------------------------------------------------------
 def cmd_train(args) -> None:
     from classifier.classify.train import train
-    from classifier.config import preset
+    from classifier.config import preset, set_field
 
     cfg = preset(
         args.preset, epochs=args.epochs, max_rows=args.max_rows, text_column=args.text_column,
         label_column=args.label_column, batch_size=args.batch_size, seed=args.seed, init_seed=args.init_seed,
         fit_engine=args.fit_engine, bucketing=args.bucketing, min_count=args.min_count, analyzer=args.analyzer,
     )
+    for key, value in args.settings:  # after the flags: --set has the last word
+        set_field(cfg, key, value)
     metrics = train(cfg, args.data, args.out, verbose=0 if args.quiet else 1, sep=args.sep,
                     overwrite=args.overwrite)
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
@@ -480,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bucketing", dest="bucketing", action="store_const", const=False,
                    help="padskip: keep fit()'s own shuffled batches instead of grouping rows by length")
     sep_flag(p)
+    p.add_argument("--set", dest="settings", action="append", type=setting, default=[], metavar="KEY=VALUE",
+                   help="set any config field, repeatable (--set tokenizer.num_words=8000 --set dropout=0.2); VALUE "
+                        "is read as JSON when it parses (null, true, 0.5), else as a string")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="print [loss, acc] on the bundle's test split",

@@ -2,11 +2,13 @@
 
     from classifier.config import preset
     cfg = preset("reference", epochs=1, max_rows=2000)
+    cfg = preset("reference", **{"tokenizer.num_words": 8000})     # or num_words=8000, or tokenizer={...}
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,14 +155,72 @@ def apply_overrides(cfg, overrides: dict):
     return cfg
 
 
+def field_names(cfg: TrainConfig) -> list[str]:
+    """Every settable name: the config's fields and the tokenizer's as `tokenizer.NAME`."""
+    top = [f.name for f in dataclasses.fields(cfg) if f.name not in ("tokenizer", "preset")]
+    return top + [f"tokenizer.{f.name}" for f in dataclasses.fields(cfg.tokenizer)]
+
+
+def set_field(cfg: TrainConfig, key: str, value) -> None:
+    """Set one field by name: `epochs`, `tokenizer.num_words`, a tokenizer field by its own name
+    (`num_words`, no TrainConfig field has one), or `tokenizer` to a dict of tokenizer fields (or a
+    TokenizerConfig).
+    The value must fit the field's type (an int is a float too; None where the field allows it)."""
+    if key == "tokenizer" and isinstance(value, TokenizerConfig):
+        cfg.tokenizer = value
+        return
+    if key == "tokenizer" and isinstance(value, dict):
+        for name, v in value.items():
+            set_field(cfg, f"tokenizer.{name}", v)
+        return
+    owner, name = cfg, key
+    if key.startswith("tokenizer."):
+        owner, name = cfg.tokenizer, key.removeprefix("tokenizer.")
+    elif key not in {f.name for f in dataclasses.fields(cfg)} and key in {f.name for f in
+                                                                        dataclasses.fields(cfg.tokenizer)}:
+        owner = cfg.tokenizer
+    fields = {f.name: f for f in dataclasses.fields(owner)}
+    if name not in fields or (owner is cfg and name in ("tokenizer", "preset")):
+        names = field_names(cfg)
+        short = {n.removeprefix("tokenizer."): n for n in names}  # `num_word` is close to `num_words`
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.6) or [
+            short[n] for n in difflib.get_close_matches(key.removeprefix("tokenizer."), short, n=3, cutoff=0.6)]
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise UserError(f"no setting {key!r}; {hint}the settings are listed in docs/presets.md")
+    setattr(owner, name, typed_value(key, fields[name].type, value))
+
+
+def typed_value(key: str, annotation: str, value):
+    """`value` checked against a field's annotation (a string: this module postpones them)."""
+    kinds = [k.strip() for k in str(annotation).split("|")]
+    if value is None and "None" in kinds:
+        return None
+    if "bool" in kinds and isinstance(value, bool):
+        return value
+    if "int" in kinds and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if "float" in kinds and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if "str" in kinds and isinstance(value, str):
+        return value
+    wanted = " or ".join({"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
+                          "None": "null"}.get(k, k) for k in kinds)
+    raise UserError(f"setting {key!r} takes {wanted}, got {value!r}")
+
+
 def preset(name: str, analyzer: str | None = None, **overrides) -> TrainConfig:
-    """The named preset with `overrides` (None values are ignored) applied; `analyzer` is the
-    tokenizer's (words, korean)."""
+    """The named preset with `overrides` (None values are ignored) applied: any field by name,
+    `tokenizer.num_words` (as `**{"tokenizer.num_words": 8000}`), a tokenizer field by its own name
+    (`num_words=8000`) or `tokenizer={"num_words": 8000}`; `analyzer` is the tokenizer's (words,
+    korean). An unknown name or a value of the wrong type is a UserError."""
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     cfg = TrainConfig.from_dict({"preset": name, **PRESETS[name]})  # fresh objects: presets stay unchanged
     apply_overrides(cfg.tokenizer, {"analyzer": analyzer})
-    return apply_overrides(cfg, overrides)
+    for key, value in overrides.items():
+        if value is not None:
+            set_field(cfg, key, value)
+    return cfg
 
 
 @dataclass

@@ -95,7 +95,7 @@ def test_committed_tuned_bundle_numpy_path_equals_keras_on_the_test_split(data_p
     split = make_split(load_labelled(data_path, cfg.text_column, cfg.label_column), cfg.text_column,
                        cfg.label_column, cfg.test_size, cfg.seed)
     ids = bundle.encoder.encode_many(split.x_test)
-    numpy_p, keras_p = bundle.predict_proba_ids(ids), bundle.predict_proba_ids(ids, engine="keras")
+    numpy_p, keras_p = bundle.proba_ids(ids), bundle.proba_ids(ids, engine="keras")
     assert len(numpy_p) == 4529 and np.abs(numpy_p - keras_p).max() <= 1e-5
     assert np.array_equal(numpy_p >= bundle.threshold, keras_p >= bundle.threshold)
 

@@ -199,9 +199,10 @@ def test_engine_matches_model_predict_on_real_reviews(small_bundle, reviews):
     want = keras_proba(bundle.keras_classifier(), bundle.tokenizer.pad(ids))
     got = bundle.recommend_proba(texts)
     assert np.abs(got - want).max() <= 1e-5
-    assert np.array_equal(bundle.predict_proba_ids(ids), got)
+    assert np.array_equal(bundle.proba_ids(ids), got)
+    assert np.array_equal(bundle.predict_proba_ids(ids), bundle.predict_proba(texts))  # the public one: (n, 2)
     # an over-long review counts only its last maxlen words, as the padded Keras input does
-    assert bundle.predict_proba_ids([ids[-1][-maxlen:]])[0] == pytest.approx(got[-1], abs=1e-5)
+    assert bundle.proba_ids([ids[-1][-maxlen:]])[0] == pytest.approx(got[-1], abs=1e-5)
     np.testing.assert_allclose(bundle.recommend_proba(texts[:5], engine="keras"), want[:5], atol=1e-5)
     assert want.std() > 0.01
 
@@ -215,7 +216,7 @@ def test_engine_matches_model_predict_on_the_full_reference_test_split(small_bun
     assert len(split.x_test) == 4529
     ids = bundle.tokenizer.encode_many(split.x_test)
     want = keras_proba(bundle.keras_classifier(), bundle.tokenizer.pad(ids))
-    assert np.abs(bundle.predict_proba_ids(ids) - want).max() <= 1e-5
+    assert np.abs(bundle.proba_ids(ids) - want).max() <= 1e-5
 
 
 def test_bundle_stores_the_classifier_once_and_the_engine_reads_it(small_bundle, reviews):

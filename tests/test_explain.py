@@ -271,7 +271,7 @@ def test_the_deletion_order_starts_with_the_strongest_and_then_removes_greedily(
     taken = e.order[:REFINE_TAKE]
     candidates = [p for p in by_contribution if p not in taken][:REFINE_CANDIDATES]
     rows = [[ids[p] for p in known if p not in taken and p != c] for c in candidates]
-    p_call = bundle.predict_proba_ids(rows)
+    p_call = bundle.predict_proba_ids(rows)[:, 1]  # P(recommends)
     p_call = p_call if e.label == 1 else 1 - p_call
     best = [candidates[i] for i in np.argsort(p_call, kind="stable")[:REFINE_TAKE]]
     assert e.order[REFINE_TAKE: 2 * REFINE_TAKE] == best

@@ -189,7 +189,7 @@ def test_onnx_equals_bundle_on_the_same_ids(exported, bundle, test_texts, tmp_pa
     np.save(tmp_path / "ids.npy", ids)
     info = run_fresh(ONNX_CHILD, exported["onnx"], tmp_path / "ids.npy", tmp_path / "proba.npy", cwd=tmp_path)
     assert info["imported"] == []  # onnxruntime and NumPy only
-    diff = float(np.max(np.abs(np.load(tmp_path / "proba.npy") - bundle.predict_proba_ids(list(ids)))))
+    diff = float(np.max(np.abs(np.load(tmp_path / "proba.npy") - bundle.proba_ids(list(ids)))))
     print(f"ONNX vs bundle on {len(texts):,} id rows: max |diff| {diff:.2e}")
     assert diff <= TOLERANCE, diff
     assert info["inputs"] == [["ids", "tensor(int32)", ["batch", 400]]]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import classifier
-from classifier.classify.predict import predict
+from classifier.classify.predict import recommendations
 from classifier.config import TokenizerConfig
 from classifier.io.tokenizer import Tokenizer
 from tests.conftest import ROOT, committed_bundle, missing, run_cli, run_cli_here
@@ -137,7 +137,7 @@ def test_scoring_a_korean_csv_gives_every_row_its_status(korean_bundle, tmp_path
     assert [s["status"] for s in scored] == ["ok", "empty", "ok", "no_known_words", "empty", "ok"]
     assert all(0 <= float(s["recommend_proba"]) <= 1 for s in scored if s["status"] == "ok")
     # the English bundle knows no Korean word: why the analyser exists
-    english = [p.status for p in predict(classifier.load(DEFAULT), ["정말 재밌어요"])]
+    english = [p.status for p in recommendations(classifier.load(DEFAULT), ["정말 재밌어요"])]
     assert english == ["no_known_words"]
 
 
@@ -160,7 +160,7 @@ def test_evaluate_all_rows_scores_every_row_of_a_test_file(korean_bundle, tmp_pa
     assert r.stdout.strip().splitlines()[-1] == f"[{log_loss(y, p):.4f}, {keras_accuracy(y, p):.4f}]"
     assert len(rows) == 300 and "warning" not in r.stderr
     # without --all-rows the file is split again: 60 of its rows, other figures
-    assert classifier.evaluate(bundle, test_csv) != classifier.evaluate(bundle, test_csv, all_rows=True)
+    assert classifier.evaluate(bundle, data=test_csv) != classifier.evaluate(bundle, data=test_csv, all_rows=True)
 
 
 @pytest.mark.slow
@@ -211,7 +211,7 @@ def test_serve_answers_for_a_korean_bundle_as_local_scoring(korean_rows, tmp_pat
     with TestClient(create_app(ServeSettings({"ko": str(folder)}), load_first=True)) as client:
         r = client.post("/v1/models/ko:predict", json={"instances": asked})
     assert r.status_code == 200, r.text
-    want = [p.proba for p in predict(classifier.load(folder), asked)]
+    want = [p.proba for p in recommendations(classifier.load(folder), asked)]
     assert r.json()["predictions"] == want
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import classifier
 from classifier.classify.evaluate import evaluate
-from classifier.classify.predict import BINARY_COLUMNS, output_columns, output_rows, predict
+from classifier.classify.predict import BINARY_COLUMNS, output_columns, output_rows, recommendations
 from classifier.classify.train import train
 from classifier.config import preset
 from classifier.errors import UserError
@@ -240,7 +240,7 @@ def test_output_rows_for_other_callers(colour_bundle):
     assert rows[0][0] == "green" and rows[0][-1] == "ok" and len(rows[0]) == len(columns)
     assert rows[1] == (None,) * 5 + ("empty",)
     with pytest.raises(UserError, match="multi-class"):
-        predict(bundle, ["lime"])  # the binary-shaped path refuses rather than answer wrongly
+        recommendations(bundle, ["lime"])  # the binary-shaped path refuses rather than answer wrongly
     with pytest.raises(UserError, match="no P\\(recommends\\)"):
         bundle.recommend_proba(["lime"])
 
@@ -251,7 +251,7 @@ def test_binary_bundles_are_unchanged():
     assert output_columns(bundle) == BINARY_COLUMNS == ("recommend_proba", "recommend", "status")
     texts = ["Love this dress, fits perfectly", ""]
     rows = output_rows(bundle, texts)
-    assert rows == [tuple(p) for p in predict(bundle, texts)]
+    assert rows == [tuple(p) for p in recommendations(bundle, texts)]
     assert rows[0][1:] == (1, "ok") and rows[1] == (None, None, "empty")
     assert "classes" not in bundle.meta  # a config.json without them is the binary bundle
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from classifier import load
-from classifier.classify.predict import predict
+from classifier.classify.predict import recommendations
 from tests.conftest import run_cli, run_python
 
 REVIEWS = ["Love this dress, it fits perfectly", "It ripped after one wash and the color faded", "", "qzxv wkkrpf"]
@@ -32,11 +32,12 @@ def test_predict_arguments_and_stdin_agree_with_the_api(small_bundle):
 
 def test_threshold_decides_the_label(small_bundle):
     bundle = load(small_bundle)
-    p = predict(bundle, REVIEWS[:2])
+    p = recommendations(bundle, REVIEWS[:2])
     lo, hi = sorted(x.proba for x in p)
     mid = (lo + hi) / 2
-    assert [x.recommend for x in predict(bundle, REVIEWS[:2], threshold=mid)] == [int(x.proba >= mid) for x in p]
-    assert [x.recommend for x in predict(bundle, REVIEWS[:2], threshold=0.0)] == [1, 1]
+    at_mid = recommendations(bundle, REVIEWS[:2], threshold=mid)
+    assert [x.recommend for x in at_mid] == [int(x.proba >= mid) for x in p]
+    assert [x.recommend for x in recommendations(bundle, REVIEWS[:2], threshold=0.0)] == [1, 1]
     result = run_cli("predict", REVIEWS[0], "--model", small_bundle, "--threshold", "1")
     assert parse(result.stdout)[0][1] == str(int(float(parse(result.stdout)[0][0]) >= 1.0))
 

@@ -67,7 +67,8 @@ def cli_probabilities(texts: list[str]) -> list[float | None]:
 
 # -- the numbers -----------------------------------------------------------------------------------------
 def test_no_access_log_by_default(server):
-    assert server.post(TF, {"instances": ["love it"]}).status_code == 200
+    r = server.post(TF, {"instances": ["love it"]})
+    assert r.status_code == 200 and len(r.json()["predictions"]) == 1 and 0 < r.json()["predictions"][0] < 1
     assert "POST /v1/models" not in server.output()  # a line a request is --access-log's
 
 
@@ -235,7 +236,9 @@ def test_too_many_texts_is_413_before_any_work(server):
     assert metric(server, "classifier_reviews_scored_total", model="default") == scored  # nothing was scored
     r = server.post("/predict?model=default", {"texts": [""] * 10_001})
     assert r.status_code == 413
-    assert server.post("/predict?model=default", {"texts": [""] * 10_000}).status_code == 200  # the limit itself
+    r = server.post("/predict?model=default", {"texts": [""] * 10_000})  # the limit itself: answered in full
+    assert r.status_code == 200 and len(r.json()["results"]) == 10_000
+    assert {x["status"] for x in r.json()["results"]} == {"empty"}
 
 
 def raw_request(port: int, head: bytes, chunks=(), timeout: float = 30) -> bytes:
@@ -278,7 +281,7 @@ def test_body_over_max_bytes_is_413(server):
     head = f"POST {TF} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
     answer = raw_request(server.port, head, chunks)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert server.get("/readyz").status_code == 200
+    assert server.get("/readyz").json()["ready"] is True  # the refused body cost the server nothing
 
 
 # -- concurrency, metrics, the page ---------------------------------------------------------------------------
@@ -370,7 +373,7 @@ def test_fuzz_never_breaks_the_server(server, reviews):
             assert r.status_code < 500, (method, path, body[:200], r.text)
             if r.status_code >= 400:
                 assert set(r.json()) == {"error"}
-    assert server.get("/readyz").status_code == 200
+    assert server.get("/readyz").json()["ready"] is True
     assert server.post(TF, {"instances": reviews[:3]}).json() == want
 
 
@@ -404,12 +407,16 @@ def test_api_key(tmp_path):
         r = s.post(TF, {"instances": ["love it"]})
         assert r.status_code == 401 and "Bearer" in r.json()["error"]
         assert r.headers["www-authenticate"] == "Bearer"
-        assert s.post(TF, {"instances": ["love it"]}, headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert s.get("/metrics").status_code == 401
+        wrong = s.post(TF, {"instances": ["love it"]}, headers={"Authorization": "Bearer wrong"})
+        assert wrong.status_code == 401 and "predictions" not in wrong.json() and "error" in wrong.json()
+        metrics = s.get("/metrics")
+        assert metrics.status_code == 401 and "classifier_requests_total" not in metrics.text
         ok = s.post(TF, {"instances": ["love it"]}, headers={"Authorization": "Bearer s3cret-key"})
         assert ok.status_code == 200 and len(ok.json()["predictions"]) == 1
-        for path in ("/healthz", "/readyz", "/"):  # probes and the page (which asks for the key) stay open
-            assert s.get(path).status_code == 200
+        # probes and the page (which asks for the key) stay open
+        assert s.get("/healthz").json() == {"status": "ok"} and s.get("/readyz").json()["ready"] is True
+        page = s.get("/")
+        assert page.status_code == 200 and "<textarea" in page.text
         assert '"api_key": true' in s.get("/").text
         assert "s3cret-key" not in s.output()
         assert metric_with_key(s) >= 2
@@ -487,7 +494,7 @@ def test_a_model_that_fails_to_load_keeps_the_server_unready(tmp_path):
         assert r.status_code == 503 and "failed to load" in r.json()["error"]
         status = httpx.get(f"http://{HOST}:{port}/v1/models/broken").json()["model_version_status"][0]
         assert status["state"] == "UNAVAILABLE" and status["status"]["error_code"] == "UNAVAILABLE"
-        assert httpx.get(f"http://{HOST}:{port}/healthz").status_code == 200  # alive, not ready
+        assert httpx.get(f"http://{HOST}:{port}/healthz").json() == {"status": "ok"}  # alive, not ready
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -496,13 +503,13 @@ def test_a_model_that_fails_to_load_keeps_the_server_unready(tmp_path):
 
 def test_a_tfidf_bundle_is_served(tmp_path, data_path, reviews):
     from classifier.bundle import load
-    from classifier.classify.predict import predict
+    from classifier.classify.predict import recommendations
     from classifier.classify.train import train
     from classifier.config import preset
 
     bundle_dir = tmp_path / "tfidf"
     train(preset("tfidf", max_rows=2000), data_path, bundle_dir, verbose=0)
-    want = [p.proba for p in predict(load(bundle_dir), reviews[:50])]
+    want = [p.proba for p in recommendations(load(bundle_dir), reviews[:50])]
     server = start_server(tmp_path, "--model", str(bundle_dir))
     try:
         r = server.post("/v1/models/tfidf:predict", {"instances": reviews[:50]})

@@ -168,9 +168,9 @@ def test_dataframe_api_keeps_columns_and_types(spark, bundle):
     assert [f.dataType.simpleString() for f in scored.schema.fields] == ["bigint", "string", "double", "double",
                                                                        "int", "string"]
     got = {r["id"]: r for r in scored.collect()}
-    from classifier.classify.predict import predict
+    from classifier.classify.predict import recommendations
 
-    want = predict(bundle, ["Love this dress", None, "  ", "runs small, returned it"], threshold=0.9)
+    want = recommendations(bundle, ["Love this dress", None, "  ", "runs small, returned it"], threshold=0.9)
     for i, p in enumerate(want, start=1):
         assert (got[i]["recommend_proba"], got[i]["recommend"], got[i]["status"]) == tuple(p)
     assert got[2]["price.eur"] is None and got[1]["price.eur"] == 3.5
@@ -263,7 +263,7 @@ def test_without_pyspark_the_error_says_how_to_install(tmp_path):
 def test_a_korean_bundle_scores_on_spark_as_locally(spark, tmp_path):
     """Executors analyse with the bundle's own tokenizer (kiwipiepy), so the rows match local scoring."""
     import classifier
-    from classifier.classify.predict import predict
+    from classifier.classify.predict import recommendations
 
     train = pd.read_csv(ROOT.parent / "shared/data/korean_movie_reviews_train.csv", nrows=400).dropna()
     korean = classifier.fit(train["document"], train["label"], preset="tfidf", analyzer="korean",
@@ -271,6 +271,6 @@ def test_a_korean_bundle_scores_on_spark_as_locally(spark, tmp_path):
     texts = ["정말 재밌어요 😀", None, "This movie was 진짜 최고!!", "qzxv", "배우 연기가 별로였다 ㅠㅠ"]
     df = spark.createDataFrame([(i, t) for i, t in enumerate(texts)], "id long, document string")
     got = {r["id"]: (r["recommend_proba"], r["recommend"], r["status"]) for r in score_dataframe(df, korean).collect()}
-    want = predict(korean, texts)
+    want = recommendations(korean, texts)
     assert [got[i] for i in range(len(texts))] == [tuple(p) for p in want]
     assert [p.status for p in want] == ["ok", "empty", "ok", "no_known_words", "ok"]

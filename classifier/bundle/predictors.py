@@ -30,7 +30,9 @@ from classifier.config import TrainConfig
 from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.engine.generator import Net
 from classifier.errors import UserError, slot
+from classifier.io.dataset import labelled_split
 from classifier.io.files import read_regular
+from classifier.io.texts import as_texts
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.keras_lstm import load_keras
 from classifier.models.ngram import KneserNeyTrigram
@@ -52,8 +54,10 @@ class Bundle:
     threshold. `recommend_proba(texts)` is column 1 alone.
 
     A multi-class bundle (labels other than 0/1; config.json lists them as `classes`) has a
-    softmax head: `predict_proba` is (n, k) in `classes_` order, `predict` the most likely class,
-    and `predict_proba_ids` gives (n, k) too. A bundle without `classes` is the binary 0/1 one."""
+    softmax head: `predict_proba` is (n, k) in `classes_` order, `predict` the most likely class.
+    `predict_proba_ids` is (n, k) for texts encoded already; `proba_ids` the model's own output,
+    (n,) P(recommends) for a binary bundle. A bundle without `classes` is the binary 0/1 one.
+    `score(texts, labels)` is the accuracy of `predict`."""
 
     kind = "lstm"
 
@@ -114,30 +118,43 @@ class Bundle:
         return Path(data or recorded)
 
     # -- prediction ----------------------------------------------------------------
+    # The texts of every public method pass classifier.io.texts: a list, array, Series or one-column
+    # frame of str; a bare string is refused; None / NaN is an empty text.
     def predict_proba(self, texts, engine: str | None = None) -> np.ndarray:
         """(n, k) float32 in `classes_` order, rows summing to 1; binary: P(does not recommend), P(recommends)."""
-        if self.multiclass:
-            return self.predict_proba_ids(self.encoder.encode_many(texts), engine=engine)
-        p = self.recommend_proba(texts, engine=engine)
-        return np.column_stack([1 - p, p])
+        return self.predict_proba_ids(self.encoder.encode_many(as_texts(texts, "predict_proba")), engine=engine)
 
     def predict(self, texts) -> np.ndarray:
         """Labels: the most likely class; binary: 0/1 at the bundle's threshold."""
+        ids = self.encoder.encode_many(as_texts(texts, "predict"))
         if self.multiclass:
-            return self.classes_[np.argmax(self.predict_proba(texts), axis=1)]
-        return (self.recommend_proba(texts) >= self.threshold).astype(np.int64)
+            return self.classes_[np.argmax(self.proba_ids(ids), axis=1)]
+        return (self.proba_ids(ids) >= self.threshold).astype(np.int64)
 
     def recommend_proba(self, texts, engine: str | None = None) -> np.ndarray:
         """P(recommends), one float32 per text (binary bundles only)."""
         if self.multiclass:
             raise UserError(f"{self.path} is a multi-class bundle ({len(self.classes_)} classes of "
                             f"{self.config.label_column!r}): it has no P(recommends); use predict_proba")
-        return self.predict_proba_ids(self.encoder.encode_many(texts), engine=engine)
+        return self.proba_ids(self.encoder.encode_many(as_texts(texts, "recommend_proba")), engine=engine)
+
+    def score(self, texts, labels) -> float:
+        """The share of `predict(texts)` equal to `labels` (scikit-learn's `score`), on the rows that
+        have a text and a label, as `classifier.evaluate` counts them; its (loss, accuracy) is at 0.5."""
+        split = labelled_split(texts, labels, self.classes_.tolist() if self.multiclass else None, "score")
+        predicted = self.predict(split.x_test)
+        truth = split.y_test if not self.multiclass else self.classes_[split.y_test]
+        return float(np.mean(predicted == truth))
 
     def predict_proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
-        """recommend_proba for texts already encoded by `self.encoder` (scoring encodes once); (n, k)
-        for a multi-class bundle. engine "numpy" runs the NumPy engine, "keras" the Keras model, None
-        the bundle's default."""
+        """predict_proba for texts already encoded by `self.encoder`: (n, k) in `classes_` order."""
+        p = self.proba_ids(id_lists, engine=engine)
+        return p if self.multiclass else np.column_stack([1 - p, p])
+
+    def proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
+        """The model's own output for encoded texts (scoring encodes once): P(recommends) (n,) for a
+        binary bundle, (n, k) for a multi-class one. engine "numpy" runs the NumPy engine, "keras"
+        the Keras model, None the bundle's default."""
         engine = engine or self.default_engine()
         if engine == "numpy":
             return self.numpy_engine().predict_ids(id_lists)
@@ -272,7 +289,7 @@ class TfidfBundle(Bundle):
     def prepare(self) -> None:
         pass  # the model was read with the bundle; there is no classifier.keras to build an engine from
 
-    def predict_proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
+    def proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
         if engine == "keras":
             self.keras_classifier()
         return self.model.predict_proba_ids(id_lists)
@@ -292,9 +309,9 @@ class StackBundle(Bundle):
 
     def lstm_proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
         """The LSTM's probability alone, without its TF-IDF partner."""
-        return super().predict_proba_ids(id_lists, engine=engine)
+        return super().proba_ids(id_lists, engine=engine)
 
-    def predict_proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
+    def proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
         if len(id_lists) < OVERLAP_MIN_ROWS:
             return blend_proba(self.blend, self.lstm_proba_ids(id_lists, engine=engine),
                                *tfidf_parts(self.tfidf, id_lists))

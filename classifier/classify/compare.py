@@ -85,7 +85,7 @@ def compare_one(bundle_dir: Path, split, lstm_alone: bool = False) -> dict:
     from sklearn.metrics import roc_auc_score
 
     bundle = load(bundle_dir)
-    predict_ids = bundle.lstm_proba_ids if lstm_alone else bundle.predict_proba_ids
+    predict_ids = bundle.lstm_proba_ids if lstm_alone else bundle.proba_ids
     p, rows_per_s = score_timed(predict_ids, bundle.encoder, split.x_test)
     y = split.y_test.astype(int)
     trained = json.loads((bundle_dir / METRICS_FILE).read_text(encoding="utf-8"))
@@ -222,9 +222,9 @@ def compare_classes(data: str | os.PathLike, out: str | os.PathLike, label_colum
 
 def class_row(bundle, bundle_dir: Path, split, classes: list | None) -> dict:
     """One row of the multi-class table (a 0/1 column is scored as two classes)."""
-    p = np.asarray(bundle.predict_proba_ids(bundle.encoder.encode_many(split.x_test)), dtype=np.float64)
+    p = np.asarray(bundle.predict_proba_ids(bundle.encoder.encode_many(split.x_test)), dtype=np.float64)  # (n, k)
     if classes is None:
-        p, classes = np.column_stack([1 - p, p]), [0, 1]
+        classes = [0, 1]
     y = split.y_test.astype(np.int64)
     trained = json.loads((bundle_dir / METRICS_FILE).read_text(encoding="utf-8"))
     return {

@@ -3,6 +3,7 @@
     python -m classifier evaluate --model saved_models/default     # last line: [loss, acc]
     python -m classifier evaluate --model saved_models/tuned --report out/tuned   # + metrics.json, plots, report.html
     python -m classifier evaluate --model out/ko --data test.csv --all-rows      # every row of a separate test file
+    evaluate_texts(bundle, texts, labels)                                        # in memory: every row given
 
 A multi-class bundle's [loss, acc] are sparse categorical cross-entropy and accuracy, and its
 report gives per-class precision / recall / F1, macro F1 and the confusion matrix.
@@ -15,6 +16,8 @@ import os
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from classifier.bundle import HISTORY_FILE, Bundle, load
 from classifier.classify.explain import report_section
 from classifier.classify.metrics import (
@@ -25,7 +28,7 @@ from classifier.classify.metrics import (
     majority_class,
 )
 from classifier.errors import UserError
-from classifier.io.dataset import load_labelled, make_split, whole_file
+from classifier.io.dataset import Split, labelled_split, load_labelled, make_split, whole_file
 from classifier.io.files import file_sha256
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
     recorded = bundle.meta.get("data", {})
     sep = sep or (recorded.get("sep") if data is None else None)
     data = bundle.data_path(data)
+    all_rows = all_rows or not cfg.test_size  # a fit() bundle held no test split out: nothing to rebuild
     df = load_labelled(data, cfg.text_column, cfg.label_column, None if all_rows else cfg.max_rows,
                        column_flags=False, sep=sep)
     trained_on = recorded.get("sha256") and file_sha256(data) == recorded["sha256"]
@@ -78,22 +82,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
                            name=str(data))
     described = (f"every row of {data.name}: {len(split.y_test):,} reviews" if all_rows else
                  f"test split: {len(split.y_test):,} reviews (test_size {cfg.test_size}, seed {cfg.seed})")
-    if bundle.kind == "lstm":  # one Keras model: its own evaluate gives the reference [loss, acc]
-        from classifier.models.keras_lstm import compile_classifier
-
-        x_test = bundle.tokenizer.texts_to_padded(split.x_test)
-        keras_model = bundle.keras_classifier()
-        compile_classifier(keras_model)
-        loss, acc = keras_model.evaluate(x_test, split.y_test, verbose=0)
-        p = keras_model.predict(x_test, batch_size=512, verbose=0) if report is not None else None
-        p = p.reshape(-1) if p is not None and classes is None else p
-    elif classes is not None:
-        p = bundle.predict_proba_ids(bundle.encoder.encode_many(split.x_test),
-                                     engine="keras" if bundle.kind == "stack" else None)
-        loss, acc = categorical_log_loss(split.y_test, p), categorical_accuracy(split.y_test, p)
-    else:  # not one Keras model: the same figures from its probabilities
-        p = bundle.recommend_proba(split.x_test, engine="keras" if bundle.kind == "stack" else None)
-        loss, acc = log_loss(split.y_test, p), keras_accuracy(split.y_test, p)
+    loss, acc, p = split_figures(bundle, split, keep_p=report is not None)
     if report is not None and classes is not None:
         from classifier.classify.report import write_multiclass_report
 
@@ -113,6 +102,35 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
             explain=partial(report_section, bundle),
         )
     return float(loss), float(acc)
+
+
+def evaluate_texts(model: str | os.PathLike | Bundle, texts, labels) -> tuple[float, float]:
+    """(loss, accuracy) on in-memory texts and labels, every row with a text and a label (as
+    `evaluate(..., all_rows=True)` counts a file's rows); the same figures as from a CSV of them."""
+    bundle = model if isinstance(model, Bundle) else load(model)
+    split = labelled_split(texts, labels, bundle.classes_.tolist() if bundle.multiclass else None, "evaluate")
+    loss, acc, _ = split_figures(bundle, split)
+    return float(loss), float(acc)
+
+
+def split_figures(bundle: Bundle, split: Split, keep_p: bool = False) -> tuple[float, float, np.ndarray | None]:
+    """Keras' (loss, accuracy) on the split's test part, and with `keep_p` the probabilities
+    (P(recommends) of a 0/1 bundle, (n, k) of a multi-class one)."""
+    classes = bundle.classes_.tolist() if bundle.multiclass else None
+    if bundle.kind == "lstm":  # one Keras model: its own evaluate gives the reference [loss, acc]
+        from classifier.models.keras_lstm import compile_classifier
+
+        x_test = bundle.tokenizer.texts_to_padded(split.x_test)
+        keras_model = bundle.keras_classifier()
+        compile_classifier(keras_model)
+        loss, acc = keras_model.evaluate(x_test, split.y_test, verbose=0)
+        p = keras_model.predict(x_test, batch_size=512, verbose=0) if keep_p else None
+        return loss, acc, (p.reshape(-1) if p is not None and classes is None else p)
+    # not one Keras model: the same figures from its probabilities
+    p = bundle.proba_ids(bundle.encoder.encode_many(split.x_test), engine="keras" if bundle.kind == "stack" else None)
+    if classes is not None:
+        return categorical_log_loss(split.y_test, p), categorical_accuracy(split.y_test, p), p
+    return log_loss(split.y_test, p), keras_accuracy(split.y_test, p), p
 
 
 def training_majority(bundle: Bundle, split) -> int:

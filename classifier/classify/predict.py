@@ -1,13 +1,13 @@
 """Score texts in memory: probability, label and status for each, the figures `score` writes.
 
-    predict(bundle, ["Love it", "", "qzx"])   # [Prediction(0.98, 1, 'ok'), (None, None, 'empty'), ...]
-    predict_classes(bundle, ["Love it"])      # a multi-class bundle: [ClassPrediction('Tops', 0.71, (...), 'ok')]
+    recommendations(bundle, ["Love it", "", "qzx"])  # [Prediction(0.98, 1, 'ok'), (None, None, 'empty'), ...]
+    predict_classes(bundle, ["Love it"])       # a multi-class bundle: [ClassPrediction('Tops', 0.71, (...), 'ok')]
     output_columns(bundle), output_rows(bundle, texts)   # the columns `score` adds and their values, any bundle
-    classifier predict "Love this dress"      # one tab-separated line a text
+    classifier predict "Love this dress"       # one tab-separated line a text
 
 Each text is encoded once, for both its status and its probability. A text is empty (not
 scored, never dropped) when it is missing or holds only white space; any other text, "NA"
-and "null" included, is a review. `predict` is the binary 0/1 bundle's (P(recommends) and a
+and "null" included, is a review. `recommendations` is the binary 0/1 bundle's (P(recommends) and a
 label at a threshold) and refuses a multi-class bundle; `output_columns` / `output_rows` serve
 both kinds, for callers that write columns (Spark, a server).
 """
@@ -59,8 +59,8 @@ def encode_texts(bundle: Bundle, texts: list[str | None]) -> tuple[list[str], li
     return statuses, seqs, where
 
 
-def predict(bundle: Bundle, texts: list[str | None], threshold: float | None = None,
-            engine: str | None = None) -> list[Prediction]:
+def recommendations(bundle: Bundle, texts: list[str | None], threshold: float | None = None,
+                    engine: str | None = None) -> list[Prediction]:
     """One Prediction per text, in order; `threshold` defaults to the bundle's. Binary bundles only
     (a multi-class one is a UserError: use `predict_classes` or `output_rows`)."""
     if bundle.multiclass:
@@ -70,7 +70,7 @@ def predict(bundle: Bundle, texts: list[str | None], threshold: float | None = N
     statuses, seqs, where = encode_texts(bundle, texts)
     probas: list[float | None] = [None] * len(texts)
     if seqs:
-        for i, p in zip(where, bundle.predict_proba_ids(seqs, engine=engine).tolist(), strict=True):
+        for i, p in zip(where, bundle.proba_ids(seqs, engine=engine).tolist(), strict=True):
             probas[i] = round(p, 6)  # the label follows the printed value, so the file agrees with itself
     return [
         Prediction(p, None if p is None else int(p >= threshold), s) for p, s in zip(probas, statuses, strict=True)
@@ -82,7 +82,7 @@ def predict_classes(bundle: Bundle, texts: list[str | None], engine: str | None 
     statuses, seqs, where = encode_texts(bundle, texts)
     found: list[ClassPrediction | None] = [None] * len(texts)
     if seqs:
-        p = bundle.predict_proba_ids(seqs, engine=engine)
+        p = bundle.proba_ids(seqs, engine=engine)
         best = np.argmax(p, axis=1)  # of the unrounded values: the class the model ranks first
         classes = bundle.classes_.tolist()
         rounded = np.round(p.astype(np.float64), 6).tolist()
@@ -103,7 +103,7 @@ def output_rows(bundle: Bundle, texts: list[str | None], threshold: float | None
                 engine: str | None = None) -> list[tuple]:
     """One tuple per text of the values of `output_columns(bundle)` (None where a text is empty)."""
     if not bundle.multiclass:
-        return [tuple(p) for p in predict(bundle, texts, threshold, engine)]
+        return [tuple(p) for p in recommendations(bundle, texts, threshold, engine)]
     refuse_threshold(bundle, threshold)
     k = len(bundle.classes_)
     return [(p.label, p.proba, *(p.probas or (None,) * k), p.status) for p in predict_classes(bundle, texts, engine)]
@@ -138,7 +138,7 @@ def predict_lines(bundle: Bundle, texts: Iterable[str], out, threshold: float | 
     def answers(texts):
         if bundle.multiclass:
             return predict_classes(bundle, texts, engine)
-        return predict(bundle, texts, threshold, engine)
+        return recommendations(bundle, texts, threshold, engine)
 
     def flush():
         for p, text in zip(answers(batch), batch, strict=True):

@@ -34,8 +34,8 @@ from classifier.classify.predict import (
     STATUSES,
     check_threshold,
     output_columns,
-    predict,
     predict_classes,
+    recommendations,
     refuse_threshold,
 )
 from classifier.errors import UserError, slot
@@ -333,7 +333,7 @@ def score_chunk(out, chunk: list[Record], bundle: Bundle, idx: int, sep: str, li
     why = [sep + csv_cell(c, sep) for c in top_word_cells(bundle, texts, explain)] if explain else [""] * len(chunk)
     if bundle.multiclass:
         return score_chunk_classes(out, chunk, bundle, texts, sep, line_end, engine, summary, columns, name, why)
-    preds = predict(bundle, texts, threshold, engine)
+    preds = recommendations(bundle, texts, threshold, engine)
     lines = []
     for rec, p, extra in zip(chunk, preds, why, strict=True):
         summary.counts[p.status] += 1

@@ -42,7 +42,7 @@ from classifier.classify.metrics import (
 )
 from classifier.config import TrainConfig, preset
 from classifier.errors import UserError, slot
-from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split
+from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split, texts_and_labels
 from classifier.io.files import file_sha256, refuse_existing
 from classifier.io.labels import check_min_count, classes_of
 from classifier.io.morphemes import ANALYZERS, cached
@@ -62,6 +62,9 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
     `sep`: the field separator (default: as `score` decides it)."""
     out = Path(out)
     check_config(cfg)
+    if not cfg.test_size:
+        raise UserError("test_size must be above 0 when training from a file: its test split gives the bundle's "
+                        "figures (train on every row in memory with classifier.fit)")
     check_bundle_destination(out)  # before minutes of training, not after
     refuse_existing(out, overwrite)
     aux = aux_column(cfg)
@@ -75,17 +78,19 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
 
 
 def fit(texts, labels, preset_name: str = "reference", verbose: int = 0, **overrides) -> Bundle:
-    """Train on in-memory texts and labels (0/1, or any classes: classifier.io.labels; the reference
-    split of them: 80% train, 20% test) and return the bundle. Nothing is written where you can see
-    it until `bundle.save(path)`: the files live in a private temporary folder that goes with the bundle."""
+    """Train on every in-memory text and label given (0/1, or any classes: classifier.io.labels; texts
+    by classifier.io.texts' rules, rows missing a text or a label dropped) and return the bundle. No
+    test split is held out; Keras' `validation_split` (the preset's unless overridden; 0 for none)
+    holds out the last rows for early stopping and the threshold. Nothing is written where you can
+    see it until `bundle.save(path)`: the files live in a private temporary folder that goes with the bundle."""
     cfg = preset(preset_name, **overrides)
+    cfg.test_size = 0.0  # evaluate it on texts of your own: classifier.evaluate(bundle, texts, labels)
     check_config(cfg)
     import pandas as pd
 
-    texts, labels = list(texts), list(labels)
-    if len(texts) != len(labels):
-        raise UserError(f"fit: {len(texts)} texts but {len(labels)} labels; give one label per text")
-    frame = pd.DataFrame({cfg.text_column: pd.Series(texts, dtype=object), cfg.label_column: labels})
+    texts, labels = texts_and_labels(texts, labels, "fit")
+    frame = pd.DataFrame({cfg.text_column: pd.Series(texts, dtype=object),
+                          cfg.label_column: pd.Series(labels, dtype=object)})
     df = clean_labelled(frame, cfg.text_column, cfg.label_column, "fit", cfg.max_rows)
     scratch = tempfile.TemporaryDirectory(prefix="classifier-fit-")
     out = Path(scratch.name) / "bundle"
@@ -102,6 +107,16 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.init_seed is not None:
         check("init_seed", cfg.init_seed, like="seed")
     check("min_count", cfg.min_count)
+    if cfg.max_rows is not None and (isinstance(cfg.max_rows, bool) or not isinstance(cfg.max_rows, int)
+                                     or cfg.max_rows < 1):
+        raise UserError(f"{{field}} must be a whole number of 1 or more (None: every row), got {cfg.max_rows!r}",
+                        field="max_rows", value=cfg.max_rows)
+    if not 0 <= cfg.validation_split < 1:
+        raise UserError(f"{{field}} must be at least 0 and below 1, got {cfg.validation_split}",
+                        field="validation_split", value=cfg.validation_split)
+    if not 0 <= cfg.test_size < 1:
+        raise UserError(f"{{field}} must be at least 0 and below 1, got {cfg.test_size}", field="test_size",
+                        value=cfg.test_size)
     if cfg.tokenizer.analyzer not in ANALYZERS:
         raise UserError(f"unknown analyzer {cfg.tokenizer.analyzer!r}; choose one of: {', '.join(ANALYZERS)}")
     if cfg.label_column == cfg.text_column:
@@ -124,6 +139,9 @@ def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int) -> dic
         split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux_column(cfg), classes,
                            where)
         check_min_count(split.y_train, classes or [0, 1], cfg.min_count, where, cfg.label_column)
+        if not cfg.validation_split and (cfg.blend_tfidf or (classes is None and cfg.threshold_rule != "fixed")):
+            raise UserError(f"validation_split 0 leaves no rows to choose the {cfg.preset} preset's threshold or "
+                            f"stack on; give a validation_split above 0")
         tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
         keep_generator = generator_stays(out, tokenizer)
         if cfg.model == "tfidf":
@@ -142,10 +160,10 @@ def class_facts(split: Split, classes: list | None) -> dict:
     """What metrics.json says of the labels: the positive share (binary) or the classes and the
     majority class's test share (classifier.classify.metrics.majority_share)."""
     if classes is None:
-        return {"test_positive_share": float(np.mean(split.y_test))}
+        return {"test_positive_share": float(np.mean(split.y_test))} if len(split.y_test) else {}
     majority = majority_class(split.y_train, len(classes))
-    return {"classes": classes, "majority_class": classes[majority],
-            "test_majority_share": majority_share(split.y_test, majority)}
+    test = {"test_majority_share": majority_share(split.y_test, majority)} if len(split.y_test) else {}
+    return {"classes": classes, "majority_class": classes[majority], **test}
 
 
 def generator_stays(out: Path, tokenizer: Tokenizer) -> bool:
@@ -192,7 +210,7 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
         start = time.perf_counter()
         fit_kwargs = dict(
             batch_size=cfg.batch_size, epochs=cfg.epochs, validation_split=cfg.validation_split,
-            callbacks=[stop], verbose=verbose,
+            callbacks=[stop] if cfg.validation_split else [], verbose=verbose,  # no validation: every epoch runs
         )
         if cfg.fit_engine == "padskip":
             from classifier.classify.padskip import fit as padskip_fit
@@ -203,17 +221,18 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
         # threshold; tuned: the stacked TF-IDF model
         head = fit_head(cfg, model, tokenizer, split, x_train, n_classes)
         train_seconds = time.perf_counter() - start
-        loss, acc = model.evaluate(x_test, split.y_test, verbose=0)
-    lstm_alone = {}
-    if head.predict_test is not None:
-        lstm_alone = {"lstm_test_loss": float(loss), "lstm_test_accuracy": float(acc)}
-        p = head.predict_test(x_test, split.x_test)
-        loss, acc = test_figures(split.y_test, p, classes)
+        test = {}
+        if len(x_test):  # fit() holds no test split out
+            loss, acc = model.evaluate(x_test, split.y_test, verbose=0)
+            test = {"test_loss": float(loss), "test_accuracy": float(acc)}
+    if test and head.predict_test is not None:
+        lstm_alone = {"lstm_test_loss": test["test_loss"], "lstm_test_accuracy": test["test_accuracy"]}
+        loss, acc = test_figures(split.y_test, head.predict_test(x_test, split.x_test), classes)
+        test = {"test_loss": float(loss), "test_accuracy": float(acc), **lstm_alone}
     rows = history_rows(history)
     labels = {} if classes is None else {"classes": classes}
     metrics = {
-        "test_loss": float(loss),
-        "test_accuracy": float(acc),
+        **{k: test[k] for k in ("test_loss", "test_accuracy") if k in test},
         "epochs_run": len(rows),
         "train_seconds": round(train_seconds, 1),
         "seconds_per_epoch": round(train_seconds / max(len(rows), 1), 1),
@@ -221,7 +240,7 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
         "n_test": len(split.x_test),
         **class_facts(split, classes),
         **head.meta,
-        **lstm_alone,
+        **{k: v for k, v in test.items() if k.startswith("lstm_")},
     }
 
     def write_files(folder: Path) -> list[str]:
@@ -247,12 +266,13 @@ def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path,
         held = fit_tfidf(split.x_train[:cut], split.y_train[:cut], cfg)
         p_val = held.predict_proba(split.x_train[cut:])
         threshold = {"threshold": choose_threshold(split.y_train[cut:], p_val, cfg.threshold_rule)}
-    p = model.predict_proba(split.x_test)
-    loss, acc = test_figures(split.y_test, p, classes)
+    test = {}
+    if split.x_test:  # fit() holds no test split out
+        loss, acc = test_figures(split.y_test, model.predict_proba(split.x_test), classes)
+        test = {"test_loss": loss, "test_accuracy": acc}
     labels = {} if classes is None else {"classes": classes}
     metrics = {
-        "test_loss": loss,
-        "test_accuracy": acc,
+        **test,
         "epochs_run": 0,
         "train_seconds": round(train_seconds, 1),
         "n_train": len(split.x_train),

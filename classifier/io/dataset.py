@@ -21,8 +21,9 @@ import numpy as np
 
 from classifier.errors import UserError, slot
 from classifier.io.inputs import binary_kind, input_format, separator
-from classifier.io.labels import check_class_count, class_index, is_binary, user_labels
+from classifier.io.labels import as_number, check_class_count, class_index, is_binary, user_labels
 from classifier.io.records import check_sep, sniff_bom
+from classifier.io.texts import label_list, text_list
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -188,7 +189,9 @@ def split_rows(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFr
     """(train rows, test rows): `train_test_split(test_size, random_state=seed)` over the rows of `df`.
 
     The permutation depends on the row count and seed alone, so it is the reference split
-    whichever columns are taken from it."""
+    whichever columns are taken from it. `test_size` 0 (fit() in memory) holds no row out."""
+    if not test_size:
+        return df, df.iloc[:0]
     from sklearn.model_selection import train_test_split
 
     train_at, test_at = train_test_split(np.arange(len(df)), test_size=test_size, random_state=seed)
@@ -225,3 +228,29 @@ def whole_file(df: pd.DataFrame, text_column: str, label_column: str, classes: l
     else:
         y_test = class_index(df[label_column].tolist(), classes, name, label_column)
     return Split([], df[text_column].tolist(), y_test[:0].copy(), y_test)
+
+
+def texts_and_labels(texts, labels, where: str) -> tuple[list[str | None], list]:
+    """In-memory texts and labels by classifier.io.texts' rules, one label per text (None where missing)."""
+    texts, labels = text_list(texts, where), label_list(labels, where)
+    if len(texts) != len(labels):
+        raise UserError(f"{where}: {len(texts)} texts but {len(labels)} labels; give one label per text")
+    return texts, labels
+
+
+def labelled_split(texts, labels, classes: list | None, where: str) -> Split:
+    """In-memory texts and labels as the test part (evaluate, score): the rows with a text and a
+    label, as a CSV's rows are read; labels as `make_split` gives them, 0/1 for `classes` None."""
+    texts, labels = texts_and_labels(texts, labels, where)
+    keep = [i for i, (t, y) in enumerate(zip(texts, labels, strict=True)) if t is not None and y is not None]
+    if not keep:
+        raise UserError(f"{where}: no row has both a text and a label ({len(texts)} rows given)")
+    x, y = [texts[i] for i in keep], [labels[i] for i in keep]
+    if classes is None:
+        if not is_binary(y):
+            odd = next(v for v in y if as_number(v) not in (0, 1))
+            raise UserError(f"{where}: label {odd!r} is not 0 or 1, but the bundle is a 0/1 bundle; "
+                            f"give its 0/1 labels")
+        return Split([], x, np.zeros(0, np.float32), np.array([as_number(v) for v in y], dtype=np.float32))
+    y_test = class_index(user_labels(y), classes, where, "labels")
+    return Split([], x, y_test[:0].copy(), y_test)

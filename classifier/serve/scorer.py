@@ -1,4 +1,4 @@
-"""One thread per model runs predict(); requests that arrive together share one engine call.
+"""One thread per model runs recommendations(); requests that arrive together share one engine call.
 
     scorer = Scorer(bundle)
     predictions = await scorer.predict(["love it", "it ripped"], threshold=None)   # from a coroutine
@@ -6,9 +6,9 @@
 
 Scoring is CPU work, so it never runs on the event loop: each request queues its texts and
 awaits a future that the model's thread completes. The thread takes everything queued when it
-wakes (up to BATCH_TEXTS) and scores it in one predict() call, since the engine's cost is per
+wakes (up to BATCH_TEXTS) and scores it in one recommendations() call, since the engine's cost is per
 LSTM step, not per review: 32 one-review requests cost about what one 32-review request does
-(README, Serving, measures it). Probabilities are predict()'s, so they equal `classifier predict`'s.
+(README, Serving, measures it). Probabilities are recommendations()', so they equal `classifier predict`'s.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from classifier.bundle import Bundle
-from classifier.classify.predict import ClassPrediction, Prediction, predict, predict_classes
+from classifier.classify.predict import ClassPrediction, Prediction, predict_classes, recommendations
 from classifier.serve.worker import settle_later
 
 # texts one engine call takes from the queue; a larger request still goes whole, alone
@@ -50,7 +50,7 @@ class Scorer:
 
     async def predict(self, texts: list[str | None],
                       threshold: float | None = None) -> list[Prediction] | list[ClassPrediction]:
-        """predict()'s answers; a multi-class bundle's are predict_classes()' (no threshold)."""
+        """recommendations()' answers; a multi-class bundle's are predict_classes()' (no threshold)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._jobs.put(Job(texts, threshold, loop, future))
@@ -78,7 +78,8 @@ class Scorer:
         start = time.perf_counter()
         try:
             texts = [t for job in jobs for t in job.texts]
-            merged = predict_classes(self.bundle, texts) if self.bundle.multiclass else predict(self.bundle, texts)
+            score_texts = predict_classes if self.bundle.multiclass else recommendations
+            merged = score_texts(self.bundle, texts)
         except Exception:
             if len(jobs) > 1:  # find the job that fails, so the others still get their answers
                 for job in jobs:
@@ -99,7 +100,7 @@ class Scorer:
 
 
 def relabel(p: Prediction, threshold: float) -> Prediction:
-    """`p` at another threshold, by predict()'s own rule: recommend when the printed value is at or above it."""
+    """`p` at another threshold, by recommendations()' own rule: recommend when the printed value is at or above it."""
     return p if p.proba is None else p._replace(recommend=int(p.proba >= threshold))
 
 

@@ -5,7 +5,7 @@
 
 `score_dataframe` is a lazy transformation: every input column as it was, plus recommend_proba
 (double, null for an empty text), recommend (int, null for an empty text) and status, the values
-`classifier score` writes (the same `predict()`, rounded to 6 decimals). Only the text column
+`classifier score` writes (the same `recommendations()`, rounded to 6 decimals). Only the text column
 goes to Python, in Arrow batches, through a pandas UDF (what pyspark.ml's predict_batch_udf wraps):
 the other columns stay in the JVM, their types untouched. Executors run the NumPy engine and never
 import TensorFlow. The bundle travels as a zip (`SparkContext.addArchive`; `addFile` refuses a

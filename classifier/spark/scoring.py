@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from classifier.bundle import Bundle, load
-from classifier.classify.predict import BINARY_COLUMNS, STATUSES, check_threshold, predict
+from classifier.classify.predict import BINARY_COLUMNS, STATUSES, check_threshold, recommendations
 from classifier.errors import UserError
 from classifier.io.dataset import missing_column_error
 from classifier.spark.session import BATCH_ROWS, quiet_pyspark_warnings
@@ -21,11 +21,11 @@ SCORES_SCHEMA = "recommend_proba double, recommend int, status string"
 def score_texts(texts, archive: str, threshold: float):
     """Runs on executors: one Arrow batch of texts (a pandas Series) -> its three new columns."""
     bundle = worker_bundle(archive)
-    # a null cell arrives as NaN (pandas 3: as a missing value of its string dtype): give predict() None
+    # a null cell arrives as NaN (pandas 3: as a missing value of its string dtype): give recommendations() None
     values = [v if isinstance(v, str) else None for v in texts.tolist()]
     preds = []
     for start in range(0, len(values), BATCH_ROWS):
-        preds += predict(bundle, values[start : start + BATCH_ROWS], threshold, engine="numpy")
+        preds += recommendations(bundle, values[start : start + BATCH_ROWS], threshold, engine="numpy")
     return pd.DataFrame({
         "recommend_proba": pd.array([p.proba for p in preds], dtype="Float64"),
         "recommend": pd.array([p.recommend for p in preds], dtype="Int32"),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from classifier.errors import UserError, slot
 
-# rows per Arrow batch and per predict() call: a Python worker's memory stays flat with the input
+# rows per Arrow batch and per recommendations() call: a Python worker's memory stays flat with the input
 BATCH_ROWS = 4096
 JAVA_MAJOR = 17  # pyspark 4 runs on Java 17 or 21
 JAVA_HELP = "install it (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
