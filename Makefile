@@ -65,13 +65,23 @@ score: install
 	@if [ -z "$(IN)" ]; then echo "make score: give IN=FILE (files, folders or -), optionally OUT=FILE" >&2; exit 2; fi
 	$(PY) -m classifier score $(IN) $(if $(OUT),-o $(OUT)) --model $(MODEL) $(ARGS)
 
-## bench: Keras vs our training, engine and `classifier score` on MODEL (bench.json), then bench-serve and bench-spark
+## bench: Keras vs our training, engine and `classifier score` on MODEL (bench.json), then bench-serve, bench-spark and bench-explain
 bench: install data
 	@# bytecode for the package, as pip writes for a regular install: timed processes then start as a user's do
 	$(PY) -m compileall -q classifier
 	$(PY) benchmarks/bench.py --model $(MODEL) --data $(DATA) --out bench.json
 	$(PY) benchmarks/serving.py --model $(MODEL) --data $(DATA)
 	$(PY) benchmarks/spark_scoring.py --model $(MODEL) --data $(DATA) --out bench-spark.json
+	$(MAKE) bench-explain
+
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+## bench-explain: explanations' deletion curves (AOPC) vs random words and LIME, explanations/s, score --explain (bench-explain.json; ~5 min)
+.PHONY: bench-explain
+bench-explain: install data $(VENV)/.bench-installed
+	$(PY) benchmarks/explanations.py --model $(MODEL) --data $(DATA) --out bench-explain.json
 
 ## bench-spark: 1,000,000 rows, `classifier score` vs --spark local[1] and local[2] (bench-spark.json; ~20 min, heavy)
 .PHONY: bench-spark

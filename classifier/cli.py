@@ -26,6 +26,7 @@ from classifier.config import (
 )
 from classifier.errors import UserError
 from classifier.io.morphemes import ANALYZERS
+from classifier.io.streams import Stdout, drop_stdout, finish_stdout
 
 
 # -- argument types: numbers are range-checked here, before any work -------------------------
@@ -67,9 +68,11 @@ def seed(text: str) -> int:
 
 
 def temperature(text: str) -> float:
+    from classifier.textgen.generate import MIN_TEMPERATURE
+
     value = _number(text, float)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (greedy) or a finite number above 0, got {text}")
+    if not math.isfinite(value) or value < 0 or 0 < value < MIN_TEMPERATURE:
+        raise argparse.ArgumentTypeError(f"must be 0 (greedy) or a finite number from {MIN_TEMPERATURE:g}, got {text}")
     return value
 
 
@@ -100,10 +103,14 @@ def cmd_train(args) -> None:
         fit_engine=args.fit_engine, bucketing=args.bucketing, min_count=args.min_count, analyzer=args.analyzer,
         title_column=args.title_column,
     )
+<<<<<<< HEAD
     data = args.data or [str(DEFAULT_DATA)]
     metrics = train(cfg, data[0] if len(data) == 1 else data, args.out, verbose=0 if args.quiet else 1,
                     labels=LabelMap.parse(args.positive, args.negative), group_column=args.group_column,
                     init_from=args.init_from)
+=======
+    metrics = train(cfg, args.data, args.out, verbose=0 if args.quiet else 1, sep=args.sep)
+>>>>>>> main
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
     print(f"test [loss, acc]: [{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]")
     for name, m in metrics.get("per_source", {}).items():
@@ -114,7 +121,8 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from classifier.classify.evaluate import evaluate, format_result
 
-    loss, acc = evaluate(args.model, args.data, report=args.report, overwrite=args.overwrite, all_rows=args.all_rows)
+    loss, acc = evaluate(args.model, args.data, report=args.report, overwrite=args.overwrite, all_rows=args.all_rows,
+                         sep=args.sep)
     if args.report:
         print(f"report: {args.report}/report.html")
     print(format_result(loss, acc))
@@ -148,6 +156,8 @@ def cmd_compare(args) -> None:
 
 
 def cmd_score(args) -> None:
+    if args.explain and args.spark:
+        raise UserError("--explain scores locally; leave out --spark MASTER to add the top_words column")
     if args.spark:
         from classifier.spark import score_on_spark
 
@@ -167,19 +177,51 @@ def cmd_score(args) -> None:
     score_files(
         args.inputs, args.out, model=args.model, overwrite=args.overwrite, quiet=args.quiet,
         summary_json=args.summary_json, text_column=args.text_column, threshold=args.threshold,
-        encoding=args.encoding, sep=args.sep, engine=args.engine,
+        encoding=args.encoding, sep=args.sep, engine=args.engine, explain=args.explain,
     )
 
 
 def cmd_predict(args) -> None:
     from classifier.bundle import load
     from classifier.classify.predict import predict_lines
+    from classifier.io.records import open_source, review_lines
 
     bundle = load(args.model)
-    texts = args.texts if args.texts and args.texts != ["-"] else sys.stdin
-    # typed at a terminal: answer each line at once rather than every 512
-    every = 1 if texts is sys.stdin and sys.stdin.isatty() else 512
-    predict_lines(bundle, texts, sys.stdout, threshold=args.threshold, engine=args.engine, flush_every=every)
+    if args.texts and args.texts != ["-"]:
+        predict_lines(bundle, args.texts, Stdout(), threshold=args.threshold, engine=args.engine)
+        return
+    with open_source("-") as src:  # stdin read as `score` reads it: a BOM dropped, any line end
+        # typed at a terminal: answer each line at once rather than every 512
+        every = 1 if sys.stdin.isatty() else 512
+        predict_lines(bundle, review_lines(src.text), Stdout(), threshold=args.threshold, engine=args.engine,
+                      flush_every=every)
+
+
+def cmd_explain(args) -> None:
+    import json
+
+    from classifier.bundle import load
+    from classifier.classify.explain import explain, format_html, format_text
+
+    bundle = load(args.model)
+    texts = args.texts if args.texts and args.texts != ["-"] else (line.rstrip("\r\n") for line in sys.stdin)
+    if args.format == "html":  # one page: every review first
+        sys.stdout.write(format_html(explain(bundle, list(texts), top=args.top)))
+        return
+    batch = []
+
+    def flush():
+        for e in explain(bundle, batch, top=args.top):
+            print(json.dumps(e.to_dict(), ensure_ascii=False) if args.format == "jsonl" else format_text(e))
+        sys.stdout.flush()
+        batch.clear()
+
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= 256:
+            flush()
+    if batch:
+        flush()
 
 
 def cmd_train_generator(args) -> None:
@@ -222,7 +264,7 @@ def cmd_generate(args) -> None:
     samples = generate(args.model, args.prompt, words=args.words, n=args.n, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, seed=args.seed, sentiment=args.sentiment,
                        score=args.format == "jsonl", best_of=args.best_of)
-    print(format_samples(samples, args.format))
+    Stdout().write(format_samples(samples, args.format) + "\n")
 
 
 def cmd_export(args) -> None:
@@ -238,8 +280,13 @@ def cmd_serve(args) -> None:
     require_serve_extra()
     from classifier.serve.server import serve
 
+    key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
+    if key is not None and not key.strip():  # `--api-key "$KEY"` with KEY unset would serve everyone
+        named = "--api-key" if args.api_key is not None else f"the {API_KEY_ENV} environment variable"
+        raise UserError(f"{named} is empty; give a key, or unset {API_KEY_ENV} and drop --api-key to serve "
+                        f"without one")
     settings = ServeSettings(parse_models(args.model or [str(DEFAULT_MODEL_DIR)]), max_items=args.max_items,
-                             max_bytes=args.max_bytes, api_key=args.api_key or os.environ.get(API_KEY_ENV) or None)
+                             max_bytes=args.max_bytes, api_key=key)
     serve(settings, host=args.host, port=args.port, workers=args.workers, access_log=args.access_log)
 
 
@@ -285,6 +332,10 @@ def threshold_flag(p) -> None:
                    help="recommend = 1 at or above this (default: the bundle's, else 0.5)")
 
 
+def sep_flag(p) -> None:
+    p.add_argument("--sep", help="field separator of --data, e.g. ';' or tab (default: tab for .tsv, else comma)")
+
+
 def fit_flags(p) -> None:
     p.add_argument("--data", action="append", metavar="CSV[:TEXT[:LABEL]]",
                    help=f"labelled review CSV (default: {DEFAULT_DATA}); train: repeat it for several sources, "
@@ -323,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="padskip: same model and gradients, padding run once per batch (default); keras: model.fit")
     p.add_argument("--no-bucketing", dest="bucketing", action="store_const", const=False,
                    help="padskip: keep fit()'s own shuffled batches instead of grouping rows by length")
+<<<<<<< HEAD
     p.add_argument("--group-column", metavar="COL",
                    help="a file with this column is one source per value of it (e.g. domain): each split on its "
                         "own, test figures per source")
@@ -333,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", metavar="BUNDLE",
                    help="fine-tune this tfidf bundle (e.g. saved_models/general) on the data instead of starting "
                         "afresh")
+=======
+    sep_flag(p)
+>>>>>>> main
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="print [loss, acc] on the bundle's test split",
@@ -340,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="DIR", help="also write metrics.json, PNG plots and report.html into DIR")
     p.add_argument("--all-rows", action="store_true",
                    help="evaluate every row of --data (a separate test file) instead of rebuilding the test split")
+    sep_flag(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("compare", help="train presets on the same split and print one comparison table",
@@ -373,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="input encoding when not UTF-8, e.g. cp1252 (output is always UTF-8)")
     p.add_argument("--sep", help="field separator (default: tab for .tsv, else comma)")
     p.add_argument("--summary-json", metavar="FILE", help="also write the counts as JSON")
+    p.add_argument("--explain", type=positive_int, metavar="K",
+                   help="add a top_words column: the K words that moved each call most, with their signs "
+                        "(word:+1.234, positive towards the call; `classifier explain` has every word)")
     p.add_argument("--spark", metavar="MASTER",
                    help="score on Apache Spark (local[N], spark://HOST:PORT, yarn, ...): INPUTs are CSV, TSV or "
                         "Parquet files, folders, globs or URIs, -o a folder of part files (README: Spark)")
@@ -386,6 +445,15 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[scoring])
     p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to score (none or -: one review per stdin line)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="show which words made each call: every word's contribution, the "
+                                       "strongest marked (arguments or stdin lines)", parents=[parent(model_flag)])
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="reviews to explain (none or -: one review per stdin line)")
+    p.add_argument("--top", type=count, default=5, metavar="K", help="words to show each way (default: %(default)s)")
+    p.add_argument("--format", choices=["text", "jsonl", "html"], default="text",
+                   help="text: the review with its top words marked, then the figures; jsonl: every word's "
+                        "contribution, one JSON object a review; html: a page with the words coloured")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("train-generator", help="train the text generator of a bundle",
                        parents=[bundle_in, parent(data_flag, quiet_flag, agreement_samples_flag)])
@@ -419,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--words", type=bounded_int(MAX_WORDS), default=10, help="words to add (default: 10)")
     p.add_argument("--n", type=bounded_int(MAX_SAMPLES), default=1, help="samples, generated together (default: 1)")
     p.add_argument("--temperature", type=temperature, default=0.0,
-                   help="0: greedy, the same every run (default); above 0 samples")
+                   help="0: greedy, the same every run (default); 1e-6 or more samples")
     p.add_argument("--top-k", type=positive_int, help="sample only from the K most likely words")
     p.add_argument("--top-p", type=probability, help="sample only from the most likely words holding mass P")
     p.add_argument("--seed", type=seed, help="random seed: the same seed gives the same samples")
@@ -467,11 +535,15 @@ def main(argv: list[str] | None = None) -> int:
     130 interrupted (Ctrl-C or `kill`: nothing is left at the destination)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
     args = build_parser().parse_args(argv)
-    # `kill` then cleans up like Ctrl-C: temp files go, destinations stay untouched
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # `kill`, a closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT) then clean up like Ctrl-C: temp files go,
+    # destinations stay untouched
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.default_int_handler)
     try:
         args.func(args)  # TensorFlow, when a command needs it, is imported then, quietly (models.lstm)
+        finish_stdout()
     except UserError as e:
+        drop_stdout()
         print(f"classifier: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

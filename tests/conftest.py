@@ -45,7 +45,7 @@ SLOW_FIXTURES = {
 
 # the test files that take longest (CPU seconds on 2 cores, longest first; measured, not exact)
 LONGEST_FILES = (
-    "test_spark.py", "test_export.py", "test_guarantees.py", "test_multiclass.py", "test_padskip.py",
+    "test_spark.py", "test_export.py", "test_guarantees.py", "test_multiclass.py", "test_explain.py", "test_padskip.py",
     "test_generator_train.py", "test_serve.py", "test_default_bundle.py", "test_korean.py", "test_train_cli.py",
     "test_generate.py", "test_reproducible.py", "test_tuned.py", "test_masking.py", "test_score.py",
     "test_engine.py", "test_tfidf.py", "test_api.py", "test_reload.py",
@@ -126,12 +126,14 @@ def run_cli_here(*args) -> subprocess.CompletedProcess:
     from classifier.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    sigterm = signal.getsignal(signal.SIGTERM)  # main() routes SIGTERM to its clean-up
+    routed = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # main() routes these to its clean-up
+    handlers = [signal.getsignal(sig) for sig in routed]
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main([str(a) for a in args])
     finally:
-        signal.signal(signal.SIGTERM, sigterm)
+        for sig, handler in zip(routed, handlers, strict=True):
+            signal.signal(sig, handler)
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 

@@ -14,7 +14,7 @@ from classifier.classify.train import train
 from classifier.config import preset
 from classifier.errors import UserError
 from classifier.io.tokenizer import Tokenizer
-from tests.conftest import assert_user_error, run_cli
+from tests.conftest import assert_user_error, committed_bundle, record_files, run_cli, run_cli_here
 
 
 def write(tmp_path, name, text):
@@ -175,3 +175,148 @@ def test_evaluate_on_a_file_without_the_label_column(small_bundle, tmp_path):
 
 def test_evaluate_cli_error_is_one_line(tmp_path):
     assert_user_error(run_cli("evaluate", "--model", tmp_path / "absent"), "no such model folder")
+
+
+# -- config.json validated at load: one line naming the file and the field ---------------------------
+def edited(bundle_copy, edit) -> None:
+    import json
+
+    path = bundle_copy / "config.json"
+    config = json.loads(path.read_text())
+    edit(config)
+    path.write_text(json.dumps(config))
+
+
+def set_key(*keys, value):
+    def edit(config):
+        d = config
+        for k in keys[:-1]:
+            d = d[k]
+        d[keys[-1]] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, field", [
+    (set_key("config", "test_size", value=None), "config.test_size"),
+    (set_key("config", "test_size", value=1.5), "config.test_size"),
+    (set_key("threshold", value="abc"), "threshold"),
+    (set_key("threshold", value=2.0), "threshold"),
+    (set_key("classes", value=["a", "b", "c"]), "classes"),
+    (set_key("classes", value="ab"), "classes"),
+    (set_key("config", "epochs", value="ten"), "config.epochs"),
+    (set_key("config", "tokenizer", "maxlen", value=-1), "config.tokenizer.maxlen"),
+    (set_key("config", "tokenizer", "stemming", value=True), "config.tokenizer.stemming"),
+    (set_key("blend", value={}), "blend"),
+    (lambda c: c["files"].pop("classifier.keras"), "classifier.keras"),
+], ids=["test_size-null", "test_size-1.5", "threshold-text", "threshold-2", "classes-3", "classes-str",
+        "epochs-text", "maxlen-negative", "unknown-tokenizer-field", "empty-blend", "unhashed-model"])
+def test_hand_edited_config_is_one_line_naming_the_field(bundle_copy, edit, field):
+    edited(bundle_copy, edit)
+    for command in (["predict", "love it"], ["evaluate"]):
+        r = run_cli_here(*command, "--model", bundle_copy)
+        assert_user_error(r, "config.json", field)
+        assert "--threshold" not in r.stderr  # never blames a flag the user did not pass
+
+
+def test_an_unhashed_model_file_from_another_run_is_refused(bundle_copy, small_bundle, tmp_path):
+    """Deleting a file's entry in `files` does not let another model in: the kind's files are always hashed."""
+    edited(bundle_copy, lambda c: c["files"].pop("classifier.keras"))
+    with open(bundle_copy / "classifier.keras", "ab") as f:
+        f.write(b"\0")
+    assert_user_error(run_cli_here("predict", "love it", "--model", bundle_copy), "files", "classifier.keras")
+
+
+def test_token_ids_beyond_the_embedding_are_refused(bundle_copy):
+    tok = Tokenizer.load(bundle_copy / "tokenizer.json")
+    tok.config.num_words = 10**6
+    tok.words = tok.words + [f"extra{i}" for i in range(5000)]
+    tok.save(bundle_copy / "tokenizer.json")
+    record_files(bundle_copy, ["tokenizer.json"], tokenizer_sha256=tok.sha256)
+    assert_user_error(run_cli_here("predict", "love it", "--model", bundle_copy), "tokenizer.json", "num_words",
+                      "embeddings")
+
+
+# -- a bundle's files: regular files only, read with a bound ------------------------------------------
+@pytest.mark.parametrize("name", ["config.json", "tokenizer.json", "classifier.keras"])
+@pytest.mark.parametrize("what", ["fifo", "device"])
+def test_a_fifo_or_a_device_in_a_bundle_is_refused_without_waiting(bundle_copy, name, what):
+    import os
+
+    (bundle_copy / name).unlink()
+    if what == "fifo":
+        os.mkfifo(bundle_copy / name)
+    else:
+        os.symlink("/dev/zero", bundle_copy / name)
+    assert_user_error(run_cli_here("predict", "love it", "--model", bundle_copy), name, "not a regular file")
+
+
+# -- files that are not CSVs, other separators -----------------------------------------------------------
+def binary_files():
+    import bz2
+    import io
+    import zipfile
+
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")  # an .xlsx is a zip of XML parts
+    return {"bzip2": bz2.compress(b"Review Text\nlove it\n"), "zip": zipped.getvalue(),
+            "xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600}
+
+
+@pytest.mark.parametrize("kind", ["bzip2", "zip", "xls"])
+def test_binary_bytes_named_csv_say_what_they_are(kind, tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_bytes(binary_files()[kind])
+    refused(tmp_path, path, "reviews.csv", kind if kind != "xls" else "Excel", "not a CSV")
+    r = run_cli_here("score", path, "--model", committed_bundle("default"))
+    assert_user_error(r, "reviews.csv", "not a CSV")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reviews.csv"]
+
+
+def test_train_and_evaluate_read_tsv_and_semicolon_files(sample_csv, tmp_path):
+    import csv
+
+    with open(sample_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    for name, sep in (("reviews.tsv", "\t"), ("reviews-semicolon.csv", ";")):
+        with open(tmp_path / name, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f, delimiter=sep).writerows(rows)
+    # a .tsv name is read with tabs, as `score` reads it
+    r = run_cli_here("train", "--preset", "tfidf", "--data", tmp_path / "reviews.tsv", "-o", tmp_path / "b1",
+                     "--quiet")
+    assert r.returncode == 0, r.stderr
+    # a semicolon file named .csv: the error says --sep, and --sep reads it; evaluate reads it the same way
+    r = run_cli_here("train", "--preset", "tfidf", "--data", tmp_path / "reviews-semicolon.csv", "-o", tmp_path / "b2")
+    assert_user_error(r, "--sep")
+    r = run_cli_here("train", "--preset", "tfidf", "--data", tmp_path / "reviews-semicolon.csv", "-o",
+                     tmp_path / "b2", "--sep", ";", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert run_cli_here("evaluate", "--model", tmp_path / "b2").stdout == run_cli_here(
+        "evaluate", "--model", tmp_path / "b1").stdout
+
+
+# -- one line each ---------------------------------------------------------------------------------------
+def test_label_column_equal_to_the_text_column(sample_csv, tmp_path):
+    refused(tmp_path, sample_csv, "label column and the text column", label_column="Review Text")
+
+
+def test_compare_out_onto_an_existing_file(sample_csv, tmp_path):
+    (tmp_path / "taken").write_text("mine")
+    assert_user_error(run_cli_here("compare", "--data", sample_csv, "-o", tmp_path / "taken", "--presets", "tfidf"),
+                      "is a file")
+    assert (tmp_path / "taken").read_text() == "mine"
+
+
+def test_score_files_of_nothing():
+    from classifier.classify.score import score_files
+
+    with pytest.raises(UserError, match="nothing to score"):
+        score_files([], model=committed_bundle("default"))
+
+
+def test_train_generator_refuses_before_copying_anything(sample_csv, tmp_path):
+    assert run_cli_here("train", "--preset", "tfidf", "--data", sample_csv, "-o", tmp_path / "b",
+                        "--quiet").returncode == 0
+    r = run_cli_here("train-generator", "--model", tmp_path / "b", "-o", tmp_path / "copy")
+    assert_user_error(r, str(tmp_path / "b"))
+    assert str(tmp_path / "copy") not in r.stderr and not (tmp_path / "copy").exists()

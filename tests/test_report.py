@@ -74,3 +74,36 @@ def test_unwritable_report_folder_is_a_one_line_error(small_bundle, data_path, t
     r = run_cli_here("evaluate", "--model", small_bundle, "--data", data_path, "--report", blocker / "report")
     assert r.returncode == 2
     assert r.stderr.strip().startswith("classifier: error:") and "a-file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_report_shows_the_words_that_moved_the_calls(report, small_bundle, data_path):
+    """Summed over the test split's reviews called each class, the words with the largest contributions
+    towards it (as Bundle.explain gives them, one review at a time); and why the most confidently wrong
+    reviews were called wrong."""
+    import classifier
+    from classifier.io.dataset import load_labelled, make_split
+
+    out, _ = report
+    m = json.loads((out / "metrics.json").read_text())
+    why = m["explanations"]
+    bundle = classifier.load(small_bundle)
+    cfg = bundle.config
+    df = load_labelled(data_path, cfg.text_column, cfg.label_column, cfg.max_rows)
+    texts = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed).x_test
+    assert why["reviews"] == len(texts) == 400 and why["method"] == "occlusion"
+    totals = {}
+    for e in bundle.explain(list(texts)):
+        for w in e.words:
+            totals.setdefault((str(e.label), w.word), []).append(w.contribution)
+    called = {label for label, _ in totals}  # a 1-epoch model may call every review one class
+    assert set(why["towards"]) == {"0", "1"} and called
+    for label in called:
+        top = why["towards"][label][0]
+        assert top["total"] == pytest.approx(sum(totals[(label, top["word"])]), abs=1e-3)
+        assert top["total"] == pytest.approx(max(sum(c) for (lab, _), c in totals.items() if lab == label), abs=1e-3)
+    assert [w["text"] for w in why["wrong"]] == [w["text"] for w in m["confidently_wrong"]]
+    first = bundle.explain([why["wrong"][0]["text"]])[0]
+    assert [w for w, _ in why["wrong"][0]["top_for"]] == [w.word for w in first.top_for]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Which words moved the calls" in page and "towards recommended" in page
+    assert page.count('<span class="w"') >= 10  # the wrong reviews, their words shaded

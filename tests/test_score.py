@@ -20,7 +20,7 @@ import pytest
 from classifier import load, score_csv
 from classifier.classify.predict import BINARY_COLUMNS
 from classifier.io.dataset import load_labelled, make_split
-from tests.conftest import ROOT, assert_user_error, awkward_csv, run_cli
+from tests.conftest import ROOT, assert_user_error, awkward_csv, run_cli, run_cli_here
 
 # the three appended cells of a data row or of the header, up to (not including) the line end
 TAIL = (r"{sep}(?:recommend_proba{sep}recommend{sep}status|(?:[01]\.\d{{6}})?{sep}[01]?{sep}"
@@ -219,7 +219,8 @@ def big_csv(data_path, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["kill", "ctrl-c", "term"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT],
+                         ids=["kill", "ctrl-c", "term", "hangup", "quit"])
 def test_interrupted_run_leaves_nothing_at_destination(small_bundle, big_csv, tmp_path, sig):
     dest = tmp_path / "scored.csv"
     proc = subprocess.Popen(
@@ -274,3 +275,17 @@ def test_output_folder_and_summary_path_mistakes_are_one_line_errors(small_bundl
     r = run_cli("score", a, "-o", tmp_path / "out.csv", "--summary-json", folder, "--model", small_bundle)
     assert_user_error(r, "is a folder")
     assert not (tmp_path / "out.csv").exists() and list(folder.iterdir()) == []
+
+
+def test_a_header_without_a_line_break_is_refused_with_a_bound(small_bundle, tmp_path):
+    from classifier.io.records import HEADER_LIMIT
+
+    src = tmp_path / "endless.csv"
+    src.write_bytes(b"Review Text," + b"x" * HEADER_LIMIT)  # no line break where a header should end
+    assert_user_error(run_cli_here("score", src, "--model", small_bundle), "endless.csv", "line break")
+    assert os.listdir(tmp_path) == ["endless.csv"]
+
+
+def test_a_folder_of_scored_outputs_says_so(small_bundle, tmp_path):
+    (tmp_path / "a.scored.csv").write_text("Review Text,recommend_proba,recommend,status\nlove it,0.9,1,ok\n")
+    assert_user_error(run_cli_here("score", tmp_path, "--model", small_bundle), "only scored outputs")

@@ -499,3 +499,24 @@ def test_a_tfidf_bundle_is_served(tmp_path, data_path, reviews):
         assert r.json()["predictions"] == want
     finally:
         assert server.stop() == 0, server.output()
+
+
+def test_generate_request_fields_are_bounded(server):
+    from classifier.serve.api import MAX_PROMPT_BYTES, MAX_PROMPT_WORDS
+
+    start = time.perf_counter()
+    r = server.post("/generate?model=default", {"prompt": "this dress is " * (2_000_000 // 14)})
+    assert r.status_code == 413 and "bytes" in r.json()["error"]
+    r = server.post("/generate?model=default", {"prompt": "a " * (MAX_PROMPT_WORDS + 1)})
+    assert len(("a " * (MAX_PROMPT_WORDS + 1)).encode()) <= MAX_PROMPT_BYTES
+    assert r.status_code == 413 and "words" in r.json()["error"]
+    assert time.perf_counter() - start < 10  # refused before the network reads a word
+    for t in (1e-308, 5e-324):
+        r = server.post("/generate?model=default", {"prompt": "this dress is", "temperature": t})
+        assert r.status_code == 400 and "--temperature" in r.json()["error"], r.text
+
+
+def test_an_empty_api_key_is_refused(tmp_path):
+    assert_user_error(run_cli("serve", "--model", str(DEFAULT), "--api-key", ""), "--api-key", "empty")
+    assert_user_error(run_cli("serve", "--model", str(DEFAULT), env={"CLASSIFIER_API_KEY": ""}),
+                      "CLASSIFIER_API_KEY", "empty")

@@ -78,6 +78,20 @@ def test_page_scores_and_generates(server, browser, tmp_path):
         assert status == want["status"] and text == review
     assert api[0]["recommend"] == 1 and api[2]["recommend"] == 0  # the two reviews are told apart
 
+    # the words that moved each call are shaded, with the numbers of :explain; the text is unchanged
+    marked = WebDriverWait(browser, 20).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#results tbody tr td.review span.w") or False)
+    why = server.post("/v1/models/default:explain", {"instances": REVIEWS, "top": 3}).json()["explanations"]
+    for row, e, review in zip(rows, why, REVIEWS, strict=True):
+        spans = row.find_elements(By.CSS_SELECTOR, "td.review span.w")
+        moved = [w for w in e["words"] if w["contribution"] != 0]
+        assert [s.text for s in spans] == [review[w["start"]:w["end"]] for w in moved]
+        assert [float(s.get_attribute("data-contribution")) for s in spans] == pytest.approx(
+            [w["contribution"] for w in moved], abs=1e-6)
+        assert [("for" in s.get_attribute("class")) for s in spans] == [w["contribution"] > 0 for w in moved]
+        assert row.find_element(By.CSS_SELECTOR, "td.review").text == review
+    assert len(marked) > 5 and browser.find_element(By.ID, "legend").is_displayed()
+
     words = browser.find_element(By.ID, "words")
     words.clear()
     words.send_keys("8")

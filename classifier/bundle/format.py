@@ -25,9 +25,10 @@ import json
 import os
 from pathlib import Path
 
+from classifier.bundle.checks import check_meta, check_model_fits
 from classifier.config import TrainConfig
 from classifier.errors import UserError
-from classifier.io.files import file_sha256, write_json
+from classifier.io.files import file_sha256, read_regular, resolved, write_json
 from classifier.io.staging import check_can_write, link_or_copy, staging, swap_in
 from classifier.io.tokenizer import Tokenizer
 
@@ -62,9 +63,12 @@ def owned_files() -> tuple[str, ...]:
     return (*COMMON_FILES, *model_files, *GENERATOR_FILES)
 
 
-def read_json(path: Path) -> dict:
+JSON_LIMIT = 64 << 20  # config.json, metrics.json: kilobytes in practice
+
+
+def read_json(path: Path, limit: int = JSON_LIMIT) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_regular(path, limit).decode("utf-8"))
     except FileNotFoundError:
         raise UserError(
             f"{path.parent} is not a model bundle: {path.name} is missing; train one with `classifier train --out DIR`"
@@ -102,6 +106,8 @@ def load(path: str | os.PathLike):
     meta = read_json(path / CONFIG_FILE)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("config"), dict):
         raise UserError(f"{path / CONFIG_FILE} is not the config of a model bundle; retrain the bundle")
+    kind = kind_of(meta)
+    check_meta(path / CONFIG_FILE, meta, KIND_FILES[kind])
     tokenizer = Tokenizer.load(path / TOKENIZER_FILE)
     want = meta.get("tokenizer_sha256")
     if tokenizer.sha256 != want:
@@ -110,30 +116,33 @@ def load(path: str | os.PathLike):
             f"{tokenizer.sha256[:12]}, model trained with {str(want)[:12]}); restore the bundle's "
             f"own tokenizer.json or retrain"
         )
-    for name, sha in meta.get("files", {}).items():
+    for name, sha in meta["files"].items():
         f = path / name
-        if not f.is_file():
+        if not f.exists() or Path(name).name != name:
             raise UserError(f"{path} is not a complete bundle: {name} is missing; retrain the bundle")
         if file_sha256(f) != sha:
             raise UserError(
                 f"{f} is not the file this bundle was saved with (sha256 differs); "
                 f"restore it or retrain the bundle"
             )
-    return KINDS[kind_of(meta)](path, meta, tokenizer)  # classifier.bundle imports every kind first
+    if CLASSIFIER_FILE in KIND_FILES[kind]:
+        check_model_fits(path / CONFIG_FILE, meta, tokenizer.config.num_words, path / CLASSIFIER_FILE)
+    return KINDS[kind](path, meta, tokenizer)  # classifier.bundle imports every kind first
 
 
 # -- writing -------------------------------------------------------------------------
 def is_bundle(folder: Path) -> bool:
     try:
-        meta = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+        meta = json.loads(read_regular(folder / CONFIG_FILE, JSON_LIMIT).decode("utf-8"))
         return folder.is_dir() and meta.get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, UserError):
         return False
 
 
 def check_bundle_destination(out: Path) -> None:
     """Refuse to write a bundle at `out` unless it is absent, an empty folder, or a bundle; and say
     now, not after minutes of training, when its parent cannot be written."""
+    out = resolved(out)  # a link to a bundle: the bundle it points at; `.` and `sub/..`: the real folder
     if out.exists() or out.is_symlink():
         if not out.is_dir() or (any(out.iterdir()) and not is_bundle(out)):
             raise UserError(f"{out} exists and is not a model bundle; choose a new or empty folder for --out "
@@ -144,7 +153,9 @@ def check_bundle_destination(out: Path) -> None:
 def write_bundle(out: Path, write_files, keep_from_old: tuple[str, ...] = ()) -> None:
     """Stage a bundle folder beside `out` and swap it in whole. `write_files(stage)` writes the
     bundle's own files; the files of an old bundle at `out` that the bundle does not own (the
-    user's notes, plots, ...) and those named in `keep_from_old` are carried over as they are."""
+    user's notes, plots, ...) and those named in `keep_from_old` are carried over as they are. A
+    link at `out` stays a link: the folder it points at is replaced."""
+    out = resolved(out)
     check_bundle_destination(out)
     with staging(out, "the bundle", "--out") as stage:
         written = set(write_files(stage)) | {p.name for p in stage.iterdir()}

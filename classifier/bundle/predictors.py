@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier.bundle.checks import check_model_fits
 from classifier.bundle.format import (
     CLASSIFIER_FILE,
+    CONFIG_FILE,
     GENERATOR_KERAS,
     GENERATOR_NGRAM,
     METRICS_FILE,
@@ -27,6 +29,7 @@ from classifier.config import TrainConfig
 from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.engine.generator import Net
 from classifier.errors import UserError
+from classifier.io.files import read_regular
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.keras_lstm import load_keras
 from classifier.models.ngram import KneserNeyTrigram
@@ -82,8 +85,8 @@ class Bundle:
         """The test-split figures recorded at training time."""
         if "metrics" not in self.meta:
             try:
-                self.meta["metrics"] = json.loads((self.path / METRICS_FILE).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                self.meta["metrics"] = json.loads(read_regular(self.path / METRICS_FILE, 64 << 20))
+            except (OSError, ValueError, UserError):
                 self.meta["metrics"] = {}
         return self.meta["metrics"]
 
@@ -143,6 +146,13 @@ class Bundle:
         if not len(x):
             return np.zeros((0, *shape[1:]), dtype=np.float32)
         return self.keras_classifier().predict(x, batch_size=512, verbose=0).reshape(shape)
+
+    def explain(self, texts, top: int = 5) -> list:
+        """Which words made each call: an Explanation per text (classifier.classify.explain has what the
+        numbers mean); `top` words each way in its top_for / top_against."""
+        from classifier.classify.explain import explain
+
+        return explain(self, texts, top=top)
 
     # -- the models --------------------------------------------------------------------
     def keras_classifier(self):
@@ -229,6 +239,7 @@ class TfidfBundle(Bundle):
     def __init__(self, path: Path, meta: dict, tokenizer: Tokenizer):
         super().__init__(path, meta, tokenizer)
         self.model = TfidfModel.load(path)
+        check_model_fits(path / CONFIG_FILE, meta, tokenizer.config.num_words, None, self.model.n_classes)
         self.encoder = self.model.features
 
     @property

@@ -1,1 +1,1 @@
-"""The classifier's stages: train, evaluate, predict, score, compare, report, and the metrics they share."""
+"""The classifier's stages: train, evaluate, predict, score, explain, compare, report, and the metrics they share."""

@@ -33,8 +33,10 @@ from classifier.classify.metrics import (
 )
 from classifier.classify.train import train
 from classifier.config import TrainConfig, preset
+from classifier.errors import UserError
 from classifier.io.dataset import load_labelled, make_split
-from classifier.io.files import write_json
+from classifier.io.files import resolved, write_json
+from classifier.io.staging import check_can_write
 
 DEFAULT_PRESETS = ("reference", "tuned", "tfidf")
 COLUMNS = [  # (key, header, format)
@@ -50,6 +52,20 @@ CLASS_COLUMNS = [  # the multi-class table: (key, header, format)
     ("loss", "log loss", "{:.4f}"), ("accuracy", "accuracy", "{:.4f}"), ("f1_macro", "macro F1", "{:.4f}"),
     ("majority_share", "majority share", "{:.4f}"), ("train_seconds", "train s", "{:.0f}"),
 ]
+
+
+def make_out_folder(out: str | os.PathLike) -> Path:
+    """-o: a folder (made if missing) for the bundles and compare.json; a file there is a one-line error."""
+    out = resolved(out)
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise UserError(f"{out} is a file; compare -o names a folder for its bundles and compare.json: "
+                        f"choose another -o")
+    check_can_write(out / "compare.json", "-o")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out}: cannot create the output folder ({e.strerror}); choose another -o") from None
+    return out
 
 
 def score_timed(predict_ids, encoder, texts: list[str]) -> tuple[np.ndarray, float]:
@@ -123,8 +139,7 @@ def compare(data: str | os.PathLike, out: str | os.PathLike,
 
     With `init_seeds`, each preset is trained once per seed (weights and shuffling; the split stays
     the reference one) into out/PRESET-seedS, and mean and spread rows follow its rows."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_out_folder(out)
     rows = []
     split = None
     for name in presets:
@@ -159,8 +174,7 @@ def compare_classes(data: str | os.PathLike, out: str | os.PathLike, label_colum
     """Train each preset on each label column into out/COLUMN/PRESET (or reuse one trained with the
     same settings), score that column's test split, write out/compare.json and return its rows.
     `min_count` 0 keeps a class only the test split holds (`Class Name`'s one 'Casual bottoms')."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_out_folder(out)
     rows = []
     for column in label_columns:
         split = classes = None

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 from classifier.bundle import HISTORY_FILE, Bundle, load
+from classifier.classify.explain import report_section
 from classifier.classify.metrics import (
     categorical_accuracy,
     categorical_log_loss,
@@ -35,11 +37,12 @@ def format_result(loss: float, acc: float) -> str:
 
 def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None = None,
              report: str | os.PathLike | None = None, overwrite: bool = False,
-             all_rows: bool = False) -> tuple[float, float]:
+             all_rows: bool = False, sep: str | None = None) -> tuple[float, float]:
     """Rebuild the bundle's test split from `data` (default: the file it was trained on) and return
     Keras' (loss, accuracy) on it; with `report`, also write metrics.json, the plots and report.html
     into that folder. With `all_rows`, every clean row of `data` (a test file of its own) is the
-    test set: nothing is split off."""
+    test set: nothing is split off. `sep`: the field separator (default: the one the bundle was
+    trained with on its own file, else as `score` decides it)."""
     bundle = model if isinstance(model, Bundle) else load(model)
     missing = [k for k in SPLIT_SETTINGS if k not in bundle.meta["config"]]
     if missing:
@@ -51,9 +54,10 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
         prepare_folder(report, overwrite)
     cfg = bundle.config
     recorded = bundle.meta.get("data", {})
+    sep = sep or (recorded.get("sep") if data is None else None)
     data = bundle.data_path(data)
     df = load_labelled(data, cfg.text_column, cfg.label_column, None if all_rows else cfg.max_rows,
-                       column_flags=False)
+                       column_flags=False, sep=sep)
     trained_on = recorded.get("sha256") and file_sha256(data) == recorded["sha256"]
     if all_rows and trained_on:
         print(f"classifier: warning: {data} is the file the model was trained on; --all-rows counts its "
@@ -98,7 +102,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
             report, title=f"{bundle.path.name}: {cfg.preset} preset, {cfg.label_column!r} on {data.name}",
             subtitle=f"{described}; bundle {bundle.path}",
             texts=split.x_test, y=split.y_test, p=p, classes=classes, history=read_history(bundle.path),
-            majority=training_majority(bundle, split),
+            majority=training_majority(bundle, split), explain=partial(report_section, bundle),
         )
     elif report is not None:
         from classifier.classify.report import write_report
@@ -107,6 +111,7 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
             report, title=f"{bundle.path.name}: {cfg.preset} preset on {data.name}",
             subtitle=f"{described}; bundle {bundle.path}",
             texts=split.x_test, y=split.y_test, p=p, threshold=bundle.threshold, history=read_history(bundle.path),
+            explain=partial(report_section, bundle),
         )
     return float(loss), float(acc)
 

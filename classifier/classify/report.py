@@ -173,7 +173,8 @@ def _wrong_table(heading: str, columns: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def render_html(title: str, subtitle: str, metrics: dict, plots: list[tuple[Path, str]], wrong: list[dict]) -> str:
+def render_html(title: str, subtitle: str, metrics: dict, plots: list[tuple[Path, str]], wrong: list[dict],
+                extra: str = "") -> str:
     e = html.escape
     cards = [
         ("log loss", f"{metrics['loss']:.4f}"), ("accuracy", f"{metrics['accuracy']:.4f}"),
@@ -219,6 +220,7 @@ def render_html(title: str, subtitle: str, metrics: dict, plots: list[tuple[Path
     parts.append(_wrong_table(f"Most confidently wrong test reviews (threshold {metrics['threshold']:.2f})",
                               ["true label", "P(recommend)"],
                               [[CLASSES[w["label"]], f"{w['p_recommend']:.3f}", w["text"]] for w in wrong]))
+    parts.append(extra)
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -253,16 +255,20 @@ def prepare_folder(out: str | os.PathLike, overwrite: bool = False) -> Path:
 
 
 def write_report(out: str | os.PathLike, *, title: str, subtitle: str, texts, y, p,
-                 threshold: float = 0.5, history: list[dict] | None = None) -> dict:
-    """metrics.json, the PNGs and report.html in `out` (checked by `prepare_folder`); returns the metrics."""
+                 threshold: float = 0.5, history: list[dict] | None = None, explain=None) -> dict:
+    """metrics.json, the PNGs and report.html in `out` (checked by `prepare_folder`); returns the metrics.
+    `explain(texts, wrong_texts) -> (html, json)` adds which words moved the calls (the bundle's explanations)."""
     out = Path(out)
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64).reshape(-1)
     metrics = compute_metrics(y, p, threshold)
     wrong = confidently_wrong(texts, y, p, threshold)
-    _write_text(out / "metrics.json", json.dumps({**metrics, "confidently_wrong": wrong}, indent=2) + "\n")
+    why, why_json = explain(texts, [w["text"] for w in wrong]) if explain is not None else ("", None)
+    explained = {} if why_json is None else {"explanations": why_json}
+    _write_text(out / "metrics.json", json.dumps({**metrics, "confidently_wrong": wrong, **explained}, indent=2) + "\n")
     plots = plot_all(out, y, p, metrics, history or [])
-    _write_text(out / "report.html", render_html(title, subtitle, metrics, [(out / f, c) for f, c in plots], wrong))
+    _write_text(out / "report.html", render_html(title, subtitle, metrics, [(out / f, c) for f, c in plots], wrong,
+                                                 why))
     return metrics
 
 
@@ -290,7 +296,7 @@ def plot_confusion(out: Path, cm: np.ndarray, classes: list) -> tuple[str, str]:
 
 
 def render_multiclass_html(title: str, subtitle: str, metrics: dict, plots: list[tuple[Path, str]],
-                           wrong: list[dict]) -> str:
+                           wrong: list[dict], extra: str = "") -> str:
     e = html.escape
     cards = [("log loss", f"{metrics['loss']:.4f}"), ("accuracy", f"{metrics['accuracy']:.4f}"),
              ("macro F1", f"{metrics['f1_macro']:.4f}"), ("majority share", f"{metrics['majority_share']:.4f}"),
@@ -311,12 +317,14 @@ def render_multiclass_html(title: str, subtitle: str, metrics: dict, plots: list
     parts.append("</div>")
     parts.append(_wrong_table("Most confidently wrong test reviews", ["true", "predicted", "probability"],
                               [[w["label"], w["predicted"], f"{w['proba']:.3f}", w["text"]] for w in wrong]))
+    parts.append(extra)
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def write_multiclass_report(out: str | os.PathLike, *, title: str, subtitle: str, texts, y, p, classes: list,
-                            majority: int, history: list[dict] | None = None, n_wrong: int = 10) -> dict:
+                            majority: int, history: list[dict] | None = None, n_wrong: int = 10,
+                            explain=None) -> dict:
     """metrics.json (loss, accuracy, macro F1, per class, confusion matrix, majority share), the PNGs and
     report.html for a multi-class bundle; `y` class indices, `p` (n, k) probabilities in `classes` order,
     `majority` the training labels' most common class (classifier.classify.metrics.majority_share)."""
@@ -331,9 +339,12 @@ def write_multiclass_report(out: str | os.PathLike, *, title: str, subtitle: str
     wrong = wrong[np.argsort(-p[wrong, pred[wrong]], kind="stable")][:n_wrong]
     wrong_rows = [{"text": str(texts[i]), "label": classes[y[i]], "predicted": classes[pred[i]],
                    "proba": float(p[i, pred[i]])} for i in wrong]
-    _write_text(out / "metrics.json", json.dumps({**metrics, "confidently_wrong": wrong_rows}, indent=2) + "\n")
+    why, why_json = explain(texts, [w["text"] for w in wrong_rows]) if explain is not None else ("", None)
+    explained = {} if why_json is None else {"explanations": why_json}
+    _write_text(out / "metrics.json",
+                json.dumps({**metrics, "confidently_wrong": wrong_rows, **explained}, indent=2) + "\n")
     plots = [plot_history(out, history, "categorical cross-entropy")] if history else []
     plots.append(plot_confusion(out, np.array(scores["confusion_matrix"]), classes))
     _write_text(out / "report.html", render_multiclass_html(title, subtitle, metrics,
-                                                            [(out / f, c) for f, c in plots], wrong_rows))
+                                                            [(out / f, c) for f, c in plots], wrong_rows, why))
     return metrics

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifier.bundle import Bundle, load
+from classifier.classify.explain import EXPLAIN_COLUMN, top_word_cells
 from classifier.classify.predict import (
     STATUSES,
     check_threshold,
@@ -38,9 +39,10 @@ from classifier.classify.predict import (
 )
 from classifier.errors import UserError
 from classifier.io.dataset import missing_column_error
-from classifier.io.files import atomic_output, check_output, same_file
+from classifier.io.files import atomic_output, cannot_write_in, check_output, names_folder, resolved, same_file
 from classifier.io.inputs import LOCAL_COMPRESSIONS, input_format, is_local_input, separator
-from classifier.io.records import Record, check_sep, open_source, read_records
+from classifier.io.records import Record, bounded_lines, check_sep, open_source, read_header_line, read_records
+from classifier.io.streams import stdout_binary, stdout_error
 
 CHUNK_ROWS = 8192  # records read, scored and written at a time: the test split in one engine call
 
@@ -115,9 +117,24 @@ def summary_total(summaries: list[Summary]) -> dict:
 
 
 def write_summary_json(path: str | os.PathLike, summaries: list[Summary], overwrite: bool) -> None:
+    data = json.dumps({"files": [s.to_dict() for s in summaries], "total": summary_total(summaries)},
+                      indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+    if os.fspath(path) == "-":
+        write_stdout_bytes(data)
+        return
     with atomic_output(path, overwrite, "--summary-json") as f:
-        f.write(json.dumps({"files": [s.to_dict() for s in summaries], "total": summary_total(summaries)},
-                           indent=2, ensure_ascii=False).encode("utf-8") + b"\n")
+        f.write(data)
+
+
+def write_stdout_bytes(data: bytes) -> None:
+    out = stdout_binary()
+    try:
+        out.write(data)
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise stdout_error(e) from None
 
 
 class Progress:
@@ -165,8 +182,14 @@ def default_destination(source: str) -> str:
 def open_output(destination: str, overwrite: bool) -> Iterator:
     """Where a scored file goes: stdout for "-", else `atomic_output`; a name ending in .gz is gzipped."""
     if destination == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        out = stdout_binary()
+        yield out
+        try:
+            out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise stdout_error(e) from None
         return
     with atomic_output(destination, overwrite) as f:
         if not destination.lower().endswith(".gz"):
@@ -178,9 +201,7 @@ def open_output(destination: str, overwrite: bool) -> Iterator:
 
 def check_destination(dest: Path, overwrite: bool, sources: list[str], flag: str = "-o") -> None:
     """check_output, and never an input of the same run as its output (even with --overwrite)."""
-    for source in sources:
-        if source != "-" and same_file(source, dest):
-            raise UserError(f"{dest} is an input of this run; choose another {flag} (inputs are never replaced)")
+    check_not_an_input(dest, sources, flag)
     if dest.is_dir():
         raise UserError(f"{dest} is a folder; give {flag} a file name" +
                         (" (a folder is for several inputs)" if flag == "-o" else ""))
@@ -211,10 +232,13 @@ def score_csv(
     encoding: str | None = None,
     sep: str | None = None,
     progress: bool = False,
+    explain: int = 0,
 ) -> Summary:
     """Score one CSV/TSV (path, .gz, or "-" for stdin) into `destination` ("-" for stdout).
 
-    The default destination is NAME.scored.csv beside the input (stdout for stdin).
+    The default destination is NAME.scored.csv beside the input (stdout for stdin). With `explain`
+    K > 0, one more column, top_words: the K words that moved each row's call most, with their signs
+    (classifier.classify.explain.top_word_cells).
     Returns a Summary; raises UserError for bad input, leaving nothing at the destination.
     """
     bundle = model if isinstance(model, Bundle) else load(model)
@@ -230,17 +254,13 @@ def score_csv(
     summary = Summary(name, "<stdout>" if destination == "-" else destination)
     if bundle.multiclass:
         summary.predicted = {str(c): 0 for c in bundle.classes_.tolist()}
-    new_columns = output_columns(bundle)
+    new_columns = output_columns(bundle) + ((EXPLAIN_COLUMN,) if explain else ())
     start = time.perf_counter()
     with open_source(source, encoding) as src:
         # the header decides the separator (when not given) before the csv reader starts
-        first, header_line = src.text.readline(), 1
-        while first and not first.strip():  # blank lines before the header
-            first, header_line = src.text.readline(), header_line + 1
-        if not first:
-            raise UserError(f"{name} is empty; give a CSV with a header row")
+        first, header_line = read_header_line(src.text, name)
         use_sep = check_sep(sep) if sep else separator(input_format(name), None, first)
-        records = read_records(_chain(first, src.text), use_sep, name, header_line)
+        records = read_records(_chain(first, bounded_lines(src.text, name)), use_sep, name, header_line)
         header = next(records)
         columns = header.cells
         if column not in columns:
@@ -277,12 +297,12 @@ def score_csv(
                     chunk.append(rec)
                     if len(chunk) >= CHUNK_ROWS:
                         score_chunk(out, chunk, bundle, idx, use_sep, line_end, threshold, engine, summary,
-                                    columns, name)
+                                    columns, name, explain)
                         chunk = []
                         bar.update(summary.rows_in, src.position())
                 if chunk:
                     score_chunk(out, chunk, bundle, idx, use_sep, line_end, threshold, engine, summary,
-                                columns, name)
+                                columns, name, explain)
             finally:
                 bar.close()
     summary.seconds = time.perf_counter() - start
@@ -302,13 +322,15 @@ def csv_cell(value: str, sep: str) -> str:
 
 
 def score_chunk(out, chunk: list[Record], bundle: Bundle, idx: int, sep: str, line_end: str, threshold: float,
-                engine: str | None, summary: Summary, columns: list[str], name: str) -> None:
+                engine: str | None, summary: Summary, columns: list[str], name: str, explain: int = 0) -> None:
     texts = [rec.cells[idx] if rec.cells else "" for rec in chunk]
+    # the top_words cell of each row (after status), or nothing
+    why = [sep + csv_cell(c, sep) for c in top_word_cells(bundle, texts, explain)] if explain else [""] * len(chunk)
     if bundle.multiclass:
-        return score_chunk_classes(out, chunk, bundle, texts, sep, line_end, engine, summary, columns, name)
+        return score_chunk_classes(out, chunk, bundle, texts, sep, line_end, engine, summary, columns, name, why)
     preds = predict(bundle, texts, threshold, engine)
     lines = []
-    for rec, p in zip(chunk, preds, strict=True):
+    for rec, p, extra in zip(chunk, preds, why, strict=True):
         summary.counts[p.status] += 1
         if p.proba is None:
             tail = f"{sep}{sep}{sep}{p.status}"
@@ -316,18 +338,18 @@ def score_chunk(out, chunk: list[Record], bundle: Bundle, idx: int, sep: str, li
             summary.rows_scored += 1
             summary.recommended += p.recommend
             tail = f"{sep}{p.proba:.6f}{sep}{p.recommend}{sep}{p.status}"
-        lines.append(f"{rec.body}{tail}{rec.end or line_end}")
+        lines.append(f"{rec.body}{tail}{extra}{rec.end or line_end}")
     summary.rows_in += len(chunk)
     write_chunk(out, chunk, lines, columns, name)
 
 
 def score_chunk_classes(out, chunk: list[Record], bundle: Bundle, texts: list[str], sep: str, line_end: str,
-                        engine: str | None, summary: Summary, columns: list[str], name: str) -> None:
+                        engine: str | None, summary: Summary, columns: list[str], name: str, why: list[str]) -> None:
     """A multi-class bundle's rows: predicted_label, predicted_proba, proba_<class>..., status."""
     labels = {c: csv_cell(str(c), sep) for c in bundle.classes_.tolist()}
     empty = sep * (len(labels) + 2)
     lines = []
-    for rec, p in zip(chunk, predict_classes(bundle, texts, engine), strict=True):
+    for rec, p, extra in zip(chunk, predict_classes(bundle, texts, engine), why, strict=True):
         summary.counts[p.status] += 1
         if p.label is None:
             tail = f"{empty}{sep}{p.status}"
@@ -336,7 +358,7 @@ def score_chunk_classes(out, chunk: list[Record], bundle: Bundle, texts: list[st
             summary.predicted[str(p.label)] += 1
             probas = sep.join(f"{q:.6f}" for q in p.probas)
             tail = f"{sep}{labels[p.label]}{sep}{p.proba:.6f}{sep}{probas}{sep}{p.status}"
-        lines.append(f"{rec.body}{tail}{rec.end or line_end}")
+        lines.append(f"{rec.body}{tail}{extra}{rec.end or line_end}")
     summary.rows_in += len(chunk)
     write_chunk(out, chunk, lines, columns, name)
 
@@ -356,6 +378,9 @@ def write_chunk(out, chunk: list[Record], lines: list[str], columns: list[str], 
     except BrokenPipeError:
         raise
     except OSError as e:
+        if getattr(out, "name", None) == "<stdout>":
+            raise UserError(f"cannot write the output of {name} to stdout ({e.strerror}); free space or send "
+                            f"it elsewhere") from None
         raise UserError(f"cannot write the output of {name} ({e.strerror}); free space or choose another -o") from None
 
 
@@ -369,8 +394,11 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
         if item == "-":
             files.append(item)
         elif path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.is_file() and is_local_input(p.name) and ".scored." not in p.name)
+            tables = [p for p in path.iterdir() if p.is_file() and is_local_input(p.name)]
+            found = sorted(p for p in tables if ".scored." not in p.name)
+            if not found and tables:
+                raise UserError(f"{path}: holds only scored outputs (*.scored.*), which are not scored again; "
+                                f"give the original files, or rename one to score it")
             if not found:
                 raise UserError(f"{path}: no CSV or TSV files (.csv, .tsv, .tab, plain or .gz) in this folder")
             files.extend(map(str, found))
@@ -386,33 +414,48 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
     return files
 
 
-def plan_outputs(files: list[str], out: str | None, several: bool) -> list[str]:
-    """The destination of each input: -o as given for one file, -o as a folder for several."""
+def plan_outputs(files: list[str], out: str | None, several: bool) -> tuple[list[str], Path | None]:
+    """The destination of each input (-o as given for one file, -o as a folder for several or when it
+    names one: `newdir/`, `.`, an existing folder), and the folder to make before scoring, if any.
+    Nothing is made here: a run refused later leaves nothing behind."""
     if out == "-":
         if several:
             raise UserError("-o - (stdout) takes one input; give -o FOLDER for several")
-        return ["-"]
+        return ["-"], None
+    if out is not None and (names_folder(out) or Path(out).is_dir()):
+        several = True
     if not several:
-        return [out if out else ("-" if files[0] == "-" else default_destination(files[0]))]
+        return [out if out else ("-" if files[0] == "-" else default_destination(files[0]))], None
     if "-" in files and not out:
         raise UserError("with stdin (-) among several inputs, give -o FOLDER")
+    make = None
     if out:
         folder = Path(out)
         if folder.exists() and not folder.is_dir():
             raise UserError(f"{folder} is a file; with several inputs -o names a folder")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"{folder}: cannot create the output folder ({e.strerror}); choose another -o") from None
+        if not folder.is_dir():
+            check_can_make(folder)
+            make = folder
         dests = [str(folder / Path(default_destination("stdin.csv" if f == "-" else f)).name) for f in files]
     else:
         dests = [default_destination(f) for f in files]
-    seen: dict[str, str] = {}
+    seen: dict[Path, str] = {}
     for f, d in zip(files, dests, strict=True):
-        if d in seen:
-            raise UserError(f"{seen[d]} and {f} would both be written to {d}; score them into different folders")
-        seen[d] = f
-    return dests
+        if resolved(d) in seen:
+            raise UserError(f"{seen[resolved(d)]} and {f} would both be written to {d}; "
+                            f"score them into different folders")
+        seen[resolved(d)] = f
+    return dests, make
+
+
+def check_can_make(folder: Path) -> None:
+    """Say now why `folder` (and its missing parents) cannot be made: a file in the way, no permission."""
+    parent = resolved(folder)
+    while not parent.exists():
+        parent = parent.parent
+    reason = "not a folder" if not parent.is_dir() else cannot_write_in(parent)
+    if reason:
+        raise UserError(f"{folder}: cannot create the output folder ({parent}: {reason}); choose another -o")
 
 
 def score_files(inputs: Iterable[str | os.PathLike], out: str | None = None, *,
@@ -424,25 +467,65 @@ def score_files(inputs: Iterable[str | os.PathLike], out: str | None = None, *,
     clash fails at once; no output may be an input or another output of the same run.
     """
     inputs = list(inputs)
+    if not inputs:
+        raise UserError("nothing to score: give CSV/TSV files, folders, or - for stdin")
     files = expand_inputs(inputs)
     several = len(files) > 1 or any(Path(str(i)).is_dir() for i in inputs)
-    dests = plan_outputs(files, None if out is None else str(out), several)
+    dests, make = plan_outputs(files, None if out is None else os.fspath(out), several)
     for d in dests:
-        if d != "-":
+        if d != "-" and not (make and resolved(d).parent == resolved(make)):
             check_destination(Path(d), overwrite, files)
-    if summary_json:
-        summary_json = Path(summary_json)
-        if any(d != "-" and (Path(d) == summary_json or same_file(d, summary_json)) for d in dests):
-            raise UserError(f"--summary-json {summary_json} is also the scored output; give it another name")
-        check_destination(summary_json, overwrite, files, "--summary-json")
+        elif d != "-":
+            check_not_an_input(Path(d), files)
+    if summary_json is not None:
+        summary_json = check_summary_json(os.fspath(summary_json), dests, files, overwrite, make)
     bundle = model if isinstance(model, Bundle) else load(model)
     progress = not quiet and sys.stderr.isatty()
     summaries = []
-    for f, d in zip(files, dests, strict=True):
-        summary = score_csv(f, d, model=bundle, overwrite=overwrite, progress=progress, **options)
-        summaries.append(summary)
-        if not quiet:
-            print(summary.line(), file=sys.stderr)
+    if make:
+        try:
+            make.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"{make}: cannot create the output folder ({e.strerror}); choose another -o") from None
+    try:
+        for f, d in zip(files, dests, strict=True):
+            summary = score_csv(f, d, model=bundle, overwrite=overwrite, progress=progress, **options)
+            summaries.append(summary)
+            if not quiet:
+                print(summary.line(), file=sys.stderr)
+    except BaseException:
+        if make and not summaries:
+            try:
+                make.rmdir()  # the folder this run made, still empty: a failed run leaves nothing
+            except OSError:
+                pass
+        raise
     if summary_json:
         write_summary_json(summary_json, summaries, overwrite)
     return summaries
+
+
+def check_not_an_input(dest: Path, sources: list[str], flag: str = "-o") -> None:
+    for source in sources:
+        if source != "-" and same_file(source, dest):
+            raise UserError(f"{dest} is an input of this run; choose another {flag} (inputs are never replaced)")
+
+
+def check_summary_json(path: str, dests: list[str], files: list[str], overwrite: bool,
+                       make: Path | None) -> str:
+    """--summary-json: a file, or - for stdout when the scored rows do not go there; never an input
+    or a scored output, however it is spelled (a link, `sub/..`)."""
+    if path == "-":
+        if "-" in dests:
+            raise UserError("--summary-json - and the scored rows would both go to stdout; "
+                            "give --summary-json FILE or -o FILE")
+        return path
+    if names_folder(path):
+        raise UserError(f"{path} is a folder; give --summary-json a file name")
+    if any(d != "-" and same_file(d, path) for d in dests):
+        raise UserError(f"--summary-json {path} is also the scored output; give it another name")
+    if make and resolved(path).parent == resolved(make):
+        check_not_an_input(Path(path), files, "--summary-json")
+    else:
+        check_destination(Path(path), overwrite, files, "--summary-json")
+    return path

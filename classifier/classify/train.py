@@ -57,11 +57,18 @@ from classifier.models.tfidf import fit_from, fit_tfidf
 FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/classify/padskip.py; keras: model.fit
 
 
+<<<<<<< HEAD
 def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labels: LabelMap | None = None,
           group_column: str | None = None, init_from: str | os.PathLike | None = None) -> dict:
     """Fit on the training split of the CSV `data`, evaluate on its test split, save the bundle at
     `out`; returns the test metrics. `data` may be several sources (a list of `FILE[:TEXT[:LABEL]]`,
     or one file whose `group_column` names each row's source), labels mapped to 0/1 by `labels`."""
+=======
+def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, verbose: int = 1,
+          sep: str | None = None) -> dict:
+    """Fit on the training split of the CSV `data`, evaluate on its test split, save the bundle at
+    `out`; returns the test metrics. `sep`: the field separator (default: as `score` decides it)."""
+>>>>>>> main
     out = Path(out)
     check_config(cfg)
     check_bundle_destination(out)  # before minutes of training, not after
@@ -77,13 +84,19 @@ def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labe
         return fit_rows(cfg, df, out, source, verbose, init)
     data = specs[0]
     aux = aux_column(cfg)
-    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, optional_columns=(aux,) if aux else ())
+    df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, optional_columns=(aux,) if aux else (),
+                       sep=sep)
     if aux and aux not in df.columns:
         print(f"note: {data} has no {aux!r} column; stacking the LSTM and TF-IDF without the {aux} regression",
               file=sys.stderr)
     data = Path(data)
+<<<<<<< HEAD
     source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df)}
     return fit_rows(cfg, df, out, source, verbose, init)
+=======
+    source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df), **({"sep": sep} if sep else {})}
+    return fit_rows(cfg, df, out, source, verbose)
+>>>>>>> main
 
 
 def init_bundle(init_from):
@@ -137,6 +150,9 @@ def check_config(cfg: TrainConfig) -> None:
         raise UserError(f"--min-count must be 0 or more, got {cfg.min_count}")
     if cfg.tokenizer.analyzer not in ANALYZERS:
         raise UserError(f"unknown analyzer {cfg.tokenizer.analyzer!r}; choose one of: {', '.join(ANALYZERS)}")
+    if cfg.label_column == cfg.text_column:
+        raise UserError(f"the label column and the text column are both {cfg.text_column!r}; the model would "
+                        f"learn the label from itself: pass --label-column or --text-column to name another")
 
 
 def aux_column(cfg: TrainConfig) -> str | None:

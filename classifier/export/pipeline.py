@@ -16,7 +16,7 @@ from pathlib import Path
 
 from classifier.bundle import Bundle, is_bundle, load
 from classifier.errors import UserError
-from classifier.io.files import file_sha256, umask_mode
+from classifier.io.files import file_sha256, names_folder, resolved, umask_mode
 from classifier.io.staging import check_can_write, staging, swap_in
 from classifier.models.keras_lstm import quiet_tensorflow
 
@@ -30,7 +30,10 @@ def export_bundle(model: str | os.PathLike | Bundle, fmt: str, out: str | os.Pat
                   overwrite: bool = False) -> list[Path]:
     """Export the bundle `model` (a folder or a loaded Bundle) as `fmt` at `out`; the paths written."""
     bundle = model if isinstance(model, Bundle) else load(model)
-    out = Path(out)
+    if fmt == "onnx" and names_folder(out):
+        raise UserError(f"{out} names a folder; give -o a file name such as model.onnx "
+                        f"({TOKENIZER_FILE} is written beside it)")
+    out = resolved(out)  # `.`, `sub/..` and links: the folder or file that is really written, checked first
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     check_exportable(bundle, fmt)

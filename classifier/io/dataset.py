@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from classifier.errors import UserError
+from classifier.io.inputs import binary_kind, input_format, separator
 from classifier.io.labels import check_class_count, class_index, is_binary, user_labels
-from classifier.io.records import sniff_bom
+from classifier.io.records import check_sep, sniff_bom
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,9 +46,11 @@ def missing_column_error(path, name: str, role: str, columns, flag: str | None) 
     return UserError(f"{path}: no {role} column {name!r}{closest(name, columns)}; the columns are {listed}; {fix}")
 
 
-def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
+def read_csv(path: str | os.PathLike, sep: str | None = None, **kwargs) -> pd.DataFrame:
     """pandas.read_csv with one-line errors for the ways a file can be wrong; a UTF-16 / UTF-32
-    byte-order mark picks the encoding."""
+    byte-order mark picks the encoding. The separator follows `score`'s rule (classifier.io.inputs):
+    `sep` as given, else tab for a .tsv / .tab name, comma for .csv, and for other names tab when
+    the header has tabs and no commas."""
     import pandas as pd  # here, not at the top: `score` reaches this module and never needs pandas
 
     path = Path(path)
@@ -57,8 +60,14 @@ def read_csv(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
         raise UserError(f"{path} is a folder; give a CSV file")
     try:
         with open_binary(path) as f:
-            encoding = sniff_bom(f.read(4))
-        return pd.read_csv(path, encoding=encoding, **kwargs)
+            head = f.read(4096)
+        kind = binary_kind(head)
+        if kind:
+            raise UserError(f"{path} is {kind}")
+        encoding = sniff_bom(head[:4])
+        first = head.decode(encoding or "utf-8", "replace").lstrip("\ufeff").splitlines()[:1]
+        sep = check_sep(sep) if sep else separator(input_format(path.name), None, first[0] if first else "")
+        return pd.read_csv(path, encoding=encoding, sep=sep, **kwargs)
     except UnicodeDecodeError as e:
         raise UserError(f"{path} is not a UTF-8 text CSV ({first_bad_byte(path, encoding, e)}); "
                         f"save it as UTF-8") from None
@@ -98,18 +107,20 @@ def first_bad_byte(path: Path, encoding: str | None, error: UnicodeDecodeError) 
 
 def load_labelled(
     path: str | os.PathLike, text_column: str, label_column: str, max_rows: int | None = None,
-    optional_columns: tuple[str, ...] = (), column_flags: bool = True,
+    optional_columns: tuple[str, ...] = (), column_flags: bool = True, sep: str | None = None,
 ) -> pd.DataFrame:
     """The two columns of a CSV file, rows with a missing value dropped, labels read by
     classifier.io.labels' rules (`clean_labelled`): the label column is read as text, so labels are
     kept as written. Missing values are pandas' defaults (empty, NA, N/A, null, ...), as the
     reference recipe's `read_csv(...).dropna()` reads them. Without `column_flags` (evaluating a
     bundle, whose columns are fixed) a missing column's error names no option to change it."""
-    df = read_csv(path, dtype={text_column: str, label_column: str}, keep_default_na=True)
+    df = read_csv(path, sep, dtype={text_column: str, label_column: str}, keep_default_na=True)
     for name, role, flag in ((text_column, "text", "--text-column"), (label_column, "label", "--label-column")):
         if name not in df.columns:
-            flag = flag if column_flags else None
-            raise missing_column_error(path, name, role, df.columns, flag)
+            err = missing_column_error(path, name, role, df.columns, flag if column_flags else None)
+            if len(df.columns) == 1 and any(c in str(df.columns[0]) for c in ",;\t|"):
+                raise UserError(f"{err}; or the file uses another separator: pass --sep") from None
+            raise err
     return clean_labelled(df, text_column, label_column, str(path), max_rows, optional_columns)
 
 

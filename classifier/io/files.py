@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,10 +53,36 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 def file_sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def open_regular(path: str | os.PathLike):
+    """`path` opened for reading if it is a regular file (links followed); a FIFO, a device or a
+    folder is a UserError, found without waiting on it (a FIFO's open would block until a writer)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # FileNotFoundError is the caller's to word
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UserError(f"{path} is not a regular file (a FIFO, a device or a folder); a bundle holds "
+                            f"only files: restore it or retrain the bundle")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of the regular file `path`, refused (UserError) when it holds more than `limit`: a
+    bundle's JSON files are read whole, so their size is bounded before they are."""
+    with open_regular(path) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise UserError(f"{path} is over {limit >> 20} MiB, more than this file of a bundle ever holds; "
+                        f"restore the bundle's own file or retrain it")
+    return data
 
 
 def cannot_write_in(folder: Path) -> str | None:
@@ -76,10 +103,27 @@ def is_special(path: Path) -> bool:
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether `a` and `b` name one file, existing or not: the same resolved path (links followed,
+    dangling ones too, and `sub/..` taken out), or the same inode (hard links, bind mounts)."""
+    if resolved(a) == resolved(b):
+        return True
     try:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def resolved(path: str | os.PathLike) -> Path:
+    """What writing `path` changes: absolute, every link followed (a dangling link to where it points)
+    and `..` taken out. Outputs are compared and written by this name, so two spellings of one file
+    (`o/a.csv` and `o/sub/../a.csv`, or a link to it) are found before any work."""
+    return Path(os.path.realpath(path))
+
+
+def names_folder(path: str | os.PathLike) -> bool:
+    """`newdir/`, `.` or `..`: the user named a folder, whether or not it exists yet."""
+    text = os.fspath(path)
+    return text.endswith(("/", os.sep)) or Path(text).name in ("", ".", "..")
 
 
 def check_output(path: Path, overwrite: bool, flag: str = "-o") -> None:

@@ -67,3 +67,26 @@ def is_local_input(name: str) -> bool:
     """A file a folder given to `classifier score` contributes: a CSV or TSV, plain or gzipped."""
     fmt = input_format(name)
     return fmt is not None and fmt.format in TEXT_FORMATS and fmt.compression in LOCAL_COMPRESSIONS
+
+
+# the first bytes of files people name .csv that are not text: what each is, and what to do
+BINARY_MAGIC = (
+    (b"PK\x03\x04", "a zip file (an Excel .xlsx workbook is one)", "export it as CSV, or unzip it"),
+    (b"PK\x05\x06", "an empty zip file", "export the table as CSV"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel .xls workbook (or another Office file)", "export it as CSV"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it (unxz)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it"),
+    (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "decompress it (unzstd)"),
+    (b"PAR1", "a Parquet file", "convert it to CSV (`classifier score --spark` reads Parquet)"),
+    (b"%PDF", "a PDF document", "export the table as CSV"),
+)
+
+
+def binary_kind(head: bytes) -> str | None:
+    """'NAME is KIND, not a CSV; WHAT TO DO' tail for bytes no CSV starts with, or None (gzip is read)."""
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] == b"1AY&SY":
+        return "a bzip2-compressed file, not a CSV: decompress it (bunzip2; `classifier score --spark` reads it too)"
+    for magic, kind, fix in BINARY_MAGIC:
+        if head.startswith(magic):
+            return f"{kind}, not a CSV: {fix}"
+    return None

@@ -15,7 +15,6 @@ import csv
 import gzip
 import io
 import os
-import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,10 +22,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from classifier.errors import UserError
+from classifier.io.inputs import binary_kind
+from classifier.io.streams import stdin_binary
 
 # the csv module's field limit, raised from 128 KiB: a field over this is almost always a quote
 # left open swallowing the rest of the file, not a review
 FIELD_LIMIT = 1 << 28
+# a header longer than this without a line break is not a header (an endless stream, a binary file)
+HEADER_LIMIT = 1 << 20
 BAD_SEPS = set('"\r\n.0123456789') | set("abcdefghijklmnopqrstuvwxyz") | set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -42,7 +45,7 @@ def open_source(source: str | os.PathLike, encoding: str | None = None) -> Itera
     """A text stream over a path or "-" (stdin); gzip is recognised by its magic bytes."""
     name = str(source)
     if name == "-":
-        raw, size = sys.stdin.buffer, None
+        raw, size = stdin_binary(), None
         close = False
     else:
         path = Path(source)
@@ -58,6 +61,9 @@ def open_source(source: str | os.PathLike, encoding: str | None = None) -> Itera
     try:
         buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
         stream = buffered
+        kind = binary_kind(buffered.peek(10)[:10])
+        if kind:
+            raise UserError(f"{name} is {kind}")
         if buffered.peek(2)[:2] == b"\x1f\x8b":
             stream = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"))
         enc = encoding or sniff_bom(stream.peek(4)[:4]) or "utf-8"
@@ -144,6 +150,41 @@ def read_records(text: Iterable[str], sep: str, name: str, line: int = 1) -> Ite
         yield Record(line, cells, body, end)
         line += len(consumed)
         consumed.clear()
+
+
+def bounded_lines(text: io.TextIOBase, name: str) -> Iterator[str]:
+    """The lines of `text`, none longer than FIELD_LIMIT characters: an input with no line break
+    (an endless stream) is refused when it reaches the limit, not read into memory whole."""
+    while line := text.readline(FIELD_LIMIT):
+        if len(line) == FIELD_LIMIT and not line.endswith(("\n", "\r")):
+            raise UserError(f"{name}: a line of over {FIELD_LIMIT >> 20} MiB without a line break; "
+                            f"give a CSV with one record a line")
+        yield line
+
+
+def read_header_line(text: io.TextIOBase, name: str) -> tuple[str, int]:
+    """The first non-blank line (the header) and its line number, read with a bound."""
+    first, line = text.readline(HEADER_LIMIT), 1
+    while first and not first.strip():  # blank lines before the header
+        first, line = text.readline(HEADER_LIMIT), line + 1
+    if not first:
+        raise UserError(f"{name} is empty; give a CSV with a header row")
+    if len(first) == HEADER_LIMIT and not first.endswith(("\n", "\r")):
+        raise UserError(f"{name}: the first line runs over {HEADER_LIMIT >> 20} MiB without a line break; "
+                        f"that is no CSV header (is it a CSV file?)")
+    return first, line
+
+
+def review_lines(text: Iterable[str]) -> Iterator[str]:
+    """One review a line, without its line end (\\n, \\r\\n or a lone \\r); bytes that did not decode
+    shown as U+FFFD, so they can be printed."""
+    for line in text:
+        line = line.rstrip("\r\n")
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            line = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        yield line
 
 
 def check_sep(sep: str) -> str:

@@ -55,7 +55,11 @@ def swap_in(stage: Path, out: Path) -> None:
     os.chmod(stage, umask_mode(0o777))
     if out.exists():
         old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old"))
-        os.replace(out, old / "folder")
+        try:
+            os.replace(out, old / "folder")
+        except OSError:
+            old.rmdir()  # nothing moved: leave no hidden folder behind
+            raise
         os.replace(stage, out)
         shutil.rmtree(old)
     else:

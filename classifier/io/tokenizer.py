@@ -30,9 +30,11 @@ import numpy as np
 
 from classifier.config import TokenizerConfig
 from classifier.errors import UserError
+from classifier.io.files import read_regular
 from classifier.io.morphemes import ANALYZERS, analyze_many, kiwi_version
 
 FORMAT = "classifier-tokenizer/1"
+TOKENIZER_LIMIT = 256 << 20  # a vocabulary of millions of words is far less: anything over is not a tokenizer
 
 
 class Tokenizer:
@@ -130,7 +132,7 @@ class Tokenizer:
     def load(cls, path: str | os.PathLike) -> Tokenizer:
         path = Path(path)
         try:
-            d = json.loads(path.read_text(encoding="utf-8"))
+            d = json.loads(read_regular(path, TOKENIZER_LIMIT).decode("utf-8"))
             if d.get("format") != FORMAT:
                 raise ValueError(f"format is {d.get('format')!r}, expected {FORMAT!r}")
             tokenizer = cls(TokenizerConfig(**d["config"]), d["words"], d.get("counts", ()))

@@ -25,6 +25,10 @@ from classifier.textgen.generate import SENTIMENT_BEST_OF, check_options, genera
 # own limits allow hours, fine for a user's own machine,
 # not for a request from anyone who can reach the server.
 MAX_GENERATED_WORDS = 100_000
+# a prompt is read word by word through the network before the first new word: bounded like the
+# words written, so that no request holds the generator (one request at a time) for long
+MAX_PROMPT_BYTES = 8 * 1024
+MAX_PROMPT_WORDS = 1000
 router = APIRouter()
 PredictBody = Annotated[PredictRequest, Depends(json_body(PredictRequest))]
 GenerateBody = Annotated[GenerateRequest, Depends(json_body(GenerateRequest))]
@@ -54,6 +58,7 @@ async def generate_text(body: GenerateBody, state: ServerState, model: str | Non
     if m.generator is None:
         raise ModelNotFound(f"model {m.name!r} has no text generator; this server's models: "
                             f"{state.registry.names()} (train one with `classifier train-generator`)")
+    check_prompt(body.prompt)
     options = body.model_dump()
     best_of = body.best_of or (SENTIMENT_BEST_OF if body.sentiment and body.temperature > 0 else 1)
     # the CLI's checks first (a 400 naming the option), then the server's bound on the work
@@ -65,3 +70,15 @@ async def generate_text(body: GenerateBody, state: ServerState, model: str | Non
                                  f"`classifier generate`")
     samples = await m.generator.call(generate, m.bundle, options.pop("prompt"), score=True, **options)
     return {"model": m.name, "samples": [asdict(s) for s in samples]}
+
+
+def check_prompt(prompt: str) -> None:
+    """413 for a prompt over the server's bounds, before it is split or read by the network."""
+    size = len(prompt.encode("utf-8", "surrogatepass"))
+    if size > MAX_PROMPT_BYTES:
+        raise HTTPException(413, f"the prompt is {size:,} bytes, over the server's limit of {MAX_PROMPT_BYTES:,}; "
+                                 f"give its last words only")
+    words = len(prompt.split())
+    if words > MAX_PROMPT_WORDS:
+        raise HTTPException(413, f"the prompt has {words:,} words, over the server's limit of "
+                                 f"{MAX_PROMPT_WORDS:,}; give its last words only")

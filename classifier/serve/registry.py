@@ -47,6 +47,7 @@ class Model:
     bundle: Bundle | None = None
     scorer: Scorer | None = None
     generator: Worker | None = None  # generation runs one request at a time, beside scoring
+    explainer: Worker | None = None  # so do explanations
     load_seconds: float | None = None
     error: str | None = None
 
@@ -81,7 +82,7 @@ class Registry:
 
     def close(self) -> None:
         for m in self.models.values():
-            for worker in (m.scorer, m.generator):
+            for worker in (m.scorer, m.generator, m.explainer):
                 if worker is not None:
                     worker.close()
 
@@ -106,6 +107,7 @@ class Registry:
         if has_generator(bundle):
             generate(bundle, WARMUP_PROMPT, words=2)
             m.generator = Worker(f"generate-{m.name}")
+        m.explainer = Worker(f"explain-{m.name}")
         report = partial(self._on_batch, m.name) if self._on_batch is not None else None
         m.bundle = bundle
         m.scorer = Scorer(bundle, m.name, on_batch=report)  # set last: a scorer means ready

@@ -37,6 +37,45 @@ class TFPredictRequest(Body):
         return self.instances if self.instances is not None else self.inputs
 
 
+class TFExplainRequest(TFPredictRequest):
+    """:explain takes :predict's body, and how many words to name each way."""
+
+    top: int = Field(5, ge=0, le=100, description="words named each way (top_for, top_against)")
+
+
+class WordContribution(BaseModel):
+    word: str
+    position: int
+    start: int  # the word's span in the text, in characters (text[start:end])
+    end: int
+    contribution: float  # to the logit of the predicted class
+    contributions: list[float] | None = None  # multi-class: to each class's score, the bundle's order
+
+
+class ExplanationResult(BaseModel):
+    """classifier.classify.explain.Explanation: base + sum(contributions) + residual == logit."""
+
+    label: int | str | None
+    proba: float | None
+    probas: list[float] | None  # every class's, the bundle's order (binary: P(not), P(recommends))
+    logit: float | None
+    base: float | None
+    residual: float | None
+    status: Literal["ok", "truncated", "no_known_words", "empty"]
+    method: str
+    words: list[WordContribution]
+    top_for: list[int]  # word positions, strongest first
+    top_against: list[int]
+    order: list[int]
+    classes: list[int | str] | None = None
+    logits: list[float] | None = None
+    bases: list[float] | None = None
+
+
+class TFExplainResponse(BaseModel):
+    explanations: list[ExplanationResult]
+
+
 class TFPredictResponse(BaseModel):
     """`predictions` answers `instances`, `outputs` answers `inputs`, as TF Serving does: a number per
     text (P(recommends)), or for a multi-class bundle a list of its classes' probabilities."""

@@ -18,7 +18,13 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from classifier.serve.deps import ServerState, check_items, documented, json_body
 from classifier.serve.registry import Model, ModelNotFound
-from classifier.serve.schemas import ModelStatusResponse, TFPredictRequest, TFPredictResponse
+from classifier.serve.schemas import (
+    ModelStatusResponse,
+    TFExplainRequest,
+    TFExplainResponse,
+    TFPredictRequest,
+    TFPredictResponse,
+)
 
 
 class NameConvertor(StringConvertor):
@@ -31,6 +37,7 @@ class NameConvertor(StringConvertor):
 register_url_convertor("name", NameConvertor())
 router = APIRouter(prefix="/v1/models/{name:name}")
 Body = Annotated[TFPredictRequest, Depends(json_body(TFPredictRequest))]
+ExplainBody = Annotated[TFExplainRequest, Depends(json_body(TFExplainRequest))]
 STATES = {"ready": "AVAILABLE", "loading": "LOADING", "failed": "UNAVAILABLE"}
 
 
@@ -52,6 +59,26 @@ async def tf_predict(name: str, body: Body, state: ServerState) -> dict:
     else:
         probas = [p.proba for p in predictions]
     return {"predictions": probas} if body.instances is not None else {"outputs": probas}
+
+
+@router.post(":explain", response_model=TFExplainResponse, openapi_extra=documented(TFExplainRequest))
+async def tf_explain(name: str, body: ExplainBody, state: ServerState) -> dict:
+    """Which words made each call (classifier.classify.explain), with :predict's limits; on the model's own
+    thread beside its scorer, so scoring requests are not queued behind an explanation."""
+    model = state.registry.get(name)
+    texts = body.texts()
+    check_items(texts, state.settings)
+    explanations = await model.explainer.call(model.bundle.explain, ["" if t is None else t for t in texts],
+                                              top=body.top)
+    state.metrics.scored(name, len(texts))
+    out = []
+    for e in explanations:
+        d = e.to_dict()
+        del d["text"]  # the client sent it
+        if e.status == "empty":
+            d.update(label=None, proba=None, probas=None, logit=None, base=None, residual=None)
+        out.append(d)
+    return {"explanations": out}
 
 
 @router.get("", response_model=ModelStatusResponse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -10,14 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifier.bundle import Bundle, load
-from classifier.classify.predict import STATUSES, check_threshold
+from classifier.classify.predict import STATUSES, check_threshold, refuse_threshold
 from classifier.errors import UserError
 from classifier.io.dataset import missing_column_error
-from classifier.io.files import check_output, write_json
+from classifier.io.files import check_output, names_folder, resolved, same_file, write_json
+from classifier.io.records import check_encoding, check_sep
+from classifier.io.streams import Stdout
 from classifier.spark.reading import check_local_paths, expand_inputs, read_inputs
 from classifier.spark.scoring import StatusCounts, score_dataframe
 from classifier.spark.session import check_master, is_local, require_java, require_pyspark, spark_errors, start_session
-from classifier.spark.shipping import ship_package
+from classifier.spark.shipping import check_spark_bundle, ship_package
 from classifier.spark.writing import FORMATS, check_outdir, count_part_files, remove_outdir, write
 
 REPARTITION_BYTES = 16 << 20  # smaller inputs score in seconds: not worth a shuffle, and keep their row order
@@ -68,12 +71,23 @@ def score_on_spark(inputs: list[str], out: str, *, master: str, model: str | os.
         raise UserError("--spark runs the NumPy engine only (no TensorFlow on executors); drop --engine keras")
     if output_format not in FORMATS:
         raise UserError(f"unknown --format {output_format!r}; choose one of: {', '.join(FORMATS)}")
-    if not out:
-        raise UserError("--spark writes a folder of part files: give it with -o OUTDIR")
+    if not out or out == "-":
+        raise UserError("--spark writes a folder of part files, not stdout: give it with -o OUTDIR")
+    if sep:
+        check_sep(sep)
+    if encoding:
+        check_encoding(encoding)
     check_local_paths(inputs, out, overwrite)
-    if summary_json:
+    summary_json = None if summary_json is None else os.fspath(summary_json)
+    if summary_json and summary_json != "-":
+        if names_folder(summary_json) or same_file(summary_json, out) or resolved(summary_json).is_relative_to(
+                resolved(out)):
+            raise UserError(f"--summary-json {summary_json} is (or is inside) the output folder -o {out}; "
+                            f"give it a file name elsewhere")
         check_output(Path(summary_json), overwrite, "--summary-json")
     bundle = model if isinstance(model, Bundle) else load(model)
+    check_spark_bundle(bundle)  # every refusal before the JVM starts: each start costs seconds
+    refuse_threshold(bundle, threshold)
     threshold = check_threshold(bundle.threshold if threshold is None else threshold)
     require_java()
     log = Path(tempfile.mkstemp(prefix="classifier-spark-", suffix=".log")[1])
@@ -123,6 +137,8 @@ def score_on_spark(inputs: list[str], out: str, *, master: str, model: str | os.
     tally = counts.value()
     summary = SparkSummary(out, master, {k: tally.get(k, 0) for k in STATUSES}, tally.get("recommended", 0),
                            time.perf_counter() - start, parts, job_seconds)
-    if summary_json:
+    if summary_json == "-":
+        Stdout().write(json.dumps(summary.to_dict(), indent=2) + "\n")
+    elif summary_json:
         write_json(summary_json, summary.to_dict())
     return summary

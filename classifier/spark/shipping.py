@@ -38,16 +38,21 @@ def stage_bundle(bundle: Bundle) -> Path:
     return _STAGED[name]
 
 
-def ship_bundle(spark, model: str | os.PathLike | Bundle) -> tuple[str, Bundle]:
-    """Load and check the bundle on the driver, add it to the session as an archive; returns the
-    name executors find it under (SparkFiles) and the bundle."""
-    bundle = model if isinstance(model, Bundle) else load(model)
+def check_spark_bundle(bundle: Bundle) -> None:
+    """What executors cannot score, said on the driver before a JVM starts."""
     if getattr(bundle, "multiclass", False):
         raise UserError(f"{bundle.path} is a multi-class bundle; --spark scores 0/1 bundles (recommend_proba, "
                         f"recommend, status) for now: use `classifier score` without --spark")
     if bundle.default_engine() != "numpy":
         raise UserError(f"{bundle.path}: its model runs on Keras only, and Spark executors run the NumPy engine "
                         f"(no TensorFlow); score it with `classifier score` without --spark")
+
+
+def ship_bundle(spark, model: str | os.PathLike | Bundle) -> tuple[str, Bundle]:
+    """Load and check the bundle on the driver, add it to the session as an archive; returns the
+    name executors find it under (SparkFiles) and the bundle."""
+    bundle = model if isinstance(model, Bundle) else load(model)
+    check_spark_bundle(bundle)
     path = stage_bundle(bundle)
     sc = spark.sparkContext
     added = {Path(p.split("#")[0]).name for p in sc.listArchives}

@@ -29,6 +29,8 @@ SENTIMENT_BEST_OF = 8  # candidates per sample when sampling for a sentiment, un
 MAX_WORDS = 1000
 MAX_SAMPLES = 1000
 MAX_BEST_OF = 64
+# below this a sample is the arg-max in all but name, and logits / t overflows near 1e-308: say 0 for greedy
+MIN_TEMPERATURE = 1e-6
 
 
 def pick(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None,
@@ -108,14 +110,15 @@ def prompt_ids(bundle: Bundle, prompt: str) -> tuple[list[str], list[int]]:
     index = bundle.tokenizer.word_index
     unknown = [w for w in words if w not in index]
     if not words or len(unknown) == len(words):
-        listed = ", ".join(repr(w) for w in words) or "none"
+        listed = ", ".join(repr(w) for w in words[:10]) + (", ..." if len(words) > 10 else "") or "none"
+        shown = prompt if len(prompt) <= 80 else prompt[:77] + "..."
         raise UserError(
-            f"no word of the prompt {prompt!r} is in the model's vocabulary (words: {listed}); "
+            f"no word of the prompt {shown!r} is in the model's vocabulary (words: {listed}); "
             f"start with common review words, e.g. 'this dress is'"
         )
     if unknown:
-        print(f"classifier: warning: prompt words not in the vocabulary, skipped: {', '.join(map(repr, unknown))}",
-              file=sys.stderr)
+        listed = ", ".join(map(repr, unknown[:10])) + (f", ... ({len(unknown)} in all)" if len(unknown) > 10 else "")
+        print(f"classifier: warning: prompt words not in the vocabulary, skipped: {listed}", file=sys.stderr)
     return words, [index[w] for w in words if w in index]
 
 
@@ -125,8 +128,9 @@ def check_options(net: Net, words: int, n: int, temperature: float, top_k: int |
         raise UserError(f"--seed must be 0 to {2**32 - 1}, got {seed}")
     if not 1 <= words <= MAX_WORDS or not 1 <= n <= MAX_SAMPLES:
         raise UserError(f"--words must be 1 to {MAX_WORDS} and --n 1 to {MAX_SAMPLES} (got {words} and {n})")
-    if not math.isfinite(temperature) or temperature < 0:
-        raise UserError(f"--temperature must be 0 (greedy) or a finite number above 0, got {temperature}")
+    if not math.isfinite(temperature) or temperature < 0 or 0 < temperature < MIN_TEMPERATURE:
+        raise UserError(f"--temperature must be 0 (greedy) or a finite number from {MIN_TEMPERATURE:g}, "
+                        f"got {temperature}")
     if top_k is not None and top_k < 1:
         raise UserError(f"--top-k must be 1 or more, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:

@@ -20,7 +20,7 @@ from classifier.bundle import GENERATOR_HISTORY, GENERATOR_KERAS, GENERATOR_NGRA
 from classifier.config import AGREEMENT_SAMPLES, GeneratorConfig
 from classifier.engine.generator import SENTIMENTS, Net
 from classifier.errors import UserError
-from classifier.io.files import file_sha256
+from classifier.io.files import file_sha256, resolved
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.keras_lstm import history_rows, quiet_tensorflow, save_keras, seeded
 from classifier.models.ngram import KneserNeyTrigram
@@ -235,8 +235,6 @@ def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1
     """Train the generator of the bundle at `model_dir`, evaluate it and record it, in that bundle or,
     given `out`, in a copy of it there; returns its metrics."""
     bundle = load(model_dir)  # refuses a tokenizer.json that is not the bundle's
-    if out is not None and Path(out).resolve() != Path(model_dir).resolve():
-        bundle = load(bundle.save(out))
     model_dir = bundle.path
     if bundle.config.model == "tfidf":
         raise UserError(f"{model_dir} is a tfidf bundle; the generator needs a word-tokenizer bundle "
@@ -249,6 +247,9 @@ def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1
     if cfg.sentiment_token and labels is None:
         raise UserError(f"{data} has no label column {bundle.config.label_column!r}: the sentiment token needs it; "
                         f"use --preset reference or a labelled file")
+    if out is not None and resolved(out) != resolved(model_dir):  # copied once every check has passed
+        bundle = load(bundle.save(out))
+        model_dir = bundle.path
     start = time.perf_counter()
     model, history = fit(cfg, bundle.tokenizer, train_texts, labels, verbose)
     ngram, weight = None, 0.0
