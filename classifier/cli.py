@@ -103,14 +103,10 @@ def cmd_train(args) -> None:
         fit_engine=args.fit_engine, bucketing=args.bucketing, min_count=args.min_count, analyzer=args.analyzer,
         title_column=args.title_column,
     )
-<<<<<<< HEAD
     data = args.data or [str(DEFAULT_DATA)]
     metrics = train(cfg, data[0] if len(data) == 1 else data, args.out, verbose=0 if args.quiet else 1,
                     labels=LabelMap.parse(args.positive, args.negative), group_column=args.group_column,
-                    init_from=args.init_from)
-=======
-    metrics = train(cfg, args.data, args.out, verbose=0 if args.quiet else 1, sep=args.sep)
->>>>>>> main
+                    init_from=args.init_from, sep=args.sep)
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
     print(f"test [loss, acc]: [{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]")
     for name, m in metrics.get("per_source", {}).items():
@@ -374,7 +370,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="padskip: same model and gradients, padding run once per batch (default); keras: model.fit")
     p.add_argument("--no-bucketing", dest="bucketing", action="store_const", const=False,
                    help="padskip: keep fit()'s own shuffled batches instead of grouping rows by length")
-<<<<<<< HEAD
     p.add_argument("--group-column", metavar="COL",
                    help="a file with this column is one source per value of it (e.g. domain): each split on its "
                         "own, test figures per source")
@@ -385,9 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", metavar="BUNDLE",
                    help="fine-tune this tfidf bundle (e.g. saved_models/general) on the data instead of starting "
                         "afresh")
-=======
     sep_flag(p)
->>>>>>> main
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="print [loss, acc] on the bundle's test split",

@@ -57,18 +57,12 @@ from classifier.models.tfidf import fit_from, fit_tfidf
 FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/classify/padskip.py; keras: model.fit
 
 
-<<<<<<< HEAD
 def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labels: LabelMap | None = None,
-          group_column: str | None = None, init_from: str | os.PathLike | None = None) -> dict:
+          group_column: str | None = None, init_from: str | os.PathLike | None = None, sep: str | None = None) -> dict:
     """Fit on the training split of the CSV `data`, evaluate on its test split, save the bundle at
     `out`; returns the test metrics. `data` may be several sources (a list of `FILE[:TEXT[:LABEL]]`,
-    or one file whose `group_column` names each row's source), labels mapped to 0/1 by `labels`."""
-=======
-def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, verbose: int = 1,
-          sep: str | None = None) -> dict:
-    """Fit on the training split of the CSV `data`, evaluate on its test split, save the bundle at
-    `out`; returns the test metrics. `sep`: the field separator (default: as `score` decides it)."""
->>>>>>> main
+    or one file whose `group_column` names each row's source), labels mapped to 0/1 by `labels`.
+    `sep`: the field separator (default: as `score` decides it)."""
     out = Path(out)
     check_config(cfg)
     check_bundle_destination(out)  # before minutes of training, not after
@@ -77,7 +71,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
     if len(specs) > 1 or group_column or labels or cfg.title_column or isinstance(data, list):
         sources = [Source.parse(s, cfg.text_column, cfg.label_column) for s in specs]
         df = load_sources(sources, cfg.text_column, cfg.label_column, labels, group_column, cfg.title_column,
-                          cfg.max_rows)
+                          cfg.max_rows, sep=sep)
         source = {"sources": [{"path": str(s.path), "text_column": s.text_column, "label_column": s.label_column,
                                "sha256": file_sha256(s.path)} for s in sources],
                   "group_column": group_column, "rows_used": len(df)}
@@ -90,13 +84,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
         print(f"note: {data} has no {aux!r} column; stacking the LSTM and TF-IDF without the {aux} regression",
               file=sys.stderr)
     data = Path(data)
-<<<<<<< HEAD
-    source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df)}
-    return fit_rows(cfg, df, out, source, verbose, init)
-=======
     source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df), **({"sep": sep} if sep else {})}
-    return fit_rows(cfg, df, out, source, verbose)
->>>>>>> main
+    return fit_rows(cfg, df, out, source, verbose, init)
 
 
 def init_bundle(init_from):

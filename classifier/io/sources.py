@@ -81,7 +81,7 @@ def key(value):
 
 def load_sources(sources: list[Source], text_column: str, label_column: str, labels: LabelMap | None = None,
                  group_column: str | None = None, title_column: str | None = None, max_rows: int | None = None,
-                 report: bool = True):
+                 report: bool = True, sep: str | None = None):
     """One frame of every source's clean rows: `text_column`, `label_column` (0/1) and SOURCE_COLUMN.
     A file with `group_column` is a source per value of it, a file without it one source. With
     `title_column`, a source that has that column gets its title joined before the text."""
@@ -89,7 +89,7 @@ def load_sources(sources: list[Source], text_column: str, label_column: str, lab
 
     parts = []
     for src in sources:
-        df = read_csv(src.path)
+        df = read_csv(src.path, sep)
         for role, name, flag in (("text", src.text_column, "--text-column"), ("label", src.label_column,
                                                                                "--label-column")):
             if column_like(name, df.columns) is None:
