@@ -17,7 +17,7 @@ GEN_PRESET ?= default
 PYTEST_PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: help install data train train-classifier evaluate score bench compare compare-korean compare-multiclass compare-seeds report train-generator \
-	evaluate-generator compare-generator test test-fast lint docs clean
+	train-experts evaluate-generator compare-generator test test-fast lint docs clean
 
 ## help: list the targets
 help:
@@ -48,13 +48,16 @@ $(DATA):
 	fi; \
 	mv "$@.tmp" "$@"; echo "data: $@ (sha256 ok)"
 
-## train: both heads into MODEL (saved_models/default): the PRESET (reference) classifier, then the GEN_PRESET generator
+## train: both heads into MODEL (saved_models/default, replaced): the PRESET (reference) classifier, then the GEN_PRESET
+##   generator with its sentiment agreement
 train: train-classifier
-	$(PY) -m classifier train-generator --preset $(GEN_PRESET) --model $(MODEL) --data $(DATA) $(GEN_ARGS)
+	$(PY) -m classifier train-generator --preset $(GEN_PRESET) --model $(MODEL) --data $(DATA) --agreement --overwrite \
+	  $(GEN_ARGS)
 
-## train-classifier: the classifier alone (about 2 minutes; keeps MODEL's generator when the tokenizer is unchanged)
+## train-classifier: the classifier alone, replacing MODEL's (about 2 minutes; keeps MODEL's generator when the
+##   tokenizer is unchanged)
 train-classifier: install data
-	$(PY) -m classifier train --preset $(PRESET) --data $(DATA) -o $(MODEL)
+	$(PY) -m classifier train --preset $(PRESET) --data $(DATA) -o $(MODEL) --overwrite
 
 ## evaluate: print [loss, acc] of MODEL on its test split
 evaluate: install data
@@ -70,6 +73,7 @@ bench: install data
 	@# bytecode for the package, as pip writes for a regular install: timed processes then start as a user's do
 	$(PY) -m compileall -q classifier
 	$(PY) benchmarks/bench.py --model $(MODEL) --data $(DATA) --out bench.json
+	$(MAKE) --no-print-directory bench-text
 	$(PY) benchmarks/serving.py --model $(MODEL) --data $(DATA)
 	$(PY) benchmarks/spark_scoring.py --model $(MODEL) --data $(DATA) --out bench-spark.json
 	$(MAKE) bench-explain
@@ -83,6 +87,22 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 bench-explain: install data $(VENV)/.bench-installed
 	$(PY) benchmarks/explanations.py --model $(MODEL) --data $(DATA) --out bench-explain.json
 
+## bench-text: raw text to probability stage by stage, reference, tuned and tfidf beside fastText (bench-text.json)
+.PHONY: bench-text check-ids
+BENCH_TFIDF ?= out/bench-tfidf
+bench-text: install data
+	@# the bench extra's packages (pyproject.toml), without reinstalling the package itself
+	@$(PY) -c "import fasttext, tokenizers" 2>/dev/null || $(PY) -m pip install --quiet 'fasttext-numpy2-wheel>=0.9.2' 'tokenizers>=0.20'
+	@test -f $(BENCH_TFIDF)/config.json || $(PY) -m classifier train --preset tfidf --data $(DATA) -o $(BENCH_TFIDF) --quiet
+	$(PY) benchmarks/text_speed.py --model $(MODEL) --tuned saved_models/tuned --tfidf $(BENCH_TFIDF) --data $(DATA) \
+	  --out bench-text.json
+
+## check-ids: the fast text front end against the pure-Python one on every row of DATA_MIRROR's data sets
+check-ids: install data
+	@test -f $(BENCH_TFIDF)/config.json || $(PY) -m classifier train --preset tfidf --data $(DATA) -o $(BENCH_TFIDF) --quiet
+	$(PY) benchmarks/check_text_ids.py --data-dir $(DATA_MIRROR) --model $(MODEL) --tuned saved_models/tuned \
+	  --tfidf $(BENCH_TFIDF)
+
 ## bench-spark: 1,000,000 rows, `classifier score` vs --spark local[1] and local[2] (bench-spark.json; ~20 min, heavy)
 .PHONY: bench-spark
 bench-spark: install data
@@ -95,17 +115,19 @@ bench-serve: install data
 
 ## compare: train reference, tuned and tfidf on one split; table + out/compare/compare.json (~5 min)
 compare: install data
-	$(PY) -m classifier compare --data $(DATA) -o out/compare $(ARGS)
+	$(PY) -m classifier compare --data $(DATA) -o out/compare --overwrite $(ARGS)
 
 ## compare-korean: Korean movie reviews (DATA_MIRROR's korean_movie_reviews_*.csv): train on the train file, every
 ##   test-file row scored; reference, tuned, tfidf with the korean analyzer and the words one (out/compare-korean; ~35 min)
 compare-korean: install
 	$(PY) benchmarks/compare_korean.py --train $(DATA_MIRROR)/korean_movie_reviews_train.csv \
-	  --test $(DATA_MIRROR)/korean_movie_reviews_test.csv --out out/compare-korean $(ARGS)
+	  --test $(DATA_MIRROR)/korean_movie_reviews_test.csv --out out/compare-korean --overwrite $(ARGS)
 
-## compare-multiclass: reference, tuned and tfidf on Department Name, Class Name and Rating (out/compare-multiclass; ~40 min)
+## compare-multiclass: reference, tuned and tfidf on Department Name, Class Name and Rating (out/compare-multiclass; ~40 min;
+##   --min-count 0 keeps Class Name's classes that only the test split holds, counted wrong)
 compare-multiclass: install data
-	$(PY) -m classifier compare --data $(DATA) -o out/compare-multiclass --label-columns "Department Name,Class Name,Rating" $(ARGS)
+	$(PY) -m classifier compare --data $(DATA) -o out/compare-multiclass --label-columns "Department Name" "Class Name" \
+	  Rating --min-count 0 --overwrite $(ARGS)
 
 ## compare-domains: leave one review domain out (DATA_MIRROR's english_review_domains.csv): tfidf and general
 ##   trained on the clothing training split + the other domains, VADER as baseline (out/compare-domains; ~25 min)
@@ -116,15 +138,22 @@ compare-domains: install data
 
 ## compare-seeds: the tuned preset over 3 seeds, mean and spread (out/compare-seeds/compare.json; ~5 min)
 compare-seeds: install data
-	$(PY) -m classifier compare --data $(DATA) -o out/compare-seeds --presets tuned --init-seeds 42,43,44 --reuse $(ARGS)
+	$(PY) -m classifier compare --data $(DATA) -o out/compare-seeds --presets tuned --init-seeds 42 43 44 --reuse \
+	  --overwrite $(ARGS)
 
 ## report: evaluate MODEL and write metrics.json, plots and report.html into out/report
 report: install data
 	$(PY) -m classifier evaluate --model $(MODEL) --data $(DATA) --report out/report
 
-## train-generator: train the GEN_PRESET (default) text generator into MODEL's bundle [ARGS=--max-texts N ...]
+## train-generator: train the GEN_PRESET (default) text generator into MODEL's bundle, replacing its generator
+##   [ARGS=--max-rows N ...]
 train-generator: install data
-	$(PY) -m classifier train-generator --preset $(GEN_PRESET) --model $(MODEL) --data $(DATA) $(ARGS)
+	$(PY) -m classifier train-generator --preset $(GEN_PRESET) --model $(MODEL) --data $(DATA) --agreement --overwrite \
+	  $(ARGS)
+
+## train-experts: add the steering experts to MODEL's generator, its files kept (about 8 CPU minutes)
+train-experts: install data
+	$(PY) -m classifier train-generator --experts-only --model $(MODEL) --data $(DATA) $(ARGS)
 
 ## evaluate-generator: print the test-split perplexity of MODEL's generator
 evaluate-generator: install data
@@ -138,11 +167,11 @@ compare-generator: install data
 	  --data $(DATA) --quiet $(ARGS)
 	$(PY) -m classifier evaluate-generator --model out/generators/reference --data $(DATA) --compare $(MODEL) --ngram
 
-## export: MODEL for other runtimes: make export FORMAT=savedmodel|onnx OUT=DIR|FILE.onnx [ARGS=--overwrite]
+## export: MODEL for other runtimes: make export FORMAT=savedmodel|onnx OUT=DIR|FILE.onnx [ARGS=--overwrite] (--to FORMAT)
 .PHONY: export
 export: install
 	@if [ -z "$(OUT)" ] || [ -z "$(FORMAT)" ]; then echo "make export: give FORMAT=savedmodel OUT=DIR or FORMAT=onnx OUT=FILE.onnx" >&2; exit 2; fi
-	$(PY) -m classifier export --model $(MODEL) --format $(FORMAT) -o $(OUT) $(ARGS)
+	$(PY) -m classifier export --model $(MODEL) --to $(FORMAT) -o $(OUT) $(ARGS)
 
 ## test: the whole test suite, as CI runs it (trains on small slices of the real data; about 4 minutes on 2 cores)
 test: install data

@@ -72,6 +72,7 @@ def main(argv=None) -> int:
     ap.add_argument("--max-rows", type=int, help="first N clean training rows, for a quick look")
     ap.add_argument("--epochs", type=int, help="override the presets' epochs")
     ap.add_argument("--reuse", action="store_true", help="keep bundles in --out trained with the same settings")
+    ap.add_argument("--overwrite", action="store_true", help="retrain bundles that exist in --out (else refused)")
     ap.add_argument("--train-only", action="store_true", help="train (or reuse) the runs, no table")
     args = ap.parse_args(argv)
     runs = args.runs.split(",")
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
         bundle_dir = out / run.replace("+", "-")
         if not (args.reuse and (bundle_dir / CONFIG_FILE).exists() and same_settings(bundle_dir, cfg)):
             print(f"compare-korean: training {run} into {bundle_dir}", flush=True)
-            train(cfg, args.train, bundle_dir, verbose=0)
+            train(cfg, args.train, bundle_dir, verbose=0, overwrite=args.overwrite)
         if args.train_only:
             continue
         row = compare_one(bundle_dir, test)

@@ -145,7 +145,7 @@ def score_cmd(model: str, inputs: list[Path], out: Path, master: str | None = No
     cmd = [sys.executable, "-m", "classifier", "score", *map(str, inputs), "-o", str(out), "--model", model,
            "--overwrite"]
     if master:
-        cmd += ["--spark", master, "--format", fmt, "--summary-json", str(out) + ".json"]
+        cmd += ["--spark", master, "--spark-format", fmt, "--summary-json", str(out) + ".json"]
     return cmd
 
 

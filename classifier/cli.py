@@ -1,17 +1,20 @@
-"""Command line: parsing and printing over the library; no logic lives here.
+"""Command line: parsing, wording the library's errors with flag names, and printing.
 
-    classifier train --preset reference -o saved_models/default
-    classifier evaluate --model saved_models/default
+    classifier train --preset reference -o saved_models/mine
+    classifier evaluate -m saved_models/mine --json
 
-The same words mean the same thing in every command: `--model DIR` names a bundle to read,
-`-o/--out` what a command writes, `--data CSV` the labelled data, `--max-rows N` the first N
-clean rows of it, `--seed N` a random seed, `--overwrite` permission to replace an output.
+The same words mean the same thing in every command: `-m/--model DIR` names a bundle to read,
+`-o/--out` what a command writes, `--data CSV` the labelled data, `-n/--max-rows N` the first N
+rows of it, `--seed N` a random seed, `--overwrite` permission to replace an output (a bundle
+too), `--json` machine-readable output, `-q/--quiet` no progress. Lists are words after the flag.
+Only this module prints; the library logs its notices, which main() shows on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
+import logging
 import os
 import signal
 import sys
@@ -21,20 +24,88 @@ from classifier.config import (
     DEFAULT_DATA,
     DEFAULT_MODEL_DIR,
     GENERATOR_PRESETS,
-    MAX_AGREEMENT_SAMPLES,
+    MODEL_ENV,
     PRESETS,
+    default_model_dir,
 )
 from classifier.errors import UserError
 from classifier.io.morphemes import ANALYZERS
 from classifier.io.streams import Stdout, drop_stdout, finish_stdout
+from classifier.limits import LIMITS
+
+DESCRIPTION = ("Tell whether reviews recommend a product (or which of your classes they belong to) with a "
+               "trained model bundle: predict, score CSV files, train, evaluate, generate review text, export "
+               "and serve over HTTP. Without -m/--model a command reads $CLASSIFIER_MODEL, else "
+               "saved_models/default. Manual: docs/cli.md.")
+# library fields whose flag is not --FIELD (the rest: underscores become dashes)
+FLAGS = {"n": "-n", "out": "-o", "max_texts": "--max-rows"}
+
+
+def flag(field: str) -> str:
+    """The flag that sets the library's `field`: how a UserError names it on the command line."""
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+# -- old spellings, kept for one release ------------------------------------------------------------
+_noted: set[str] = set()
+
+
+def deprecated(old: str, new: str) -> None:
+    """One line on stderr, once per spelling and run."""
+    if old not in _noted:
+        _noted.add(old)
+        print(f"classifier: warning: {old} is deprecated and goes in the next release; use {new}", file=sys.stderr)
+
+
+class Renamed(argparse.Action):
+    """An old flag: sets what `new` sets (through `convert`), with a deprecation note."""
+
+    def __init__(self, option_strings, dest, new: str, convert=None, **kwargs):
+        self.new, self.convert = new, convert
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        deprecated(option_string, self.new)
+        setattr(namespace, self.dest, self.convert(values) if self.convert else values)
+
+
+class Words(argparse.Action):
+    """A list flag: its values are the words after it (repeating the flag adds more); the old
+    comma-separated form still splits, with a deprecation note."""
+
+    def __init__(self, option_strings, dest, item=str, **kwargs):
+        self.item = item
+        super().__init__(option_strings, dest, nargs="+", **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = []
+        for value in values:
+            if "," in value:
+                deprecated(f"{option_string} A,B", f"{option_string} A B (words, not commas)")
+            for part in value.split(",") if "," in value else [value]:
+                try:
+                    items.append(self.item(part))
+                except argparse.ArgumentTypeError as e:
+                    parser.error(f"argument {option_string}: {e}")
+        given = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, [*(given if given is not self.default and given else []), *items])
 
 
 # -- argument types: numbers are range-checked here, before any work -------------------------
+def limited(field: str, kind=int):
+    """An argument type checking LIMITS[field], the range the library checks too."""
+    limit = LIMITS[field]
+
+    def parse(text: str):
+        value = _number(text, kind)
+        if not limit.holds(value):
+            raise argparse.ArgumentTypeError(f"must be {limit.words()}, got {text}")
+        return value
+    return parse
+
+
 def probability(text: str) -> float:
-    value = _number(text, float)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+    return limited("threshold", float)(text)
 
 
 def positive_int(text: str) -> int:
@@ -60,27 +131,8 @@ def bounded_int(high: int):
     return parse
 
 
-def seed(text: str) -> int:
-    value = _number(text, int)
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be 0 to {2**32 - 1}, got {value}")
-    return value
-
-
-def temperature(text: str) -> float:
-    from classifier.textgen.generate import MIN_TEMPERATURE
-
-    value = _number(text, float)
-    if not math.isfinite(value) or value < 0 or 0 < value < MIN_TEMPERATURE:
-        raise argparse.ArgumentTypeError(f"must be 0 (greedy) or a finite number from {MIN_TEMPERATURE:g}, got {text}")
-    return value
-
-
-def seed_list(text: str) -> list[int]:
-    try:
-        return [seed(s) for s in text.split(",")]
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated seeds such as 42,43,44, got {text!r}") from None
+seed = limited("seed")
+temperature = limited("temperature", float)
 
 
 def _number(text: str, kind):
@@ -106,7 +158,7 @@ def cmd_train(args) -> None:
     data = args.data or [str(DEFAULT_DATA)]
     metrics = train(cfg, data[0] if len(data) == 1 else data, args.out, verbose=0 if args.quiet else 1,
                     labels=LabelMap.parse(args.positive, args.negative), group_column=args.group_column,
-                    init_from=args.init_from, sep=args.sep)
+                    init_from=args.init_from, sep=args.sep, overwrite=args.overwrite)
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
     print(f"test [loss, acc]: [{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]")
     for name, m in metrics.get("per_source", {}).items():
@@ -119,9 +171,21 @@ def cmd_evaluate(args) -> None:
 
     loss, acc = evaluate(args.model, args.data, report=args.report, overwrite=args.overwrite, all_rows=args.all_rows,
                          sep=args.sep)
+    if args.json:
+        print(json.dumps({"model": args.model, "data": args.data, "all_rows": args.all_rows, "test_loss": loss,
+                          "test_accuracy": acc, "report": args.report and f"{args.report}/report.html"}))
+        return
     if args.report:
         print(f"report: {args.report}/report.html")
     print(format_result(loss, acc))
+
+
+def cmd_info(args) -> None:
+    from classifier.bundle import load
+    from classifier.bundle.info import describe, format_info
+
+    facts = describe(load(args.model))
+    print(json.dumps(facts, indent=2) if args.json else format_info(facts))
 
 
 def cmd_compare(args) -> None:
@@ -133,20 +197,20 @@ def cmd_compare(args) -> None:
 
         if not args.domains:
             raise UserError("--leave-out needs --domains CSV, the file whose --leave-out column names the domains")
-        rows = compare_domains(data, args.domains, args.out, presets=args.presets.split(","),
+        rows = compare_domains(data, args.domains, args.out, presets=args.presets,
                                leave_out=args.leave_out)
         print(domain_table(rows))
         print(f"wrote {args.out}/compare-domains.json")
         return
     if args.label_columns:
-        rows = compare_classes(data, args.out, args.label_columns.split(","), presets=args.presets.split(","),
+        rows = compare_classes(data, args.out, args.label_columns, presets=args.presets,
                                max_rows=args.max_rows, epochs=args.epochs, reuse=args.reuse,
-                               min_count=args.min_count)
+                               min_count=args.min_count, overwrite=args.overwrite)
         print(format_table(rows))
         print(f"wrote {args.out}/compare.json")
         return
-    rows = compare(data, args.out, presets=args.presets.split(","), max_rows=args.max_rows,
-                   epochs=args.epochs, reuse=args.reuse, init_seeds=args.init_seeds)
+    rows = compare(data, args.out, presets=args.presets, max_rows=args.max_rows,
+                   epochs=args.epochs, reuse=args.reuse, init_seeds=args.init_seeds, overwrite=args.overwrite)
     print(format_table(rows))
     print(f"wrote {args.out}/compare.json")
 
@@ -158,7 +222,7 @@ def cmd_score(args) -> None:
         from classifier.spark import score_on_spark
 
         summary = score_on_spark(
-            args.inputs, args.out, master=args.spark, model=args.model, output_format=args.format or "csv",
+            args.inputs, args.out, master=args.spark, model=args.model, output_format=args.spark_format or "csv",
             partitions=args.partitions, overwrite=args.overwrite, text_column=args.text_column,
             threshold=args.threshold, sep=args.sep, encoding=args.encoding, engine=args.engine,
             summary_json=args.summary_json,
@@ -166,8 +230,8 @@ def cmd_score(args) -> None:
         if not args.quiet:
             print(summary.line(), file=sys.stderr)
         return
-    if args.format or args.partitions:
-        raise UserError("--format and --partitions go with --spark MASTER (README: Spark)")
+    if args.spark_format or args.partitions:
+        raise UserError("--spark-format and --partitions go with --spark MASTER (docs/spark.md)")
     from classifier.classify.score import score_files
 
     score_files(
@@ -224,11 +288,13 @@ def cmd_train_generator(args) -> None:
     from classifier.config import generator_preset
     from classifier.textgen.train import train_generator
 
-    cfg = generator_preset(args.preset, epochs=args.epochs, max_texts=args.max_texts, text_column=args.text_column,
-                           batch_size=args.batch_size, seed=args.seed)
     out = args.out or args.model
+    if args.experts_only:
+        return train_steering(args, args.model, out)
+    cfg = generator_preset(args.preset, epochs=args.epochs, max_texts=args.max_rows, text_column=args.text_column,
+                           batch_size=args.batch_size, seed=args.seed)
     m = train_generator(cfg, args.model, args.data, verbose=0 if args.quiet else 1, agreement=args.agreement,
-                        out=out, agreement_samples=args.agreement_samples)
+                        out=out, agreement_samples=args.agreement_samples, overwrite=args.overwrite)
     print(f"saved the {args.preset} generator in {out} ({m['epochs_run']} epochs, {m['train_seconds']} s)")
     alone = f"; the LSTM alone {m['perplexity_lstm_alone']:.2f}" if "perplexity_lstm_alone" in m else ""
     print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words{alone})")
@@ -236,22 +302,53 @@ def cmd_train_generator(args) -> None:
         a = m["agreement"]
         print(f"sentiment agreement, the model's own samples: positive {a['positive']:.1%}, "
               f"negative {a['negative']:.1%}")
+    if args.experts:
+        train_steering(args, out, out)
+
+
+def train_steering(args, model, out) -> None:
+    from classifier.config import expert_preset
+    from classifier.textgen.evaluate import load_judge
+    from classifier.textgen.experts import train_experts
+
+    only = args.experts_only  # else --epochs and --max-texts were the base generator's
+    cfg = expert_preset(epochs=args.epochs if only else None, max_texts=args.max_rows if only else None,
+                        batch_size=args.batch_size, seed=args.seed)
+    r = train_experts(model, args.data, cfg, load_judge(judge_dir(args)), verbose=0 if args.quiet else 1,
+                      selection_samples=args.agreement_samples, out=out)
+    sel = r["selection"]
+    chosen = next(t for t in sel["tried"] if t["strength"] == r["strength"])
+    print(f"saved the steering experts in {out} ({r['metrics']['train_seconds']} s); strength {r['strength']:g}, "
+          f"chosen on the validation reviews: judged on the asked-for side negative {chosen['negative']:.1%} "
+          f"(real {sel['real']['negative']:.1%}), positive {chosen['positive']:.1%} "
+          f"(real {sel['real']['positive']:.1%})")
+
+
+def judge_dir(args):
+    """--judge, else saved_models/tuned when it is there, else None (the bundle's own classifier)."""
+    from classifier.config import DEFAULT_JUDGE
+
+    if args.judge:
+        return args.judge
+    return DEFAULT_JUDGE if (DEFAULT_JUDGE / "config.json").is_file() else None
 
 
 def cmd_evaluate_generator(args) -> None:
-    from classifier.textgen.evaluate import compare, evaluate_generator, format_table
+    from classifier.textgen.evaluate import compare, evaluate_generator, format_steering, format_table
 
     if args.compare or args.ngram:
         print(format_table(compare([args.model, *args.compare], args.data, ngram=args.ngram)))
         return
     m = evaluate_generator(args.model, args.data, agreement=args.agreement, best_of=args.best_of,
-                           agreement_samples=args.agreement_samples)
+                           agreement_samples=args.agreement_samples, judge=judge_dir(args) if args.agreement else None)
     print(f"test perplexity: {m['perplexity']:.2f} ({m['words_scored']:,} words, from the third word of each text)")
     if "agreement" in m:
         a = m["agreement"]
         best = f", each the best of {a['best_of']} candidates" if a.get("best_of", 1) > 1 else ""
         print(f"sentiment agreement: positive {a['positive']:.1%}, negative {a['negative']:.1%} "
               f"({a['samples_per_side']} samples a side{best})")
+    if "steering" in m:
+        print(format_steering(m["steering"]))
 
 
 def cmd_generate(args) -> None:
@@ -259,14 +356,14 @@ def cmd_generate(args) -> None:
 
     samples = generate(args.model, args.prompt, words=args.words, n=args.n, temperature=args.temperature,
                        top_k=args.top_k, top_p=args.top_p, seed=args.seed, sentiment=args.sentiment,
-                       score=args.format == "jsonl", best_of=args.best_of)
-    Stdout().write(format_samples(samples, args.format) + "\n")
+                       score=args.json, best_of=args.best_of, strength=args.strength)
+    Stdout().write(format_samples(samples, "jsonl" if args.json else "text") + "\n")
 
 
 def cmd_export(args) -> None:
     from classifier.export.pipeline import export_bundle
 
-    for path in export_bundle(args.model, args.format, args.out, overwrite=args.overwrite):
+    for path in export_bundle(args.model, args.to, args.out, overwrite=args.overwrite):
         print(f"wrote {path}")
 
 
@@ -276,12 +373,13 @@ def cmd_serve(args) -> None:
     require_serve_extra()
     from classifier.serve.server import serve
 
+    logging.getLogger("classifier").removeHandler(NOTICES)  # the server logs in its own format
     key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
     if key is not None and not key.strip():  # `--api-key "$KEY"` with KEY unset would serve everyone
         named = "--api-key" if args.api_key is not None else f"the {API_KEY_ENV} environment variable"
         raise UserError(f"{named} is empty; give a key, or unset {API_KEY_ENV} and drop --api-key to serve "
                         f"without one")
-    settings = ServeSettings(parse_models(args.model or [str(DEFAULT_MODEL_DIR)]), max_items=args.max_items,
+    settings = ServeSettings(parse_models(args.model), max_items=args.max_texts_per_request,
                              max_bytes=args.max_bytes, api_key=key)
     serve(settings, host=args.host, port=args.port, workers=args.workers, access_log=args.access_log)
 
@@ -296,8 +394,9 @@ def parent(*adders) -> argparse.ArgumentParser:
 
 
 def model_flag(p) -> None:
-    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), metavar="DIR",
-                   help="the bundle to read (default: %(default)s)")
+    p.add_argument("-m", "--model", metavar="DIR",
+                   help=f"the bundle to read (default: ${MODEL_ENV}, else {DEFAULT_MODEL_DIR} here, else the "
+                        f"repository's copy beside the package)")
 
 
 def data_flag(p) -> None:
@@ -305,11 +404,15 @@ def data_flag(p) -> None:
 
 
 def quiet_flag(p) -> None:
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
 def overwrite_flag(p) -> None:
-    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (a bundle too)")
+
+
+def max_rows_flag(p, what: str = "clean rows") -> None:
+    p.add_argument("-n", "--max-rows", type=positive_int, metavar="N", help=f"use only the first N {what}")
 
 
 def engine_flag(p) -> None:
@@ -318,14 +421,28 @@ def engine_flag(p) -> None:
                         "keras: the saved Keras model (the default otherwise)")
 
 
-def agreement_samples_flag(p) -> None:
-    p.add_argument("--agreement-samples", type=bounded_int(MAX_AGREEMENT_SAMPLES), default=AGREEMENT_SAMPLES,
+def agreement_flags(p) -> None:
+    p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=False,
+                   help="also measure sentiment agreement: the classifier's verdict on generated samples "
+                        "(default: off; `make train` turns it on)")
+    p.add_argument("--agreement-samples", type=limited("agreement_samples"), default=AGREEMENT_SAMPLES,
                    metavar="N", help="sentiment agreement: samples a side (default: %(default)s, as on record)")
+
+
+def judge_flag(p) -> None:
+    p.add_argument("--judge", metavar="DIR", help="classifier bundle that judges the samples' sentiment at its own "
+                                                   "threshold (default: saved_models/tuned when it is there)")
 
 
 def threshold_flag(p) -> None:
     p.add_argument("--threshold", type=probability,
                    help="recommend = 1 at or above this (default: the bundle's, else 0.5)")
+
+
+def min_count_flag(p) -> None:
+    p.add_argument("--min-count", type=limited("min_count"), metavar="N", default=1,
+                   help="refuse classes with fewer than N training rows (default: 1; 0 keeps a class that only "
+                        "the test split holds, counted wrong)")
 
 
 def sep_flag(p) -> None:
@@ -336,30 +453,41 @@ def fit_flags(p) -> None:
     p.add_argument("--data", action="append", metavar="CSV[:TEXT[:LABEL]]",
                    help=f"labelled review CSV (default: {DEFAULT_DATA}); train: repeat it for several sources, "
                         f"each with its own text and label columns")
-    p.add_argument("--max-rows", type=positive_int, metavar="N", help="use only the first N clean rows")
+    max_rows_flag(p)
     p.add_argument("--epochs", type=positive_int, help="override the preset's epochs")
+
+
+def json_flag(p, what: str = "print JSON instead of text") -> None:
+    p.add_argument("--json", action="store_true", help=what)
+
+
+def package_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("classifier")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     from classifier.serve.settings import MAX_BYTES, MAX_ITEMS
-    from classifier.textgen.generate import MAX_BEST_OF, MAX_SAMPLES, MAX_WORDS
 
-    parser = argparse.ArgumentParser(prog="classifier", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="classifier", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     bundle_in = parent(model_flag)
     scoring = parent(model_flag, threshold_flag, engine_flag)
 
-    p = sub.add_parser("train", help="train a classifier bundle", parents=[parent(fit_flags, quiet_flag)])
+    p = sub.add_parser("train", help="train a classifier bundle",
+                       parents=[parent(fit_flags, quiet_flag, overwrite_flag, min_count_flag)])
     p.add_argument("--preset", default="reference", choices=list(PRESETS),
                    help="settings to start from (default: reference, the reference recipe)")
     p.add_argument("-o", "--out", default=str(DEFAULT_MODEL_DIR), metavar="DIR",
-                   help="bundle folder to write (default: %(default)s)")
+                   help="bundle folder to write (default: %(default)s; an existing bundle only with --overwrite)")
     p.add_argument("--text-column", help="text column (default: 'Review Text')")
     p.add_argument("--label-column", help="label column (default: 'Recommended IND'); 0/1 labels train the binary "
                                           "model, any others a softmax over their classes")
-    p.add_argument("--min-count", type=count, metavar="N",
-                   help="refuse classes with fewer than N training rows (default: 1; 0 keeps a class that only the "
-                        "test split holds)")
     p.add_argument("--batch-size", type=positive_int, help="override the preset's batch size")
     p.add_argument("--analyzer", choices=list(ANALYZERS),
                    help="words: split on spaces and punctuation (default); korean: Korean morphemes from kiwipiepy, "
@@ -388,18 +516,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="DIR", help="also write metrics.json, PNG plots and report.html into DIR")
     p.add_argument("--all-rows", action="store_true",
                    help="evaluate every row of --data (a separate test file) instead of rebuilding the test split")
+    json_flag(p, "print the figures as one JSON object instead of the [loss, acc] line")
     sep_flag(p)
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("info", help="print a bundle's kind, classes, preset, metrics, versions and file hashes",
+                       parents=[bundle_in])
+    json_flag(p)
+    p.set_defaults(func=cmd_info)
+
     p = sub.add_parser("compare", help="train presets on the same split and print one comparison table",
-                       parents=[parent(fit_flags)])
+                       parents=[parent(fit_flags, overwrite_flag, min_count_flag)])
     p.add_argument("-o", "--out", default="out/compare", metavar="DIR",
-                   help="bundles and compare.json go here (default: %(default)s)")
-    p.add_argument("--presets", default="reference,tuned,tfidf", help="comma-separated presets (default: %(default)s)")
+                   help="bundles and compare.json go here (default: %(default)s; replacing them needs --overwrite)")
+    p.add_argument("--presets", action=Words, default=["reference", "tuned", "tfidf"], metavar="NAME",
+                   help="presets to train (default: reference tuned tfidf)")
     p.add_argument("--reuse", action="store_true", help="keep bundles in --out trained with the same settings")
-    p.add_argument("--init-seeds", type=seed_list, metavar="S,S,...",
+    p.add_argument("--init-seeds", action=Words, item=seed, metavar="S",
                    help="train each preset once per seed (weights and shuffling) and add mean and spread rows")
-    p.add_argument("--label-columns", metavar="COL,COL,...",
+    p.add_argument("--label-columns", action=Words, metavar="COL",
                    help="train each preset on each of these label columns instead: accuracy, macro F1 and the "
                         "majority-class share")
     p.add_argument("--leave-out", metavar="COLUMN",
@@ -407,9 +542,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "values and test on the held-out one (with the VADER baseline)")
     p.add_argument("--domains", metavar="CSV", help="with --leave-out: the labelled reviews of several domains "
                                                     "(columns text, label and COLUMN)")
-    p.add_argument("--min-count", type=count, metavar="N", default=0,
-                   help="with --label-columns: as train's --min-count (default here: 0, so a class only the test "
-                        "split holds is kept, and counted wrong)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("score", help="add recommend_proba, recommend and status columns to review CSV files",
@@ -427,8 +559,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(word:+1.234, positive towards the call; `classifier explain` has every word)")
     p.add_argument("--spark", metavar="MASTER",
                    help="score on Apache Spark (local[N], spark://HOST:PORT, yarn, ...): INPUTs are CSV, TSV or "
-                        "Parquet files, folders, globs or URIs, -o a folder of part files (README: Spark)")
-    p.add_argument("--format", choices=["csv", "parquet"], help="with --spark: the part files' format (default: csv)")
+                        "Parquet files, folders, globs or URIs, -o a folder of part files (docs/spark.md)")
+    p.add_argument("--spark-format", choices=["csv", "parquet"],
+                   help="with --spark: the part files' format (default: csv)")
+    p.add_argument("--format", dest="spark_format", action=Renamed, new="--spark-format", choices=["csv", "parquet"])
     p.add_argument("--partitions", type=positive_int, metavar="N",
                    help="with --spark: score in N partitions, a shuffle that reorders rows (default: the input's "
                         "splits, spread over every core when fewer and the input is 16 MiB or more)")
@@ -449,27 +583,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("train-generator", help="train the text generator of a bundle",
-                       parents=[bundle_in, parent(data_flag, quiet_flag, agreement_samples_flag)])
+                       parents=[bundle_in, parent(data_flag, quiet_flag, overwrite_flag, agreement_flags)])
     p.add_argument("-o", "--out", metavar="DIR",
-                   help="bundle folder to write, the classifier copied along (default: --model, updated in place)")
+                   help="bundle folder to write, the classifier copied along (default: --model itself, updated in "
+                        "place; an existing bundle, that one included, only with --overwrite)")
     p.add_argument("--preset", default="default", choices=list(GENERATOR_PRESETS),
                    help="reference: the reference two-word model; default: whole reviews with a sentiment token")
     p.add_argument("--text-column", help="text column to learn (default: 'Review Text'; 'Title' for headlines)")
     p.add_argument("--epochs", type=positive_int, help="override the preset's epochs")
-    p.add_argument("--max-texts", type=positive_int, metavar="N", help="use only the first N training texts")
+    max_rows_flag(p, "training texts")
+    p.add_argument("--max-texts", dest="max_rows", action=Renamed, new="-n/--max-rows", type=positive_int)
     p.add_argument("--batch-size", type=positive_int, help="override the preset's batch size (64)")
     p.add_argument("--seed", type=seed, help="random seed of the weights and batches (default: 42)")
-    p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=True,
-                   help="measure sentiment agreement after training (default: on)")
+    p.add_argument("--experts", action="store_true",
+                   help="also train the steering experts (a few minutes; see docs/generator.md)")
+    p.add_argument("--experts-only", action="store_true",
+                   help="train only the steering experts, beside the bundle's generator (kept as it is)")
+    judge_flag(p)
     p.set_defaults(func=cmd_train_generator)
 
     p = sub.add_parser("evaluate-generator", help="print the generator's test-split perplexity",
-                       parents=[bundle_in, parent(data_flag, agreement_samples_flag)])
-    p.add_argument("--agreement", action=argparse.BooleanOptionalAction, default=False,
-                   help="also measure sentiment agreement (default: off)")
-    p.add_argument("--best-of", type=bounded_int(MAX_BEST_OF), default=1,
+                       parents=[bundle_in, parent(data_flag, agreement_flags)])
+    p.add_argument("--best-of", type=limited("best_of"), default=1,
                    help="with --agreement: each sample the best of K candidates, as `generate --best-of K`")
-    p.add_argument("--compare", nargs="+", default=[], metavar="DIR",
+    judge_flag(p)
+    p.add_argument("--compare", action=Words, default=[], metavar="DIR",
                    help="print one table with these bundles' generators (same tokenizer and split)")
     p.add_argument("--ngram", action="store_true", help="add a Kneser-Ney trigram baseline row to the table")
     p.set_defaults(func=cmd_evaluate_generator)
@@ -477,42 +615,52 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write review text from a prompt with the bundle's generator",
                        parents=[bundle_in])
     p.add_argument("prompt", help="first words, e.g. 'this dress is'")
-    p.add_argument("--words", type=bounded_int(MAX_WORDS), default=10, help="words to add (default: 10)")
-    p.add_argument("--n", type=bounded_int(MAX_SAMPLES), default=1, help="samples, generated together (default: 1)")
+    p.add_argument("--words", type=limited("words"), default=10, help="words to add (default: 10)")
+    p.add_argument("-n", "--samples", dest="n", type=limited("n"), default=1,
+                   help="samples, generated together (default: 1)")
+    p.add_argument("--n", dest="n", action=Renamed, new="-n/--samples", type=limited("n"))
     p.add_argument("--temperature", type=temperature, default=0.0,
-                   help="0: greedy, the same every run (default); 1e-6 or more samples")
-    p.add_argument("--top-k", type=positive_int, help="sample only from the K most likely words")
-    p.add_argument("--top-p", type=probability, help="sample only from the most likely words holding mass P")
+                   help="0: greedy, the same every run (default); above 0 samples")
+    p.add_argument("--top-k", type=limited("top_k"), help="sample only from the K most likely words")
+    p.add_argument("--top-p", type=limited("top_p", float),
+                   help="sample only from the most likely words holding mass P")
     p.add_argument("--seed", type=seed, help="random seed: the same seed gives the same samples")
     p.add_argument("--sentiment", choices=["positive", "negative"], help="ask for a review of this sentiment")
-    p.add_argument("--best-of", type=bounded_int(MAX_BEST_OF),
+    p.add_argument("--best-of", type=limited("best_of"),
                    help="with --sentiment and sampling: write K candidates per sample and keep the one the "
                         "bundle's classifier puts furthest on that side (default: 8 there, else 1; "
                         "--best-of 1 for the model's own samples)")
-    p.add_argument("--format", choices=["text", "jsonl"], default="text",
-                   help="text: one sample a line; jsonl: JSON lines with the classifier's score")
+    p.add_argument("--strength", type=limited("strength"), metavar="ALPHA",
+                   help="with --sentiment: how hard the bundle's steering experts pull (default: the strength "
+                        "recorded in the bundle; 0: the sentiment start token alone)")
+    json_flag(p, "JSON lines with the classifier's score instead of one sample a line")
+    p.add_argument("--format", dest="json", action=Renamed, new="--json", choices=["text", "jsonl"],
+                   convert=lambda value: value == "jsonl")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("export", help="export an lstm bundle: a TF SavedModel over raw text, or ONNX over ids",
                        parents=[bundle_in, parent(overwrite_flag)])
-    p.add_argument("--format", required=True, choices=["savedmodel", "onnx"],
+    p.add_argument("--to", choices=["savedmodel", "onnx"],
                    help="savedmodel: a folder, the tokenizer in the graph; onnx: a file over padded ids, "
-                        "tokenizer.json written beside it")
+                        "tokenizer.json written beside it (required)")
+    p.add_argument("--format", dest="to", action=Renamed, new="--to", choices=["savedmodel", "onnx"])
     p.add_argument("-o", "--out", required=True, metavar="OUT", help="the SavedModel folder or the .onnx file")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="answer HTTP requests: TF Serving's REST predict, /predict, /generate, "
-                                     "health, metrics and a page (README: Serving)")
-    p.add_argument("--model", action="append", metavar="[NAME=]DIR",
-                   help="a bundle to serve, named after its folder unless NAME= is given; repeat for more "
-                        f"(default: {DEFAULT_MODEL_DIR})")
+                                     "health, metrics and a page (docs/serving.md)")
+    p.add_argument("-m", "--model", action=Words, metavar="[NAME=]DIR",
+                   help="bundles to serve, each named after its folder unless NAME= is given (default: "
+                        f"${MODEL_ENV}, else {DEFAULT_MODEL_DIR})")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine "
                                                       "only; 0.0.0.0 for every interface)")
     p.add_argument("--port", type=bounded_int(65535), default=8000, help="TCP port (default: %(default)s)")
     p.add_argument("--workers", type=bounded_int(64), default=1,
                    help="processes, each with its own copy of the models (default: %(default)s)")
-    p.add_argument("--max-items", type=positive_int, default=MAX_ITEMS, metavar="N",
+    p.add_argument("--max-texts-per-request", type=positive_int, default=MAX_ITEMS, metavar="N",
                    help="most texts one request may hold, else 413 (default: %(default)s)")
+    p.add_argument("--max-items", dest="max_texts_per_request", action=Renamed, new="--max-texts-per-request",
+                   type=positive_int)
     p.add_argument("--max-bytes", type=positive_int, default=MAX_BYTES, metavar="N",
                    help="largest request body in bytes, else 413 (default: %(default)s, 16 MiB)")
     p.add_argument("--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' (default: the "
@@ -523,21 +671,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Notices(logging.Handler):
+    """The library's notices (logging, INFO and up) as lines on stderr, as the user saw them printed:
+    written to sys.stderr as it is when they come (tests redirect it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+NOTICES = Notices(logging.INFO)
+
+
+def show_notices() -> None:
+    logger = logging.getLogger("classifier")
+    logger.setLevel(logging.INFO)
+    if NOTICES not in logger.handlers:
+        logger.addHandler(NOTICES)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; exit 0 done, 1 a fault of ours (a traceback), 2 a user mistake (one line),
     130 interrupted (Ctrl-C or `kill`: nothing is left at the destination)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter off the terminal
     args = build_parser().parse_args(argv)
+    show_notices()
     # `kill`, a closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT) then clean up like Ctrl-C: temp files go,
     # destinations stay untouched
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.default_int_handler)
     try:
+        if args.command == "export" and args.to is None:
+            raise UserError("export needs --to savedmodel or --to onnx")
+        if "model" in args and not args.model:  # not named: the environment's, else the committed one
+            args.model = [str(default_model_dir())] if args.command == "serve" else str(default_model_dir())
         args.func(args)  # TensorFlow, when a command needs it, is imported then, quietly (models.lstm)
         finish_stdout()
     except UserError as e:
         drop_stdout()
-        print(f"classifier: error: {e}", file=sys.stderr)
+        print(f"classifier: error: {e.worded(flag)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("classifier: interrupted", file=sys.stderr)

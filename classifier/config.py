@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,9 +16,25 @@ from classifier.errors import UserError
 # what the command line reads and writes when not told otherwise (the Python API takes paths)
 DEFAULT_DATA = Path("data/womens_clothing_ecommerce_reviews.csv")
 DEFAULT_MODEL_DIR = Path("saved_models/default")
+MODEL_ENV = "CLASSIFIER_MODEL"  # the bundle to read when none is named, wherever the command runs
+DEFAULT_JUDGE = Path("saved_models/tuned")  # judges generated sentiment, when it is there
 # sentiment agreement samples a side: the figures on record are measured with this many
 AGREEMENT_SAMPLES = 200
-MAX_AGREEMENT_SAMPLES = 1000
+
+
+def default_model_dir() -> Path:
+    """The bundle a command reads when none is named: $CLASSIFIER_MODEL; else saved_models/default in
+    the working folder; else the repository's copy beside the package (an editable install)."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    if DEFAULT_MODEL_DIR.is_dir():
+        return DEFAULT_MODEL_DIR
+    beside = Path(__file__).resolve().parent.parent / DEFAULT_MODEL_DIR
+    if beside.is_dir():
+        return beside
+    raise UserError(f"no bundle named and none found: pass {{field}} DIR, or set {MODEL_ENV}=DIR "
+                    f"(neither {DEFAULT_MODEL_DIR} here nor {beside} exists)", field="model")
+
 
 # Keras Tokenizer's default filters: apostrophes are not in it, so "it's" stays one word.
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
@@ -230,6 +247,25 @@ GENERATOR_PRESETS: dict[str, dict] = {
     },
 }
 
+EXPERT_PRESET: dict = {
+    # a steering expert (or anti-expert): the reviews of one class, read whole from the neutral
+    # start token; small, so two of them beside the base keep steered sampling fast
+    "context": 0,
+    "embedding_dim": 64,
+    "lstm_units": 128,
+    "lstm_layers": 1,
+    "relu_dense": False,
+    "projection": 64,
+    "dropout": 0.1,
+    "learning_rate": 1e-2,
+    "clipnorm": 1.0,
+    "decay_after": 2,
+    "epochs": 4,
+    "validation_split": 0.1,
+    "patience": 1,
+    "restore_best_weights": True,
+}
+
 
 def generator_preset(name: str, **overrides) -> GeneratorConfig:
     """The named generator preset with `overrides` (None values are ignored) applied."""
@@ -237,3 +273,8 @@ def generator_preset(name: str, **overrides) -> GeneratorConfig:
         raise UserError(f"unknown generator preset {name!r}; choose one of: {', '.join(GENERATOR_PRESETS)}")
     cfg = GeneratorConfig(preset=name, **GENERATOR_PRESETS[name])
     return apply_overrides(cfg, overrides)
+
+
+def expert_preset(**overrides) -> GeneratorConfig:
+    """The steering experts' settings with `overrides` (None values are ignored) applied."""
+    return apply_overrides(GeneratorConfig(preset="expert", **EXPERT_PRESET), overrides)

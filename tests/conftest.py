@@ -38,6 +38,7 @@ AGREEMENT = 1e-5
 # `slow` (`make test-fast` leaves it out), whether or not it carries the marker itself.
 SLOW_FIXTURES = {
     "small_bundle", "generator_bundle", "seed_generator_bundle",  # here
+    "steered_bundle",  # test_steering
     "colour_bundle", "department_bundle",  # test_multiclass
     "exported",  # test_export
     "spark",  # test_spark
@@ -207,7 +208,7 @@ def generator_bundle(tmp_path_factory, small_bundle) -> Path:
     def build(out):
         shutil.copytree(small_bundle, out)
         cfg = generator_preset("default", max_texts=300, epochs=1, embedding_dim=16, lstm_units=32)
-        train_generator(cfg, out, verbose=0, agreement_samples=FIXTURE_AGREEMENT_SAMPLES)
+        train_generator(cfg, out, verbose=0, agreement_samples=FIXTURE_AGREEMENT_SAMPLES, overwrite=True)
 
     return built_once(tmp_path_factory, "generator", build)
 

@@ -98,3 +98,27 @@ def test_committed_tuned_bundle_numpy_path_equals_keras_on_the_test_split(data_p
     numpy_p, keras_p = bundle.predict_proba_ids(ids), bundle.predict_proba_ids(ids, engine="keras")
     assert len(numpy_p) == 4529 and np.abs(numpy_p - keras_p).max() <= 1e-5
     assert np.array_equal(numpy_p >= bundle.threshold, keras_p >= bundle.threshold)
+
+
+def test_committed_bundle_carries_steering_experts_that_pull_both_ways():
+    """The committed experts: recorded and hashed in config.json (load checks them), a strength chosen
+    on the validation reviews, and, at it, samples the tuned judge puts further on the asked-for side."""
+    import numpy as np
+
+    from classifier.bundle import EXPERT_FILES
+    from classifier.io.files import file_sha256
+
+    meta = json.loads((DEFAULT / "config.json").read_text(encoding="utf-8"))
+    experts = meta["generator"]["experts"]
+    for name in EXPERT_FILES.values():
+        assert meta["files"][name] == file_sha256(DEFAULT / name)
+    assert experts["strength"] > 0 and experts["selection"]["judge"].endswith("tuned")
+    judge = classifier.load(TUNED)
+
+    def mean_p(sentiment, strength):
+        return float(np.mean(judge.recommend_proba([s.text for s in classifier.generate(
+            DEFAULT, "the fabric", words=30, n=30, temperature=1.0, top_p=0.9, seed=5, sentiment=sentiment,
+            strength=strength)])))
+
+    assert mean_p("negative", None) < mean_p("negative", 0.0) - 0.1
+    assert mean_p("positive", None) > mean_p("positive", 0.0)

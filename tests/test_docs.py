@@ -155,8 +155,13 @@ def bundle_folder(model) -> Path | None:
     return ROOT / path if (ROOT / path).is_dir() else None
 
 
+def shown_model(args: argparse.Namespace):
+    """The bundle a shown command reads: its --model, else the default one (saved_models/default)."""
+    return getattr(args, "model", None) or "saved_models/default"
+
+
 def cheap(args: argparse.Namespace) -> bool:
-    if bundle_folder(getattr(args, "model", None)) is None:
+    if bundle_folder(shown_model(args)) is None:
         return False
     if args.command == "predict":
         return bool(args.texts) and args.texts != ["-"]  # else it reads stdin
@@ -166,8 +171,9 @@ def cheap(args: argparse.Namespace) -> bool:
 
 
 def on_bundle(argv: list[str], folder: Path) -> tuple[str, ...]:
-    if "--model" in argv:
-        k = argv.index("--model") + 1
+    given = next((f for f in ("--model", "-m") if f in argv), None)
+    if given:
+        k = argv.index(given) + 1
         return (*argv[:k], str(folder), *argv[k + 1:])
     return (*argv, "--model", str(folder))
 
@@ -204,7 +210,7 @@ def test_shown_command_parses_and_cheap_ones_run(where, line, argv, output):
     assert code == 0, f"{where}: `{line}` does not parse:\n{printed}"
     if args is None or cut < len(argv) or not cheap(args):
         return  # --help printed and exited 0; or a command that needs data, training, a server or stdin
-    result = run_once(on_bundle(argv, bundle_folder(args.model)), args.command)
+    result = run_once(on_bundle(argv, bundle_folder(shown_model(args))), args.command)
     assert result.returncode == 0, f"{where}: `{line}` failed:\n{result.stderr}"
     if output:
         # the page shows stdout, then stderr (whose timings vary: numbers are not compared there)

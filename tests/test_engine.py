@@ -137,11 +137,11 @@ def unsupported_model(variant: str):
 
 
 @pytest.mark.parametrize("variant, message", [
-    ("bidirectional", "not Embedding -> Bidirectional -> Dense with Bidirectional without mask_zero; use --engine"),
-    ("relu", "not Embedding -> LSTM -> Dense with LSTM activation='relu'; use --engine keras"),
-    ("backwards", "not Embedding -> LSTM -> Dense with LSTM go_backwards=True; use --engine keras"),
+    ("bidirectional", "not Embedding -> Bidirectional -> Dense with Bidirectional without mask_zero; use engine"),
+    ("relu", "not Embedding -> LSTM -> Dense with LSTM activation='relu'; use engine keras"),
+    ("backwards", "not Embedding -> LSTM -> Dense with LSTM go_backwards=True; use engine keras"),
     ("two_outputs", "not Embedding -> LSTM -> Dense with Dense activation='relu';"),
-    ("any_length", "needs a model over fixed-length padded ids; use --engine keras"),
+    ("any_length", "needs a model over fixed-length padded ids; use engine keras"),
 ])
 def test_engine_refuses_other_models(variant, message, tmp_path):
     model = unsupported_model(variant)
@@ -277,7 +277,7 @@ def test_bundle_with_a_model_the_engine_cannot_run_falls_back_to_keras(small_bun
 
     bundle = classifier.load(changed)
     assert bundle.default_engine() == "keras"
-    message = "not Embedding -> LSTM -> Dense with LSTM activation='relu'; use --engine keras"
+    message = "not Embedding -> LSTM -> Dense with LSTM activation='relu'; use engine keras"
     with pytest.raises(classifier.UserError, match=re.escape(message)):
         bundle.numpy_engine()
     with pytest.raises(classifier.UserError, match="activation='relu'"):

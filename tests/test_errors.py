@@ -72,12 +72,13 @@ def test_utf16_with_a_bom_is_read(tmp_path):
 
 def test_missing_text_column_lists_columns(tmp_path):
     path = write(tmp_path, "d.csv", "review_text,Recommended IND\n" + labelled_rows(20))
-    refused(tmp_path, path, "no text column 'Review Text'", "'review_text'", "--text-column")
+    refused(tmp_path, path, "no text column 'Review Text'", "'review_text'", "pass text_column NAME")
 
 
 def test_missing_label_column(tmp_path):
     path = write(tmp_path, "d.csv", "text,label\n" + labelled_rows(20))
-    refused(tmp_path, path, "no label column 'Recommended IND'", "'label'", "--label-column", text_column="text")
+    refused(tmp_path, path, "no label column 'Recommended IND'", "'label'", "pass label_column NAME",
+            text_column="text")
 
 
 def test_more_than_1000_classes(tmp_path):
@@ -99,7 +100,7 @@ def test_too_few_rows(tmp_path):
 
 def test_seed_out_of_range(tmp_path, sample_csv):
     for bad in (-1, 2**40):
-        refused(tmp_path, sample_csv, "--seed", seed=bad)
+        refused(tmp_path, sample_csv, "seed must be 0 to 4294967295", seed=bad)  # the field: cli.py says --seed
 
 
 def test_tfidf_on_texts_without_features(tmp_path):
@@ -124,7 +125,8 @@ def test_train_out_in_an_unwritable_folder_is_refused_before_training(sample_csv
 
 
 def test_train_cli_error_is_one_line(tmp_path):
-    assert_user_error(run_cli("train", "--data", tmp_path / "nope.csv", "--quiet"), "nope.csv", "not found")
+    assert_user_error(run_cli("train", "--data", tmp_path / "nope.csv", "-o", tmp_path / "b", "--quiet"), "nope.csv",
+                      "not found")
 
 
 # -- bad bundles -------------------------------------------------------------------------------

@@ -93,7 +93,8 @@ def test_empty_and_unknown_reviews_explain_to_the_base(small_bundle):
     empty, unknown = bundle.explain(["", "qzx wkkrpf"])
     assert (empty.status, unknown.status) == ("empty", "no_known_words")
     for e in (empty, unknown):
-        assert e.logit == pytest.approx(e.base) and e.residual == pytest.approx(0)
+        # the base is computed in another batch than the review: equal to the agreement standard, not bit for bit
+        assert e.logit == pytest.approx(e.base, abs=1e-5) and e.residual == pytest.approx(0, abs=1e-5)
         assert all(w.contribution == 0 for w in e.words) and e.top_for == e.top_against == []
 
 

@@ -120,7 +120,7 @@ def exported(tmp_path_factory) -> dict[str, Path]:
     paths = {"savedmodel": out / "savedmodel" / "1", "onnx": out / "onnx" / "model.onnx"}
     paths["savedmodel"].mkdir(parents=True)  # an empty folder is taken without --overwrite
     for fmt, path in paths.items():
-        result = run_cli_here("export", "--model", DEFAULT, "--format", fmt, "-o", path)
+        result = run_cli_here("export", "--model", DEFAULT, "--to", fmt, "-o", path)
         assert result.returncode == 0, result.stderr
         assert f"wrote {path}" in result.stdout.splitlines()
     return paths
@@ -303,7 +303,7 @@ def test_savedmodel_export_refuses_a_vocabulary_that_would_notice(tmp_path, monk
     import classifier.export.lowercase as lowercase
 
     monkeypatch.setattr(lowercase, "vocabulary_mismatches", lambda tokenizer: ["\u2c2f"])
-    with pytest.raises(UserError, match="lower-cases differently.*U\\+2C2F.*--format onnx"):
+    with pytest.raises(UserError, match="lower-cases differently.*U\\+2C2F.*export to onnx"):
         export_bundle(DEFAULT, "savedmodel", tmp_path / "1")
     assert list(tmp_path.iterdir()) == []
 
@@ -312,7 +312,7 @@ def test_savedmodel_export_refuses_a_vocabulary_that_would_notice(tmp_path, monk
 @pytest.mark.parametrize("fmt", ["savedmodel", "onnx"])
 def test_tuned_stack_is_refused_in_one_line(fmt, tmp_path):
     out = tmp_path / "out.onnx"
-    result = run_cli("export", "--model", TUNED, "--format", fmt, "-o", out)
+    result = run_cli("export", "--model", TUNED, "--to", fmt, "-o", out)
     assert_user_error(result, "stack bundle", "not one graph", f"cannot be exported as {fmt}", "only lstm bundles")
     assert list(tmp_path.iterdir()) == []
 
@@ -330,14 +330,14 @@ def test_tfidf_bundle_is_refused(tmp_path, data_path):
 def test_existing_output_is_kept_without_overwrite(exported):
     for fmt, path in exported.items():
         before = sorted((p.name, p.stat().st_mtime_ns) for p in path.parent.rglob("*"))
-        result = run_cli("export", "--model", DEFAULT, "--format", fmt, "-o", path)
+        result = run_cli("export", "--model", DEFAULT, "--to", fmt, "-o", path)
         assert_user_error(result, "already exists", "--overwrite")
         assert sorted((p.name, p.stat().st_mtime_ns) for p in path.parent.rglob("*")) == before
 
 
 def test_tokenizer_json_beside_is_kept_without_overwrite(tmp_path):
     (tmp_path / "tokenizer.json").write_text("mine", encoding="utf-8")
-    result = run_cli("export", "--model", DEFAULT, "--format", "onnx", "-o", tmp_path / "model.onnx")
+    result = run_cli("export", "--model", DEFAULT, "--to", "onnx", "-o", tmp_path / "model.onnx")
     assert_user_error(result, "tokenizer.json already exists", "--overwrite")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer.json"]
 

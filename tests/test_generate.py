@@ -104,7 +104,7 @@ def test_words_and_n(generator_bundle):
 
 
 def test_jsonl_has_the_classifier_score(generator_bundle):
-    r = run_cli("generate", "this top", "--n", "3", "--temperature", "0.9", "--seed", "2", "--format", "jsonl",
+    r = run_cli("generate", "this top", "-n", "3", "--temperature", "0.9", "--seed", "2", "--json",
                 "--sentiment", "negative", "--model", generator_bundle)
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines()]
@@ -179,7 +179,7 @@ def test_unknown_prompt_words_warned_and_skipped(generator_bundle):
 def test_sentiment_needs_the_default_preset(seed_generator_bundle):
     r = run_cli("generate", "this dress", "--sentiment", "positive", "--model", seed_generator_bundle)
     assert r.returncode == 2
-    assert "sentiment" in r.stderr and "--preset default" in r.stderr
+    assert "--sentiment" in r.stderr and "default generator preset" in r.stderr
 
 
 def test_bundle_without_generator_is_a_clear_error(small_bundle):

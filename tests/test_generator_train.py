@@ -217,8 +217,8 @@ def test_train_generator_cli_on_the_title_column(small_bundle, tmp_path):
 
     bundle = tmp_path / "titles"
     shutil.copytree(small_bundle, bundle)
-    r = run_cli_here("train-generator", "--model", bundle, "--text-column", "Title", "--max-texts", "200",
-                     "--epochs", "1", "--no-agreement", "--quiet")
+    r = run_cli_here("train-generator", "--model", bundle, "--text-column", "Title", "--max-rows", "200",
+                     "--epochs", "1", "--no-agreement", "--quiet", "--overwrite")
     assert r.returncode == 0, r.stderr
     assert "test perplexity" in r.stdout
     gen = load(bundle).meta["generator"]

@@ -43,7 +43,7 @@ def test_summary_json_never_replaces_an_input_or_the_output(small_bundle, src, t
 def test_summary_json_follows_the_overwrite_rule(small_bundle, src, tmp_path):
     summary = tmp_path / "summary.json"
     summary.write_text("mine")
-    with pytest.raises(UserError, match="already exists; pass --overwrite"):
+    with pytest.raises(UserError, match="already exists; pass overwrite"):
         score_files([src], tmp_path / "out.csv", model=small_bundle, summary_json=summary, quiet=True)
     assert summary.read_text() == "mine" and not (tmp_path / "out.csv").exists()
     score_files([src], tmp_path / "out.csv", model=small_bundle, summary_json=summary, quiet=True, overwrite=True)
@@ -92,7 +92,7 @@ def test_retraining_a_bundle_keeps_the_users_files_beside_it(small_bundle, data_
     (bundle / "notes.txt").write_text("my notes")
     (bundle / "plots").mkdir()
     (bundle / "plots" / "a.png").write_bytes(b"png")
-    train(preset("tfidf", max_rows=600), data_path, bundle, verbose=0)
+    train(preset("tfidf", max_rows=600), data_path, bundle, verbose=0, overwrite=True)
     assert (bundle / "notes.txt").read_text() == "my notes" and (bundle / "plots" / "a.png").read_bytes() == b"png"
     assert load(bundle).kind == "tfidf" and not (bundle / "classifier.keras").exists()  # the old model is gone
 
@@ -106,7 +106,8 @@ def test_retraining_the_classifier_keeps_the_generator(seed_generator_bundle, da
     shutil.copytree(seed_generator_bundle, bundle)
     settings = load(bundle).config
     before = (bundle / "generator.keras").read_bytes()
-    train(preset("reference", epochs=1, max_rows=settings.max_rows, init_seed=7), data_path, bundle, verbose=0)
+    train(preset("reference", epochs=1, max_rows=settings.max_rows, init_seed=7), data_path, bundle, verbose=0,
+          overwrite=True)
     again = load(bundle)
     assert (bundle / "generator.keras").read_bytes() == before
     assert again.generator().num_words == again.tokenizer.config.num_words  # loads: same tokenizer
@@ -162,7 +163,7 @@ def test_na_words_are_reviews_not_missing(small_bundle, tmp_path):
 
 @pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", "1099511627776"], ["--temperature", "nan"],
                                   ["--temperature", "1e-308"], ["--temperature", "5e-324"],
-                                  ["--n", "100000"], ["--words", "0"], ["--best-of", "1000"]])
+                                  ["-n", "100000"], ["--words", "0"], ["--best-of", "1000"]])
 def test_generate_numbers_are_range_checked(seed_generator_bundle, args):
     r = run_cli("generate", "this dress", "--model", seed_generator_bundle, *args)
     assert r.returncode == 2 and "Traceback" not in r.stderr and args[0] in r.stderr
@@ -274,7 +275,7 @@ def test_train_out_through_a_link_writes_the_bundle_it_points_at(sample_csv, tmp
     link = tmp_path / "link"
     os.symlink(real, link)
     for _ in range(2):  # a new bundle through the link, then a retrain that replaces it
-        r = run_cli_here("train", "--preset", "tfidf", "--data", sample_csv, "-o", link, "--quiet")
+        r = run_cli_here("train", "--preset", "tfidf", "--data", sample_csv, "-o", link, "--quiet", "--overwrite")
         assert r.returncode == 0, r.stderr
         assert link.is_symlink() and (real / "config.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]

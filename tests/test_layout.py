@@ -6,6 +6,7 @@ importing it stays cheap."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.conftest import ROOT, run_python
@@ -90,7 +91,8 @@ def test_loading_through_the_format_module_knows_every_kind():
 
 def test_the_stages_live_in_packages_and_no_two_modules_share_a_name():
     top = sorted(p.stem for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__", "__main__", "cli", "config", "errors"], top  # the stages are in classify/, textgen/
+    # the stages are in classify/, textgen/; limits.py is the one table of ranges
+    assert top == ["__init__", "__main__", "cli", "config", "errors", "limits"], top
     stems: dict[str, list[str]] = {}
     for p in PACKAGE.rglob("*.py"):
         if p.stem != "__init__":
@@ -101,6 +103,34 @@ def test_the_stages_live_in_packages_and_no_two_modules_share_a_name():
     assert not shared, shared
     for stem in parallel:
         assert sorted(stems[stem]) == [f"classify/{stem}.py", f"textgen/{stem}.py"]
+
+
+def test_only_the_command_line_prints():
+    """The library logs its notices (cli.py shows them on stderr); a print( anywhere else fails here."""
+    printing = []
+    for path in PACKAGE.rglob("*.py"):
+        if path == PACKAGE / "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                printing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not printing, f"log (logging.getLogger(__name__)) instead of print: {', '.join(printing)}"
+
+
+def test_library_errors_name_no_flag():
+    """The library names fields (`{field}`, `slot("out")`); cli.py words them as flags, the server as
+    JSON fields. A `--flag` written into a UserError outside cli.py fails here."""
+    flagged = []
+    for path in PACKAGE.rglob("*.py"):
+        if path == PACKAGE / "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "UserError":
+                texts = [n.value for arg in node.args for n in ast.walk(arg)
+                         if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                if any(re.search(r"(?<![\w-])--[a-z]", text) for text in texts):
+                    flagged.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not flagged, f"name the field, not the flag: {', '.join(flagged)}"
 
 
 def test_the_cycle_finder_finds_a_cycle():

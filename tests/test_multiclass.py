@@ -311,7 +311,7 @@ def test_padskip_softmax_gradients_equal_keras(data_path):
 
 # -- the paths that stay 0/1, and the server ----------------------------------------------------
 def test_export_refuses_a_multiclass_bundle(tfidf_bundle, tmp_path):
-    result = run_cli("export", "--model", tfidf_bundle, "--format", "onnx", "-o", tmp_path / "m.onnx")
+    result = run_cli("export", "--model", tfidf_bundle, "--to", "onnx", "-o", tmp_path / "m.onnx")
     assert_user_error(result, "multi-class", "0/1 models only")
 
 

@@ -142,15 +142,26 @@ def test_generate_as_the_cli_does(server):
                                                 "seed": 7, "sentiment": "negative", "best_of": 4})
     assert r.status_code == 200, r.text
     assert len(r.json()["samples"]) == 3
+    # the steering experts, as `classifier.generate(..., sentiment=, strength=)` runs them
+    import classifier
+
+    options = {"words": 8, "n": 2, "temperature": 1.0, "seed": 3, "sentiment": "negative", "strength": 1.5}
+    r = server.post("/generate?model=default", {"prompt": "this dress", **options})
+    assert r.status_code == 200, r.text
+    assert [s["text"] for s in r.json()["samples"]] == [s.text for s in classifier.generate(DEFAULT, "this dress",
+                                                                                            **options)]
 
 
 def test_generate_errors(server):
     r = server.post("/generate?model=nogen", {"prompt": "this dress is"})
     assert r.status_code == 404 and "has no text generator" in r.json()["error"]
     r = server.post("/generate?model=default", {"prompt": "this dress is", "words": 1001})
-    assert r.status_code == 400 and "--words must be 1 to 1000" in r.json()["error"]  # the CLI's own check
+    # the library's own check, worded with the JSON field (the CLI says --words)
+    assert r.status_code == 400 and r.json()["error"] == '"words" must be 1 to 1000, got 1001', r.json()
     r = server.post("/generate?model=default", {"prompt": "this dress is", "best_of": 4})
-    assert r.status_code == 400 and "--best-of" in r.json()["error"]
+    assert r.status_code == 400 and '"best_of" picks' in r.json()["error"] and "--" not in r.json()["error"]
+    r = server.post("/generate?model=default", {"prompt": "this dress is", "sentiment": "positive", "strength": 50})
+    assert r.status_code == 400 and r.json()["error"].startswith('"strength" must be 0 to'), r.json()
     r = server.post("/generate?model=default", {"prompt": "qzxv"})
     assert r.status_code == 400 and "vocabulary" in r.json()["error"]
     r = server.post("/generate?model=default", {"prompt": "this", "words": 1000, "n": 1000})
@@ -336,7 +347,7 @@ def test_fuzz_never_breaks_the_server(server, reviews):
     atoms = [None, True, False, 0, -1, 1.5, 1e308, -1e308, 2**70, "", "a", "this dress is", "\ud800", "\x00",
              "x" * 5000, "positive", "serving_default"]
     keys = ["instances", "inputs", "texts", "threshold", "prompt", "words", "n", "temperature", "top_k", "top_p",
-            "seed", "sentiment", "best_of", "signature_name", "x"]
+            "seed", "sentiment", "best_of", "strength", "signature_name", "x"]
 
     def value(depth=0):
         kind = rng.random()
@@ -513,7 +524,7 @@ def test_generate_request_fields_are_bounded(server):
     assert time.perf_counter() - start < 10  # refused before the network reads a word
     for t in (1e-308, 5e-324):
         r = server.post("/generate?model=default", {"prompt": "this dress is", "temperature": t})
-        assert r.status_code == 400 and "--temperature" in r.json()["error"], r.text
+        assert r.status_code == 400 and '"temperature" must be' in r.json()["error"], r.text  # the JSON field
 
 
 def test_an_empty_api_key_is_refused(tmp_path):

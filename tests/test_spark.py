@@ -217,7 +217,7 @@ def test_cli_end_to_end_then_existing_outdir_refused(tmp_path, bundle):
                  ).to_parquet(tmp_path / "in/b.parquet")
     out = tmp_path / "out"
     result = run_cli("score", tmp_path / "in/a.csv", tmp_path / "in/b.parquet", "--spark", "local[2]", "-o", out,
-                     "--model", MODEL, "--format", "parquet", "--summary-json", tmp_path / "summary.json")
+                     "--model", MODEL, "--spark-format", "parquet", "--summary-json", tmp_path / "summary.json")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("\n") == 1 and f"{len(statuses) + 2} rows" in result.stderr  # our summary alone
     assert (out / "_SUCCESS").is_file()
@@ -238,7 +238,7 @@ def test_cli_end_to_end_then_existing_outdir_refused(tmp_path, bundle):
         (["--spark", "local[two]"], {}, ["bad Spark master URL 'local[two]'", "spark://HOST:PORT"]),
         (["--spark", "local[2]"], {"JAVA_HOME": "/nonexistent-java"},
          ["Java 17 is needed for --spark", "apt-get install openjdk-17-jre-headless", "JAVA_HOME"]),
-        (["--format", "parquet"], {}, ["--format and --partitions go with --spark"]),
+        (["--spark-format", "parquet"], {}, ["--spark-format and --partitions go with --spark"]),
         (["--spark", "local[2]", "--engine", "keras"], {}, ["NumPy engine only"]),
     ],
     ids=["master", "java", "format-alone", "keras"],

@@ -114,7 +114,7 @@ def test_compare_prints_one_row_per_model(tfidf_bundle, data_path, tmp_path):
 def test_generator_commands_refuse_a_tfidf_bundle(tfidf_bundle):
     from tests.conftest import assert_user_error
 
-    assert_user_error(run_cli("train-generator", "--model", tfidf_bundle, "--max-texts", "50", "--epochs", "1"),
+    assert_user_error(run_cli("train-generator", "--model", tfidf_bundle, "--max-rows", "50", "--epochs", "1"),
                       "tfidf bundle")
     assert_user_error(run_cli("generate", "this dress", "--model", tfidf_bundle), "has no generator")
 

@@ -13,6 +13,7 @@ A bundle is a folder:
     metrics.json       test-split figures
     tfidf.json/.npz    the tfidf preset's model, or the tuned stack's partner
     generator.keras, generator_history.csv, generator_ngram.npz   the text-generation head
+    generator_expert_positive.keras, generator_expert_negative.keras   its steering experts
 Loading re-hashes the files against config.json, so a tokenizer or model from another run
 is refused instead of silently giving wrong predictions. This module imports no kind of model:
 the kinds (classifier.bundle.predictors: an LSTM, a tfidf model, the tuned stack of both)
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from classifier.bundle.checks import check_meta, check_model_fits
 from classifier.config import TrainConfig
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.files import file_sha256, read_regular, resolved, write_json
 from classifier.io.staging import check_can_write, link_or_copy, staging, swap_in
 from classifier.io.tokenizer import Tokenizer
@@ -42,7 +43,9 @@ GENERATOR_KERAS = "generator.keras"
 GENERATOR_HISTORY = "generator_history.csv"
 GENERATOR_NGRAM = "generator_ngram.npz"  # the trigram counts the default generator mixes in
 COMMON_FILES = (TOKENIZER_FILE, CONFIG_FILE, HISTORY_FILE, METRICS_FILE)
-GENERATOR_FILES = (GENERATOR_KERAS, GENERATOR_HISTORY, GENERATOR_NGRAM)
+# the steering experts: small whole-review LSTMs of one class's reviews each, keyed by sentiment
+EXPERT_FILES = {"negative": "generator_expert_negative.keras", "positive": "generator_expert_positive.keras"}
+GENERATOR_FILES = (GENERATOR_KERAS, GENERATOR_HISTORY, GENERATOR_NGRAM, *EXPERT_FILES.values())
 
 KINDS: dict[str, type] = {}  # kind name -> its class, filled by register_kind
 KIND_FILES: dict[str, tuple[str, ...]] = {}  # kind name -> the model files it owns
@@ -71,7 +74,7 @@ def read_json(path: Path, limit: int = JSON_LIMIT) -> dict:
         return json.loads(read_regular(path, limit).decode("utf-8"))
     except FileNotFoundError:
         raise UserError(
-            f"{path.parent} is not a model bundle: {path.name} is missing; train one with `classifier train --out DIR`"
+            f"{path.parent} is not a model bundle: {path.name} is missing; train a bundle into a new folder"
         ) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not valid JSON ({e}); retrain the bundle") from None
@@ -101,7 +104,7 @@ def load(path: str | os.PathLike):
     path = Path(path)
     if not path.is_dir():
         raise UserError(
-            f"{path}: no such model folder; train one with `classifier train --out {path}` or pass --model DIR"
+            f"{path}: no such model folder; train one into it, or pass {{field}} DIR", field="model", file=path
         )
     meta = read_json(path / CONFIG_FILE)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("config"), dict):
@@ -145,9 +148,9 @@ def check_bundle_destination(out: Path) -> None:
     out = resolved(out)  # a link to a bundle: the bundle it points at; `.` and `sub/..`: the real folder
     if out.exists() or out.is_symlink():
         if not out.is_dir() or (any(out.iterdir()) and not is_bundle(out)):
-            raise UserError(f"{out} exists and is not a model bundle; choose a new or empty folder for --out "
+            raise UserError(f"{out} exists and is not a model bundle; choose a new or empty folder for {slot('out')} "
                             f"(only a bundle is replaced)")
-    check_can_write(out, "--out")
+    check_can_write(out, "out")
 
 
 def write_bundle(out: Path, write_files, keep_from_old: tuple[str, ...] = ()) -> None:
@@ -157,7 +160,7 @@ def write_bundle(out: Path, write_files, keep_from_old: tuple[str, ...] = ()) ->
     link at `out` stays a link: the folder it points at is replaced."""
     out = resolved(out)
     check_bundle_destination(out)
-    with staging(out, "the bundle", "--out") as stage:
+    with staging(out, "the bundle", "out") as stage:
         written = set(write_files(stage)) | {p.name for p in stage.iterdir()}
         if out.is_dir():
             owned = owned_files()

@@ -17,6 +17,7 @@ from classifier.bundle.checks import check_model_fits
 from classifier.bundle.format import (
     CLASSIFIER_FILE,
     CONFIG_FILE,
+    EXPERT_FILES,
     GENERATOR_KERAS,
     GENERATOR_NGRAM,
     METRICS_FILE,
@@ -28,7 +29,7 @@ from classifier.bundle.format import (
 from classifier.config import TrainConfig
 from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.engine.generator import Net
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.files import read_regular
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.keras_lstm import load_keras
@@ -65,6 +66,7 @@ class Bundle:
         self._keras_classifier = None
         self._numpy_engine = None
         self._generator = None
+        self._experts = None
         self._default_engine = None
         self._scratch = None  # a fit() bundle's private folder, removed with the bundle
 
@@ -108,7 +110,7 @@ class Bundle:
         """`data` if given, else the file the bundle was trained on."""
         recorded = self.meta.get("data", {}).get("path")
         if data is None and recorded is None:
-            raise UserError(f"{self.path} was trained on texts in memory; pass the data file (--data CSV)")
+            raise UserError(f"{self.path} was trained on texts in memory; pass the data file ({slot('data')} CSV)")
         return Path(data or recorded)
 
     # -- prediction ----------------------------------------------------------------
@@ -192,13 +194,13 @@ class Bundle:
         meta, files = self.meta.get("generator"), self.meta.get("files", {})
         if not meta:
             raise UserError(
-                f"{self.path} has no generator; train one with `classifier train-generator --model {self.path}`"
+                f"{self.path} has no generator; train one with train-generator"
             )
         if meta.get("tokenizer_sha256") != self.tokenizer.sha256:
             raise UserError(
                 f"the generator in {self.path} was trained with another tokenizer (hash "
                 f"{str(meta.get('tokenizer_sha256'))[:12]}, bundle's tokenizer.json {self.tokenizer.sha256[:12]}); "
-                f"retrain it with `classifier train-generator --model {self.path}`"
+                f"retrain it with train-generator"
             )
         if GENERATOR_KERAS not in files:
             raise UserError(f"{self.path / GENERATOR_KERAS} is not recorded in the bundle; retrain the generator")
@@ -212,6 +214,21 @@ class Bundle:
                 raise UserError(f"{self.path / GENERATOR_NGRAM} is not an n-gram file of this tool ({e}); "
                                 f"retrain the generator") from None
         return Net.from_keras(self.path / GENERATOR_KERAS, meta["spec"], ngram)
+
+    def experts(self) -> dict[str, Net] | None:
+        """The steering experts' NumPy networks by sentiment, or None when the generator has none."""
+        experts = self.meta.get("generator", {}).get("experts")
+        if experts is None:
+            return None
+        if self._experts is None:
+            files = self.meta.get("files", {})
+            for name in EXPERT_FILES.values():
+                if name not in files:
+                    raise UserError(f"{self.path / name} is not recorded in the bundle; retrain the experts with "
+                                    f"`classifier train-generator --experts-only --model {self.path}`")
+            self._experts = {side: Net.from_keras(self.path / name, experts["spec"])
+                             for side, name in EXPERT_FILES.items()}
+        return self._experts
 
     # -- saving --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
@@ -247,7 +264,7 @@ class TfidfBundle(Bundle):
         return None  # n-gram features are never truncated
 
     def keras_classifier(self):
-        raise UserError(f"{self.path} is a tfidf bundle: it has no Keras model; use --engine numpy")
+        raise UserError(f"{self.path} is a tfidf bundle: it has no Keras model; use {slot('engine')} numpy")
 
     def default_engine(self) -> str:
         return "numpy"

@@ -15,6 +15,7 @@ majority share (classifier.classify.metrics.majority_share), the floor any model
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -33,10 +34,12 @@ from classifier.classify.metrics import (
 )
 from classifier.classify.train import train
 from classifier.config import TrainConfig, preset
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.dataset import load_labelled, make_split
-from classifier.io.files import resolved, write_json
+from classifier.io.files import refuse_existing, resolved, write_json
 from classifier.io.staging import check_can_write
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PRESETS = ("reference", "tuned", "tfidf")
 COLUMNS = [  # (key, header, format)
@@ -58,13 +61,14 @@ def make_out_folder(out: str | os.PathLike) -> Path:
     """-o: a folder (made if missing) for the bundles and compare.json; a file there is a one-line error."""
     out = resolved(out)
     if (out.exists() or out.is_symlink()) and not out.is_dir():
-        raise UserError(f"{out} is a file; compare -o names a folder for its bundles and compare.json: "
-                        f"choose another -o")
-    check_can_write(out / "compare.json", "-o")
+        raise UserError(f"{out} is a file; compare {slot('out')} names a folder for its bundles and compare.json: "
+                        f"choose another {slot('out')}")
+    check_can_write(out / "compare.json", "out")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"{out}: cannot create the output folder ({e.strerror}); choose another -o") from None
+        raise UserError(f"{out}: cannot create the output folder ({e.strerror}); "
+                        f"choose another {slot('out')}") from None
     return out
 
 
@@ -122,6 +126,16 @@ def same_settings(bundle_dir: Path, cfg) -> bool:
     return saved.to_dict() == cfg.to_dict()
 
 
+def reusable(bundle_dir: Path, cfg) -> bool:
+    return (bundle_dir / CONFIG_FILE).exists() and same_settings(bundle_dir, cfg)
+
+
+def refuse_replacing(out: Path, retrained: list[Path], overwrite: bool) -> None:
+    """Before any training: the table and every bundle to retrain are the user's until `overwrite`."""
+    for path in [out / "compare.json", *retrained]:
+        refuse_existing(path, overwrite)
+
+
 def summary_rows(name: str, rows: list[dict]) -> list[dict]:
     """Mean and spread (max - min) over the seeds of one preset, as two table rows."""
     keys = [k for k, _, f in COLUMNS if k != "preset"]
@@ -133,24 +147,29 @@ def summary_rows(name: str, rows: list[dict]) -> list[dict]:
 
 def compare(data: str | os.PathLike, out: str | os.PathLike,
             presets=DEFAULT_PRESETS, max_rows: int | None = None, epochs: int | None = None,
-            reuse: bool = False, verbose: int = 0, init_seeds=None) -> list[dict]:
+            reuse: bool = False, verbose: int = 0, init_seeds=None, overwrite: bool = False) -> list[dict]:
     """Train each preset into out/PRESET (or reuse a bundle there trained with the same settings),
     score the shared test split, write out/compare.json and return its rows.
 
     With `init_seeds`, each preset is trained once per seed (weights and shuffling; the split stays
-    the reference one) into out/PRESET-seedS, and mean and spread rows follow its rows."""
+    the reference one) into out/PRESET-seedS, and mean and spread rows follow its rows. An existing
+    compare.json, or a bundle it would retrain, is replaced only with `overwrite`."""
+    out = resolved(out)
+    plan = {(name, init_seed): preset(name, max_rows=max_rows, epochs=epochs, init_seed=init_seed)
+            for name in presets for init_seed in init_seeds or [None]}
+    dirs = {key: out / (key[0] if key[1] is None else f"{key[0]}-seed{key[1]}") for key in plan}
+    retrain = {key: not (reuse and reusable(dirs[key], plan[key])) for key in plan}
+    refuse_replacing(out, [dirs[key] for key in plan if retrain[key]], overwrite)
     out = make_out_folder(out)
     rows = []
     split = None
     for name in presets:
         seed_rows = []
         for init_seed in init_seeds or [None]:
-            cfg = preset(name, max_rows=max_rows, epochs=epochs, init_seed=init_seed)
-            bundle_dir = out / (name if init_seed is None else f"{name}-seed{init_seed}")
-            same = reuse and (bundle_dir / CONFIG_FILE).exists() and same_settings(bundle_dir, cfg)
-            if not same:
-                print(f"compare: training {name} into {bundle_dir}", flush=True)
-                train(cfg, data, bundle_dir, verbose=verbose)
+            cfg, bundle_dir = plan[name, init_seed], dirs[name, init_seed]
+            if retrain[name, init_seed]:
+                log.info(f"compare: training {name} into {bundle_dir}")
+                train(cfg, data, bundle_dir, verbose=verbose, overwrite=True)
             if split is None:  # one split for all: the presets share text/label columns, test_size and seed
                 df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows)
                 split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
@@ -170,20 +189,26 @@ def compare(data: str | os.PathLike, out: str | os.PathLike,
 
 def compare_classes(data: str | os.PathLike, out: str | os.PathLike, label_columns, presets=DEFAULT_PRESETS,
                     max_rows: int | None = None, epochs: int | None = None, reuse: bool = False,
-                    verbose: int = 0, min_count: int = 0) -> list[dict]:
+                    verbose: int = 0, min_count: int = 1, overwrite: bool = False) -> list[dict]:
     """Train each preset on each label column into out/COLUMN/PRESET (or reuse one trained with the
     same settings), score that column's test split, write out/compare.json and return its rows.
-    `min_count` 0 keeps a class only the test split holds (`Class Name`'s one 'Casual bottoms')."""
+    `min_count` 0 keeps a class only the test split holds (`Class Name`'s one 'Casual bottoms').
+    An existing compare.json, or a bundle it would retrain, is replaced only with `overwrite`."""
+    out = resolved(out)
+    plan = {(column, name): preset(name, label_column=column, max_rows=max_rows, epochs=epochs, min_count=min_count)
+            for column in label_columns for name in presets}
+    dirs = {key: out / key[0].replace("/", "_").replace(" ", "_") / key[1] for key in plan}
+    retrain = {key: not (reuse and reusable(dirs[key], plan[key])) for key in plan}
+    refuse_replacing(out, [dirs[key] for key in plan if retrain[key]], overwrite)
     out = make_out_folder(out)
     rows = []
     for column in label_columns:
         split = classes = None
         for name in presets:
-            cfg = preset(name, label_column=column, max_rows=max_rows, epochs=epochs, min_count=min_count)
-            bundle_dir = out / column.replace("/", "_").replace(" ", "_") / name
-            if not (reuse and (bundle_dir / CONFIG_FILE).exists() and same_settings(bundle_dir, cfg)):
-                print(f"compare: training {name} on {column!r} into {bundle_dir}", flush=True)
-                train(cfg, data, bundle_dir, verbose=verbose)
+            cfg, bundle_dir = plan[column, name], dirs[column, name]
+            if retrain[column, name]:
+                log.info(f"compare: training {name} on {column!r} into {bundle_dir}")
+                train(cfg, data, bundle_dir, verbose=verbose, overwrite=True)
             bundle = load(bundle_dir)
             if split is None:  # the presets share the column's clean rows, test_size and seed
                 classes = bundle.classes_.tolist() if bundle.multiclass else None

@@ -10,8 +10,8 @@ report gives per-class precision / recall / F1, macro F1 and the confusion matri
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -27,6 +27,8 @@ from classifier.classify.metrics import (
 from classifier.errors import UserError
 from classifier.io.dataset import load_labelled, make_split, whole_file
 from classifier.io.files import file_sha256
+
+log = logging.getLogger(__name__)
 
 SPLIT_SETTINGS = ("test_size", "seed", "text_column", "label_column")
 
@@ -60,14 +62,11 @@ def evaluate(model: str | os.PathLike | Bundle, data: str | os.PathLike | None =
                        column_flags=False, sep=sep)
     trained_on = recorded.get("sha256") and file_sha256(data) == recorded["sha256"]
     if all_rows and trained_on:
-        print(f"classifier: warning: {data} is the file the model was trained on; --all-rows counts its "
-              f"training rows too", file=sys.stderr)
+        log.warning(f"classifier: warning: {data} is the file the model was trained on; evaluating all its rows "
+                    f"counts its training rows too")
     elif recorded.get("sha256") and not trained_on and not all_rows:
-        print(
-            f"classifier: warning: {data} is not the file the model was trained on "
-            f"(sha256 differs); the test split may overlap its training rows",
-            file=sys.stderr,
-        )
+        log.warning(f"classifier: warning: {data} is not the file the model was trained on "
+                    f"(sha256 differs); the test split may overlap its training rows")
     classes = bundle.classes_.tolist() if bundle.multiclass else None
     if classes is None and df[cfg.label_column].dtype != "int64":
         raise UserError(f"{data}: label column {cfg.label_column!r} holds labels other than 0 and 1, but "

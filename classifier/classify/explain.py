@@ -502,7 +502,7 @@ def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP, order: bool = 
         raise UserError("explain takes a list of texts, not one string; wrap it: [text]")
     texts = ["" if t is None else str(t) for t in texts]
     if top < 0:
-        raise UserError(f"--top {top}: give 0 or more words")
+        raise UserError(f"{{field}} {top}: give 0 or more words", field="top", value=top, allowed=(0, None))
     kind = bundle.kind
     words = tfidf_words(bundle.model, texts) if kind == "tfidf" else tokenizer_words(bundle.tokenizer, texts)
     raws = EXPLAINERS[kind](bundle, words, order)

@@ -14,10 +14,12 @@ model: we drive its own variables, compiled loss, metrics, optimizer and callbac
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 PAD_ID = 0
 UNROLL = 4  # LSTM steps per while-loop turn
@@ -249,7 +251,7 @@ def fit(model, x, y, *, batch_size: int = 32, epochs: int = 1, validation_split:
     """model.fit(x, y, ...) with pad-skipping steps; returns the History. Falls back to fit() when unsupported."""
     reason = unsupported_reason(model)
     if reason is not None:
-        print(f"classifier: pad-skipping fit does not apply ({reason}); using plain Keras fit", file=sys.stderr)
+        log.warning(f"classifier: pad-skipping fit does not apply ({reason}); using plain Keras fit")
         return model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_split=validation_split,
                          callbacks=callbacks, verbose=verbose)
 

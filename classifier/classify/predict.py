@@ -22,6 +22,7 @@ import numpy as np
 from classifier.bundle import Bundle
 from classifier.errors import UserError
 from classifier.io.labels import proba_column
+from classifier.limits import check
 
 STATUSES = ("ok", "truncated", "no_known_words", "empty")
 BINARY_COLUMNS = ("recommend_proba", "recommend", "status")
@@ -110,13 +111,12 @@ def output_rows(bundle: Bundle, texts: list[str | None], threshold: float | None
 
 def refuse_threshold(bundle: Bundle, threshold: float | None) -> None:
     if bundle.multiclass and threshold is not None:
-        raise UserError(f"--threshold applies to 0/1 bundles; {bundle.path} picks the most likely of its "
-                        f"{len(bundle.classes_)} classes")
+        raise UserError(f"{{field}} applies to 0/1 bundles; {bundle.path} picks the most likely of its "
+                        f"{len(bundle.classes_)} classes", field="threshold", value=threshold)
 
 
 def check_threshold(t: float) -> float:
-    if not 0.0 <= t <= 1.0:  # NaN fails too
-        raise UserError(f"threshold {t} is outside 0..1; pass --threshold between 0 and 1")
+    check("threshold", t)  # NaN fails too
     return float(t)
 
 

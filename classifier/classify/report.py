@@ -23,7 +23,7 @@ from classifier.classify.metrics import (
     majority_share,
     multiclass_scores,
 )
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.files import atomic_write, cannot_write_in
 
 
@@ -239,18 +239,20 @@ def prepare_folder(out: str | os.PathLike, overwrite: bool = False) -> Path:
     A folder that already holds a report is refused unless `overwrite`; other files in it are left alone."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; give --report a folder")
+        raise UserError(f"{out} is a file; give {slot('report')} a folder")
     present = [n for n in REPORT_FILES if (out / n).exists()]
     if present and not overwrite:
-        raise UserError(f"{out} already holds a report ({', '.join(present[:3])}); pass --overwrite to replace it "
-                        f"or choose another --report DIR")
+        raise UserError(f"{out} already holds a report ({', '.join(present[:3])}); "
+                        f"pass {slot('overwrite')} to replace it "
+                        f"or choose another {slot('report')} DIR")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"{out}: cannot create the report folder ({e.strerror}); choose another --report DIR") from None
+        raise UserError(f"{out}: cannot create the report folder ({e.strerror}); "
+                        f"choose another {slot('report')} DIR") from None
     reason = cannot_write_in(out)
     if reason:
-        raise UserError(f"{out}: the report folder is not writable ({reason}); choose another --report DIR")
+        raise UserError(f"{out}: the report folder is not writable ({reason}); choose another {slot('report')} DIR")
     return out
 
 

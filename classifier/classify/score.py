@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import logging
 import os
 import sys
 import time
@@ -37,12 +38,14 @@ from classifier.classify.predict import (
     predict_classes,
     refuse_threshold,
 )
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.dataset import missing_column_error
 from classifier.io.files import atomic_output, cannot_write_in, check_output, names_folder, resolved, same_file
 from classifier.io.inputs import LOCAL_COMPRESSIONS, input_format, is_local_input, separator
 from classifier.io.records import Record, bounded_lines, check_sep, open_source, read_header_line, read_records
 from classifier.io.streams import stdout_binary, stdout_error
+
+log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 8192  # records read, scored and written at a time: the test split in one engine call
 
@@ -122,7 +125,7 @@ def write_summary_json(path: str | os.PathLike, summaries: list[Summary], overwr
     if os.fspath(path) == "-":
         write_stdout_bytes(data)
         return
-    with atomic_output(path, overwrite, "--summary-json") as f:
+    with atomic_output(path, overwrite, "summary_json") as f:
         f.write(data)
 
 
@@ -199,13 +202,13 @@ def open_output(destination: str, overwrite: bool) -> Iterator:
             yield z
 
 
-def check_destination(dest: Path, overwrite: bool, sources: list[str], flag: str = "-o") -> None:
+def check_destination(dest: Path, overwrite: bool, sources: list[str], field: str = "out") -> None:
     """check_output, and never an input of the same run as its output (even with --overwrite)."""
-    check_not_an_input(dest, sources, flag)
+    check_not_an_input(dest, sources, field)
     if dest.is_dir():
-        raise UserError(f"{dest} is a folder; give {flag} a file name" +
-                        (" (a folder is for several inputs)" if flag == "-o" else ""))
-    check_output(dest, overwrite, flag)
+        raise UserError(f"{dest} is a folder; give {slot(field)} a file name" +
+                        (" (a folder is for several inputs)" if field == "out" else ""))
+    check_output(dest, overwrite, field)
 
 
 def first_bad_cell(chunk: list[Record], header: list[str]) -> tuple[int, str]:
@@ -264,9 +267,10 @@ def score_csv(
         header = next(records)
         columns = header.cells
         if column not in columns:
-            err = missing_column_error(name, column, "text", columns, "--text-column")
+            err = missing_column_error(name, column, "text", columns, "text_column")
             if len(columns) == 1 and any(c in columns[0] for c in ",;\t|"):
-                raise UserError(f"{err}; or the separator is not {use_sep!r}: pass --sep") from None
+                raise UserError(err.template + f"; or the separator is not {use_sep!r}: pass {{=sep}}", field=err.field,
+                                value=column, file=name, column=column) from None
             raise err
         if columns.count(column) > 1:
             raise UserError(f"{name}: the header names {column!r} {columns.count(column)} times; rename the copies")
@@ -292,7 +296,8 @@ def score_csv(
                     if len(rec.cells) != ncols and not (ncols == 1 and not rec.cells):
                         raise UserError(
                             f"{name}: line {rec.line}: {len(rec.cells)} fields where the header has {ncols}; "
-                            f"quote fields that contain {use_sep!r}, or pass --sep if the file uses another separator"
+                            f"quote fields that contain {use_sep!r}, "
+                            f"or pass {slot('sep')} if the file uses another separator"
                         )
                     chunk.append(rec)
                     if len(chunk) >= CHUNK_ROWS:
@@ -371,7 +376,7 @@ def write_chunk(out, chunk: list[Record], lines: list[str], columns: list[str], 
         line, column = first_bad_cell(chunk, columns)
         raise UserError(
             f"{name}: line {line}, column {column!r}: bytes that are not valid text in this encoding; "
-            f"pass --encoding (e.g. --encoding cp1252 or latin-1)"
+            f"pass {slot('encoding')} (e.g. {slot('encoding')} cp1252 or latin-1)"
         ) from None
     try:
         out.write(prefix + data)
@@ -381,7 +386,8 @@ def write_chunk(out, chunk: list[Record], lines: list[str], columns: list[str], 
         if getattr(out, "name", None) == "<stdout>":
             raise UserError(f"cannot write the output of {name} to stdout ({e.strerror}); free space or send "
                             f"it elsewhere") from None
-        raise UserError(f"cannot write the output of {name} ({e.strerror}); free space or choose another -o") from None
+        raise UserError(f"cannot write the output of {name} ({e.strerror}); "
+                        f"free space or choose another {slot('out')}") from None
 
 
 # -- several inputs ------------------------------------------------------------------
@@ -405,7 +411,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
         elif not path.exists():
             raise UserError(f"{path}: file not found; check the path")
         elif (fmt := input_format(item)) is not None and fmt.compression not in LOCAL_COMPRESSIONS:
-            raise UserError(f"{path}: {fmt.compression} files are read with --spark only; "
+            raise UserError(f"{path}: {fmt.compression} files are read with {slot('spark')} only; "
                             f"decompress it to score it here")
         else:
             files.append(item)
@@ -486,13 +492,14 @@ def score_files(inputs: Iterable[str | os.PathLike], out: str | None = None, *,
         try:
             make.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UserError(f"{make}: cannot create the output folder ({e.strerror}); choose another -o") from None
+            raise UserError(f"{make}: cannot create the output folder ({e.strerror}); "
+                            f"choose another {slot('out')}") from None
     try:
         for f, d in zip(files, dests, strict=True):
             summary = score_csv(f, d, model=bundle, overwrite=overwrite, progress=progress, **options)
             summaries.append(summary)
             if not quiet:
-                print(summary.line(), file=sys.stderr)
+                log.info(summary.line())
     except BaseException:
         if make and not summaries:
             try:
@@ -505,10 +512,10 @@ def score_files(inputs: Iterable[str | os.PathLike], out: str | None = None, *,
     return summaries
 
 
-def check_not_an_input(dest: Path, sources: list[str], flag: str = "-o") -> None:
+def check_not_an_input(dest: Path, sources: list[str], field: str = "out") -> None:
     for source in sources:
         if source != "-" and same_file(source, dest):
-            raise UserError(f"{dest} is an input of this run; choose another {flag} (inputs are never replaced)")
+            raise UserError(f"{dest} is an input of this run; choose another {slot(field)} (inputs are never replaced)")
 
 
 def check_summary_json(path: str, dests: list[str], files: list[str], overwrite: bool,
@@ -517,13 +524,13 @@ def check_summary_json(path: str, dests: list[str], files: list[str], overwrite:
     or a scored output, however it is spelled (a link, `sub/..`)."""
     if path == "-":
         if "-" in dests:
-            raise UserError("--summary-json - and the scored rows would both go to stdout; "
-                            "give --summary-json FILE or -o FILE")
+            raise UserError("{=summary_json} - and the scored rows would both go to stdout; "
+                            "give {=summary_json} FILE or -o FILE")
         return path
     if names_folder(path):
-        raise UserError(f"{path} is a folder; give --summary-json a file name")
+        raise UserError(f"{path} is a folder; give {slot('summary_json')} a file name")
     if any(d != "-" and same_file(d, path) for d in dests):
-        raise UserError(f"--summary-json {path} is also the scored output; give it another name")
+        raise UserError(f"{slot('summary_json')} {path} is also the scored output; give it another name")
     if make and resolved(path).parent == resolved(make):
         check_not_an_input(Path(path), files, "--summary-json")
     else:

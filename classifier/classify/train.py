@@ -16,8 +16,8 @@ their own and joined; metrics.json then has each source's test figures (`per_sou
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,27 +45,33 @@ from classifier.classify.metrics import (
     per_source,
 )
 from classifier.config import TrainConfig, preset
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.dataset import Split, clean_labelled, load_labelled, make_split
-from classifier.io.files import file_sha256
+from classifier.io.files import file_sha256, refuse_existing
 from classifier.io.labels import check_min_count, classes_of
 from classifier.io.morphemes import ANALYZERS, cached
 from classifier.io.sources import SOURCE_COLUMN, LabelMap, Source, load_sources, source_split, source_weights
 from classifier.io.tokenizer import Tokenizer
+from classifier.limits import check
 from classifier.models.tfidf import fit_from, fit_tfidf
+
+log = logging.getLogger(__name__)
 
 FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/classify/padskip.py; keras: model.fit
 
 
 def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labels: LabelMap | None = None,
-          group_column: str | None = None, init_from: str | os.PathLike | None = None, sep: str | None = None) -> dict:
+          group_column: str | None = None, init_from: str | os.PathLike | None = None, sep: str | None = None,
+          overwrite: bool = False) -> dict:
     """Fit on the training split of the CSV `data`, evaluate on its test split, save the bundle at
-    `out`; returns the test metrics. `data` may be several sources (a list of `FILE[:TEXT[:LABEL]]`,
-    or one file whose `group_column` names each row's source), labels mapped to 0/1 by `labels`.
+    `out` (an existing bundle there is replaced only with `overwrite`); returns the test metrics.
+    `data` may be several sources (a list of `FILE[:TEXT[:LABEL]]`, or one file whose `group_column`
+    names each row's source), labels mapped to 0/1 by `labels`.
     `sep`: the field separator (default: as `score` decides it)."""
     out = Path(out)
     check_config(cfg)
     check_bundle_destination(out)  # before minutes of training, not after
+    refuse_existing(out, overwrite)
     init = init_bundle(init_from)
     specs = [data] if isinstance(data, (str, os.PathLike)) else list(data)
     if len(specs) > 1 or group_column or labels or cfg.title_column or isinstance(data, list):
@@ -81,8 +87,7 @@ def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labe
     df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, optional_columns=(aux,) if aux else (),
                        sep=sep)
     if aux and aux not in df.columns:
-        print(f"note: {data} has no {aux!r} column; stacking the LSTM and TF-IDF without the {aux} regression",
-              file=sys.stderr)
+        log.warning(f"note: {data} has no {aux!r} column; stacking the LSTM and TF-IDF without the {aux} regression")
     data = Path(data)
     source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df), **({"sep": sep} if sep else {})}
     return fit_rows(cfg, df, out, source, verbose, init)
@@ -133,15 +138,16 @@ def fit(texts, labels, preset_name: str = "reference", verbose: int = 0, groups=
 def check_config(cfg: TrainConfig) -> None:
     if cfg.fit_engine not in FIT_ENGINES:
         raise UserError(f"unknown fit engine {cfg.fit_engine!r}; choose one of: {', '.join(FIT_ENGINES)}")
-    if not 0 <= cfg.seed < 2**32 or (cfg.init_seed is not None and not 0 <= cfg.init_seed < 2**32):
-        raise UserError(f"--seed must be 0 to {2**32 - 1}, got {cfg.seed if cfg.init_seed is None else cfg.init_seed}")
-    if cfg.min_count < 0:
-        raise UserError(f"--min-count must be 0 or more, got {cfg.min_count}")
+    check("seed", cfg.seed)
+    if cfg.init_seed is not None:
+        check("init_seed", cfg.init_seed, like="seed")
+    check("min_count", cfg.min_count)
     if cfg.tokenizer.analyzer not in ANALYZERS:
         raise UserError(f"unknown analyzer {cfg.tokenizer.analyzer!r}; choose one of: {', '.join(ANALYZERS)}")
     if cfg.label_column == cfg.text_column:
         raise UserError(f"the label column and the text column are both {cfg.text_column!r}; the model would "
-                        f"learn the label from itself: pass --label-column or --text-column to name another")
+                        f"learn the label from itself: pass {slot('label_column')} or {slot('text_column')} "
+                        f"to name another")
 
 
 def aux_column(cfg: TrainConfig) -> str | None:
@@ -208,9 +214,8 @@ def generator_stays(out: Path, tokenizer: Tokenizer) -> bool:
         return False
     if generator.get("tokenizer_sha256") == tokenizer.sha256:
         return True
-    print(f"note: the generator in {out} was trained with another tokenizer than this run fits; the new "
-          f"bundle will not carry it ({GENERATOR_KERAS}); retrain it with `classifier train-generator "
-          f"--model {out}`", file=sys.stderr)
+    log.warning(f"note: the generator in {out} was trained with another tokenizer than this run fits; the new "
+                f"bundle will not carry it ({GENERATOR_KERAS}); retrain its generator")
     return False
 
 

@@ -23,7 +23,6 @@ says which models it runs.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +33,8 @@ from threadpoolctl import ThreadpoolController
 
 from classifier.classify.metrics import sigmoid, softmax
 from classifier.engine.cell import fold_gates, step
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
+from classifier.io.fastwords import flat_ids
 from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
 
 # rows per chunk: each step's gate block (rows x 4u floats) stays near the CPU cache
@@ -158,8 +158,7 @@ class ClassifierEngine:
     def _visible(self, id_lists: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """The ids the LSTM really steps over, per list: truncated to maxlen, pads dropped for a
         mask_zero model. One array holds them all, so the checks are a few NumPy passes, not a few per list."""
-        lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
-        flat = np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.int64, count=int(lengths.sum()))
+        flat, lengths = flat_ids(id_lists)
         outside = (flat < 0) | (flat >= self.vocab_size)
         if outside.any():
             raise ValueError(f"word id {flat[outside][0]} is outside the model's vocabulary 0..{self.vocab_size - 1}")
@@ -252,9 +251,9 @@ def check_architecture(layers: list[tuple[str, dict]], maxlen: int | None) -> di
         shape = " -> ".join(map(str, kinds)) or "a model without layers"
         raise UserError(f"the NumPy engine runs Embedding -> (Bidirectional) LSTM -> Dense(1, sigmoid) or "
                         f"Dense(k, softmax) models, not "
-                        f"{shape}{' with ' + ', '.join(problems) if problems else ''}; use --engine keras")
+                        f"{shape}{' with ' + ', '.join(problems) if problems else ''}; use {slot('engine')} keras")
     if maxlen is None:
-        raise UserError("the NumPy engine needs a model over fixed-length padded ids; use --engine keras")
+        raise UserError("the NumPy engine needs a model over fixed-length padded ids; use {=engine} keras")
     return kept[0][1]
 
 

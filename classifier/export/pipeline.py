@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from classifier.bundle import Bundle, is_bundle, load
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.files import file_sha256, names_folder, resolved, umask_mode
 from classifier.io.staging import check_can_write, staging, swap_in
 from classifier.models.keras_lstm import quiet_tensorflow
@@ -97,13 +97,14 @@ def check_folder_output(out: Path, bundle_path: Path, overwrite: bool) -> None:
     empty = out.is_dir() and not out.is_symlink() and not any(out.iterdir())
     if (out.exists() or out.is_symlink()) and not empty:
         if not overwrite:
-            raise UserError(f"{out} already exists; pass --overwrite to replace it or choose another -o")
+            raise UserError(f"{out} already exists; "
+                            f"pass {slot('overwrite')} to replace it or choose another {slot('out')}")
         if not out.is_dir() or out.is_symlink():
-            raise UserError(f"{out} is not a folder; a SavedModel is a folder: choose another -o")
+            raise UserError(f"{out} is not a folder; a SavedModel is a folder: choose another {slot('out')}")
         if not (out / SAVEDMODEL_FILE).is_file():
-            raise UserError(f"{out} holds files and is not a SavedModel; --overwrite replaces only an earlier "
-                            f"export (a folder with {SAVEDMODEL_FILE}): choose a new or empty folder for -o")
-    check_can_write(out, "-o")
+            raise UserError(f"{out} holds files and is not a SavedModel; {slot('overwrite')} replaces only an earlier "
+                            f"export (a folder with {SAVEDMODEL_FILE}): choose a new or empty folder for {slot('out')}")
+    check_can_write(out, "out")
 
 
 def check_file_outputs(paths: list[Path], bundle_path: Path, overwrite: bool) -> None:
@@ -114,8 +115,9 @@ def check_file_outputs(paths: list[Path], bundle_path: Path, overwrite: bool) ->
             raise UserError(f"{path} is a folder; give -o a file name such as model.onnx "
                             f"({TOKENIZER_FILE} is written beside it)")
         if (path.exists() or path.is_symlink()) and not overwrite:
-            raise UserError(f"{path} already exists; pass --overwrite to replace it or choose another -o")
-    check_can_write(paths[0], "-o")
+            raise UserError(f"{path} already exists; "
+                            f"pass {slot('overwrite')} to replace it or choose another {slot('out')}")
+    check_can_write(paths[0], "out")
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -128,11 +130,11 @@ def write_savedmodel_at(bundle: Bundle, out: Path) -> Path:
     if bad:
         raise UserError(
             f"{bundle.path}'s vocabulary holds characters that TensorFlow lower-cases differently from Python "
-            f"({describe(bad)}): the SavedModel would give other ids for some texts; export --format onnx, "
+            f"({describe(bad)}): the SavedModel would give other ids for some texts; export {slot('to')} onnx, "
             f"whose ids are made in Python"
         )
     model = bundle.keras_classifier()
-    with staging(out, "the SavedModel", "-o") as stage:
+    with staging(out, "the SavedModel", "out") as stage:
         write_savedmodel(model, bundle.tokenizer, bundle.threshold, stage)
         swap_in(stage, out)
     return out
@@ -144,7 +146,7 @@ def write_onnx_at(bundle: Bundle, out: Path) -> list[Path]:
 
     model = bundle.keras_classifier()
     tokenizer_out = out.parent / TOKENIZER_FILE
-    with staging(out, "the ONNX model", "-o") as stage:
+    with staging(out, "the ONNX model", "out") as stage:
         bundle.tokenizer.save(stage / TOKENIZER_FILE)
         cfg = bundle.tokenizer.config
         metadata = {

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.inputs import binary_kind, input_format, separator
 from classifier.io.labels import check_class_count, class_index, is_binary, user_labels
 from classifier.io.records import check_sep, sniff_bom
@@ -39,11 +39,13 @@ def closest(name: str, columns) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def missing_column_error(path, name: str, role: str, columns, flag: str | None) -> UserError:
-    """`flag` names the option that picks the column; None when the column is fixed (a bundle's own)."""
+def missing_column_error(path, name: str, role: str, columns, field: str | None) -> UserError:
+    """`field` names the setting that picks the column (text_column, label_column); None when the
+    column is fixed (a bundle's own)."""
     listed = ", ".join(repr(str(c)) for c in columns)
-    fix = f"pass {flag} NAME" if flag else "give a file with the columns the bundle was trained on"
-    return UserError(f"{path}: no {role} column {name!r}{closest(name, columns)}; the columns are {listed}; {fix}")
+    fix = "pass {field} NAME" if field else "give a file with the columns the bundle was trained on"
+    return UserError(f"{path}: no {role} column {name!r}{closest(name, columns)}; the columns are {listed}; {fix}",
+                     field=field, value=name, file=path, column=name)
 
 
 def read_csv(path: str | os.PathLike, sep: str | None = None, **kwargs) -> pd.DataFrame:
@@ -115,11 +117,11 @@ def load_labelled(
     reference recipe's `read_csv(...).dropna()` reads them. Without `column_flags` (evaluating a
     bundle, whose columns are fixed) a missing column's error names no option to change it."""
     df = read_csv(path, sep, dtype={text_column: str, label_column: str}, keep_default_na=True)
-    for name, role, flag in ((text_column, "text", "--text-column"), (label_column, "label", "--label-column")):
+    for name, role, flag in ((text_column, "text", "text_column"), (label_column, "label", "label_column")):
         if name not in df.columns:
             err = missing_column_error(path, name, role, df.columns, flag if column_flags else None)
             if len(df.columns) == 1 and any(c in str(df.columns[0]) for c in ",;\t|"):
-                raise UserError(f"{err}; or the file uses another separator: pass --sep") from None
+                raise UserError(f"{err}; or the file uses another separator: pass {slot('sep')}") from None
             raise err
     return clean_labelled(df, text_column, label_column, str(path), max_rows, optional_columns)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 
 
 def umask_mode(mode: int) -> int:
@@ -113,6 +113,17 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
+def refuse_existing(path: Path, overwrite: bool) -> None:
+    """Nothing the user owns is replaced without `overwrite` (an empty folder is taken): say so now,
+    before minutes of work."""
+    if overwrite or not path.exists():  # a link to nothing yet: the output is written where it points
+        return
+    if path.is_dir() and not any(path.iterdir()):
+        return
+    raise UserError(f"{path} already exists; pass {{field}} to replace it, or choose another folder",
+                    field="overwrite", file=path)
+
+
 def resolved(path: str | os.PathLike) -> Path:
     """What writing `path` changes: absolute, every link followed (a dangling link to where it points)
     and `..` taken out. Outputs are compared and written by this name, so two spellings of one file
@@ -126,33 +137,34 @@ def names_folder(path: str | os.PathLike) -> bool:
     return text.endswith(("/", os.sep)) or Path(text).name in ("", ".", "..")
 
 
-def check_output(path: Path, overwrite: bool, flag: str = "-o") -> None:
+def check_output(path: Path, overwrite: bool, field: str = "out") -> None:
     """Say now, before the work, why `path` cannot take an output: a folder, a file that exists
     (without `overwrite`), a missing or unwritable folder. A device or fifo is fine: it is written
     in place."""
     if path.is_dir():
-        raise UserError(f"{path} is a folder; give {flag} a file name")
+        raise UserError(f"{path} is a folder; give {slot(field)} a file name")
     if is_special(path):
         return
     if (path.exists() or path.is_symlink()) and not overwrite:
-        raise UserError(f"{path} already exists; pass --overwrite to replace it or choose another {flag}")
+        raise UserError(f"{path} already exists; "
+                        f"pass {slot('overwrite')} to replace it or choose another {slot(field)}")
     folder = (path.resolve() if path.is_symlink() else path).parent
     if not folder.is_dir():
-        raise UserError(f"{path}: folder {folder} does not exist; create it or choose another {flag}")
+        raise UserError(f"{path}: folder {folder} does not exist; create it or choose another {slot(field)}")
     reason = cannot_write_in(folder)
     if reason:
-        raise UserError(f"{path}: folder {folder} is not writable ({reason}); choose another {flag}")
+        raise UserError(f"{path}: folder {folder} is not writable ({reason}); choose another {slot(field)}")
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike, overwrite: bool = False, flag: str = "-o") -> Iterator:
+def atomic_output(path: str | os.PathLike, overwrite: bool = False, field: str = "out") -> Iterator:
     """A binary file whose content appears at `path` whole, or not at all if the block fails.
 
     A regular file (or a link to one) is replaced by a rename, never half-written; a device or a
     fifo (/dev/null, /dev/stdout, a pipe) is written in place, never renamed over. Errors of the
     file system become UserErrors naming `flag`."""
     path = Path(path)
-    check_output(path, overwrite, flag)
+    check_output(path, overwrite, field)
     if is_special(path):
         try:
             with open(path, "wb") as f:
@@ -160,13 +172,14 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, flag: str = 
         except BrokenPipeError:
             raise
         except OSError as e:
-            raise UserError(f"{path}: cannot write it ({e.strerror}); choose another {flag}") from None
+            raise UserError(f"{path}: cannot write it ({e.strerror}); choose another {slot(field)}") from None
         return
     target = path.resolve() if path.is_symlink() else path  # replace what the link points at, keep the link
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as e:
-        raise UserError(f"{path}: cannot write in {target.parent} ({e.strerror}); choose another {flag}") from None
+        raise UserError(f"{path}: cannot write in {target.parent} ({e.strerror}); "
+                        f"choose another {slot(field)}") from None
     try:
         try:
             with os.fdopen(fd, "wb") as f:
@@ -174,14 +187,15 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, flag: str = 
         except BrokenPipeError:
             raise
         except OSError as e:
-            raise UserError(f"{path}: cannot write it ({e.strerror}); free space or choose another {flag}") from None
+            raise UserError(f"{path}: cannot write it ({e.strerror}); "
+                            f"free space or choose another {slot(field)}") from None
         if not overwrite and target.exists():
-            raise UserError(f"{path} appeared while this ran; pass --overwrite to replace it")
+            raise UserError(f"{path} appeared while this ran; pass {slot('overwrite')} to replace it")
         try:
             os.chmod(tmp, umask_mode(0o666))
             os.replace(tmp, target)
         except OSError as e:
-            raise UserError(f"{path}: cannot write it ({e.strerror}); choose another {flag}") from None
+            raise UserError(f"{path}: cannot write it ({e.strerror}); choose another {slot(field)}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 
 MAX_CLASSES = 1000  # more distinct labels than this is almost always an id or a free-text column
 INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -87,7 +87,7 @@ def class_index(labels, classes: list, name: str, column: str) -> np.ndarray:
 def check_class_count(n: int, name: str, column: str) -> None:
     if n > MAX_CLASSES:
         raise UserError(f"{name}: label column {column!r} has {n:,} distinct values, more than {MAX_CLASSES:,} "
-                        f"classes (an id or a text column?); pass --label-column NAME of a label column")
+                        f"classes (an id or a text column?); pass {slot('label_column')} NAME of a label column")
 
 
 def check_min_count(y_train: np.ndarray, classes: list, min_count: int, name: str, column: str) -> None:
@@ -98,8 +98,9 @@ def check_min_count(y_train: np.ndarray, classes: list, min_count: int, name: st
         shown = ", ".join(f"{c!r} ({n} training row{'s' if n != 1 else ''})" for c, n in few[:10])
         more = f" and {len(few) - 10} more" if len(few) > 10 else ""
         raise UserError(f"{name}: label column {column!r}: class{'es' if len(few) > 1 else ''} {shown}{more} "
-                        f"{'have' if len(few) > 1 else 'has'} fewer than --min-count {min_count} training rows; "
-                        f"drop or merge those rows in the file, or lower --min-count (0 keeps them)")
+                        f"{'have' if len(few) > 1 else 'has'} fewer than {slot('min_count')} {min_count} "
+                        f"training rows; "
+                        f"drop or merge those rows in the file, or lower {slot('min_count')} (0 keeps them)")
 
 
 def proba_column(label) -> str:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.inputs import binary_kind
 from classifier.io.streams import stdin_binary
 
@@ -80,7 +80,7 @@ def open_source(source: str | os.PathLike, encoding: str | None = None) -> Itera
     except UnicodeError as e:  # bytes surrogateescape cannot carry: the encoding does not fit the file
         reason = getattr(e, "reason", str(e))
         raise UserError(f"{name}: the bytes do not decode as {enc} ({reason}); "
-                        f"pass the file's own --encoding") from None
+                        f"pass the file's own {slot('encoding')}") from None
     finally:
         if close:
             raw.close()
@@ -100,7 +100,8 @@ def check_encoding(name: str) -> str:
     try:
         info = codecs.lookup(name)
     except LookupError:
-        raise UserError(f"unknown encoding {name!r}; pass a Python codec name, e.g. --encoding cp1252") from None
+        raise UserError(f"unknown encoding {name!r}; "
+                        f"pass a Python codec name, e.g. {slot('encoding')} cp1252") from None
     if not getattr(info, "_is_text_encoding", True) or info.name in ("idna", "punycode"):
         raise UserError(f"{name!r} is not a text encoding of files; pass one such as utf-8, utf-16 or cp1252")
     return info.name
@@ -190,5 +191,5 @@ def review_lines(text: Iterable[str]) -> Iterator[str]:
 def check_sep(sep: str) -> str:
     sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
     if len(sep) != 1 or sep in BAD_SEPS:
-        raise UserError(f"--sep {sep!r} cannot separate fields; give one character such as , ; | or \\t")
+        raise UserError(f"{slot('sep')} {sep!r} cannot separate fields; give one character such as , ; | or \\t")
     return sep

@@ -1,7 +1,7 @@
 """Folders and files written whole: staged beside their destination, then renamed into place.
 
-    check_can_write(out, "-o")                     # before the work: the first existing parent is writable
-    with staging(out, "the SavedModel", "-o") as stage:
+    check_can_write(out, "out")                     # before the work: the first existing parent is writable
+    with staging(out, "the SavedModel", "out") as stage:
         write_savedmodel(model, stage)
         swap_in(stage, out)                        # readers see the old folder or the new one, whole
 
@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.files import cannot_write_in, umask_mode
 
 
-def check_can_write(out: Path, flag: str) -> None:
+def check_can_write(out: Path, field: str) -> None:
     """Say now, before minutes of work, when `out` cannot be made: the folders it needs are made, so
     the first one that exists must take files (a real try, not os.access, which root always passes)."""
     parent = out.parent
@@ -30,22 +30,23 @@ def check_can_write(out: Path, flag: str) -> None:
         parent = parent.parent
     reason = "not a folder" if not parent.is_dir() else cannot_write_in(parent)
     if reason:
-        raise UserError(f"{out}: cannot write in {parent} ({reason}); choose another {flag}")
+        raise UserError(f"{out}: cannot write in {parent} ({reason}); choose another {slot(field)}")
 
 
 @contextmanager
-def staging(out: Path, what: str, flag: str) -> Iterator[Path]:
+def staging(out: Path, what: str, field: str) -> Iterator[Path]:
     """A temp folder in `out`'s folder (renames from it never cross file systems), removed afterwards;
     errors of the file system become one-line UserErrors naming `what` and `flag`."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
     except OSError as e:
-        raise UserError(f"{out}: cannot write {what} ({e.strerror}); choose another {flag}") from None
+        raise UserError(f"{out}: cannot write {what} ({e.strerror}); choose another {slot(field)}") from None
     try:
         yield stage
     except OSError as e:
-        raise UserError(f"{out}: cannot write {what} ({e.strerror}); free space or choose another {flag}") from None
+        raise UserError(f"{out}: cannot write {what} ({e.strerror}); "
+                        f"free space or choose another {slot(field)}") from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 

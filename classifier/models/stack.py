@@ -42,7 +42,7 @@ def stack_inputs(p_lstm: np.ndarray, p_tfidf: np.ndarray, aux: np.ndarray | None
 def tfidf_parts(model: TfidfModel, word_id_lists) -> tuple[np.ndarray, np.ndarray | None]:
     """(probability, aux prediction) of the stacked TF-IDF model for word-id sequences; the
     probability is (n, k) for a softmax model."""
-    z, aux = model.scores_pairs(*model.features.id_pairs(word_id_lists), len(word_id_lists))
+    z, aux = model.scores_word_ids(word_id_lists)
     return (sigmoid(z) if model.n_classes is None else softmax(z)), aux
 
 

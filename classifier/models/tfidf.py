@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ import numpy as np
 from classifier.classify.metrics import sigmoid, softmax
 from classifier.config import TrainConfig
 from classifier.errors import UserError
+from classifier.io.fastwords import END, JOIN, MIN_TEXTS, SEPARATOR, IdRows, flat_ids, in_pieces, row_pieces
 from classifier.io.morphemes import analyze_many
 from classifier.models.lexicon import TERM_PREFIX, Lexicon
 
@@ -34,6 +36,10 @@ WEIGHTS_FILE = "tfidf.npz"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default: words of 2+ word characters
 ID_PATTERN = r"\S+"  # the tuned blend: n-grams of the word tokenizer's ids, written "12 507"
 MORPHEME_PATTERN = r"\S+"  # the korean analyzer's morphemes, joined by spaces (particles are one syllable)
+DROP = -2  # encode_fast: a token the reference does not see
+ASCII_WORD = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
+# every ASCII byte but \w's and the separator becomes a space
+ASCII_NON_WORD = bytes(b if b in ASCII_WORD or b == 0 else 32 for b in range(128)) + bytes(range(128, 256))
 
 
 class TfidfFeatures:
@@ -70,14 +76,91 @@ class TfidfFeatures:
         return ids
 
     def encode_many(self, texts) -> list[list[int]]:
+        """`encode` of each text. The n-grams of a batch of MIN_TEXTS or more are matched at once
+        (`encode_fast`); `encode_many_reference`, one text at a time, is what that is tested against."""
+        texts = texts if isinstance(texts, list) else list(texts)
         if self.analyzer == "korean":
             texts = analyze_many(texts)  # one batch for the analyser
-        ids = [self.encode_terms(t) for t in texts]
+        # the lexicon's pseudo-terms are appended to plain lists: the one-text path
+        found = self.encode_fast(texts) if len(texts) >= MIN_TEXTS and self.lexicon is None else None
+        ids = [self.encode_terms(t) for t in texts] if found is None else found
         if self.lexicon is not None:  # one NumPy pass over all the texts' words
             index = self.index
             for row, terms in zip(ids, self.lexicon.terms(texts), strict=True):
                 row += [index[t] for t in terms if t in index]
         return ids
+
+    def encode_many_reference(self, texts) -> list[list[int]]:
+        if self.analyzer == "korean":
+            texts = analyze_many(texts)
+        return [self.encode_terms(t) for t in texts]
+
+    def encode_fast(self, texts: list) -> IdRows | None:
+        """`encode_terms` of every text, the same ids in the same order, or None where it must run
+        instead (a text that is not a str or holds the separator, keys past int64). The texts,
+        lower-cased one by one as there, are joined by " \\x00 " and their tokens found in one pass
+        (`_ascii_tokens` or the regex); each token becomes the id of a word the terms hold (0 for
+        others), and the n-grams are matched as int64 keys (`match_ngrams`)."""
+        if self.word_keys is None or not all(isinstance(t, str) for t in texts):
+            return None
+        found = in_pieces(self._encode_piece, texts)
+        return None if found is None else IdRows(*found)
+
+    def _encode_piece(self, texts: list) -> tuple[np.ndarray, np.ndarray] | None:
+        word_id, base, keys = self.word_keys
+        lowered = [t.lower() for t in texts]
+        ascii_texts = np.zeros(len(lowered), bool)
+        if self.token_pattern == TOKEN_PATTERN:
+            ascii_texts = np.fromiter(map(str.isascii, lowered), dtype=bool, count=len(lowered))
+        ids, row = [], []
+        for which, tokens, lookup in ((np.flatnonzero(ascii_texts), self._ascii_tokens, word_id[1]),
+                                      (np.flatnonzero(~ascii_texts), self._token_or_end.findall, word_id[0])):
+            if not len(which):
+                continue
+            joined = JOIN.join([lowered[i] for i in which.tolist()])
+            if joined.count(SEPARATOR) != len(which) - 1:
+                return None
+            found = tokens(joined)
+            part = np.fromiter(map(lookup.get, found, repeat(0)), dtype=np.int64, count=len(found))
+            ends = part == END
+            kept = part >= 0
+            ids.append(part[kept])
+            row.append(which[np.cumsum(ends)[kept]])
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        rows, feats = match_ngrams(np.concatenate(ids), np.concatenate(row), base, keys)
+        order = np.argsort(rows, kind="stable")  # a text's unigrams, then its bigrams, ..., each in text order
+        return feats[order], np.bincount(rows, minlength=len(texts))
+
+    @staticmethod
+    def _ascii_tokens(joined: str) -> list[bytes]:
+        """TOKEN_PATTERN's tokens of ASCII text, and the separators: an ASCII \\w is [0-9A-Za-z_], so
+        the tokens are the runs of those bytes once every other byte is a space (runs of one byte
+        are looked up as DROP); the separator byte stays a token of its own."""
+        return joined.encode("ascii").translate(ASCII_NON_WORD).split()
+
+    @functools.cached_property
+    def _token_or_end(self) -> re.Pattern:
+        return re.compile(f"{self.token_pattern}|{SEPARATOR}")
+
+    @functools.cached_property
+    def word_keys(self) -> tuple[tuple[dict[str, int], dict[bytes, int]], int, dict] | None:
+        """(({word: id from 1}, the same with ASCII words as bytes) of the words the terms hold, base,
+        `ngram_keys` over those ids), or None when keys would overflow int64 or a word holds the
+        separator. Built in C passes over the terms."""
+        words = " ".join(self.terms).split(" ") if self.terms else []  # a term's words are joined by spaces
+        word_id = {w: i for i, w in enumerate(dict.fromkeys(words), 1)}
+        if SEPARATOR in word_id or (len(word_id) + 1) ** self.ngrams >= 2**62:
+            return None
+        sizes = np.fromiter(map(str.count, self.terms, repeat(" ")), dtype=np.int64, count=len(self.terms)) + 1
+        flat = np.fromiter(map(word_id.__getitem__, words), dtype=np.int64, count=len(words))
+        base = len(word_id) + 1
+        ascii_id = {w.encode("ascii"): i for w, i in word_id.items() if w.isascii()}
+        # one-character runs are no token of TOKEN_PATTERN (2+ characters): dropped, not unknown
+        ascii_id.update({bytes([b]): DROP for b in ASCII_WORD if bytes([b]) not in ascii_id})
+        word_id[SEPARATOR] = END
+        ascii_id[SEPARATOR.encode("ascii")] = END
+        return (word_id, ascii_id), base, ngram_keys(flat, sizes, base)
 
     def encode_ids(self, ids) -> list[int]:
         """Feature ids of a word-id sequence (for ID_PATTERN features)."""
@@ -85,36 +168,29 @@ class TfidfFeatures:
 
     def id_pairs(self, id_lists) -> tuple[np.ndarray, np.ndarray]:
         """(row, feature id) of every known n-gram of each word-id sequence, for ID_PATTERN features:
-        what `encode_ids` gives row by row, with n-grams as int64 keys looked up in sorted arrays."""
+        what `encode_ids` gives row by row, with n-grams as int64 keys looked up in a hash table;
+        CHUNK_TEXTS sequences at a time."""
+        flat, lengths = flat_ids(id_lists)
+        pairs = [self.id_pairs_flat(flat[lo:hi], lengths[a:b]) for a, b, lo, hi in row_pieces(lengths)]
+        if not pairs:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        starts = [a for a, _, _, _ in row_pieces(lengths)]
+        return (np.concatenate([r + a for (r, _), a in zip(pairs, starts, strict=True)]),
+                np.concatenate([f for _, f in pairs]))
+
+    def id_pairs_flat(self, flat: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`id_pairs` of sequences given end to end (`flat`, `lengths` ids a sequence), in one piece."""
         base, keys = self.id_keys()
         if base ** self.ngrams >= 2**62:  # keys would overflow int64: the string path, row by row
-            found = [self.encode_ids(s) for s in id_lists]
-            return np.repeat(np.arange(len(found)), [len(f) for f in found]), np.asarray(sum(found, []), np.int64)
-        lengths = np.fromiter((len(s) for s in id_lists), dtype=np.int64, count=len(id_lists))
-        flat = np.concatenate([np.asarray(s, np.int64) for s in id_lists]) if lengths.sum() else np.zeros(0, np.int64)
-        row = np.repeat(np.arange(len(id_lists)), lengths)
-        rows, feats = [], []
-        for n, (sorted_keys, ids) in keys.items():
-            if len(flat) < n or not len(sorted_keys):
-                continue
-            starts = np.arange(len(flat) - n + 1)
-            inside = row[starts] == row[starts + n - 1]  # an n-gram never spans two sequences
-            key = np.zeros(len(starts), np.int64)
-            for j in range(n):
-                inside &= flat[starts + j] < base  # an id no term holds: no n-gram through it is known
-                key = key * base + flat[starts + j]
-            at = np.minimum(np.searchsorted(sorted_keys, key), len(sorted_keys) - 1)
-            hit = inside & (sorted_keys[at] == key)
-            rows.append(row[starts[hit]])
-            feats.append(ids[at[hit]])
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(rows), np.concatenate(feats)
+            found = [self.encode_ids(s.tolist()) for s in np.split(flat, np.cumsum(lengths)[:-1])]
+            return (np.repeat(np.arange(len(lengths)), [len(f) for f in found]).astype(np.int64),
+                    np.asarray(sum(found, []), np.int64))
+        return match_ngrams(flat, np.repeat(np.arange(len(lengths)), lengths), base, keys)
 
-    def id_keys(self) -> tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]]:
-        """(base, {n: (sorted int64 keys, feature ids)}): an n-gram of ids w1..wn is sum(wi * base^(n-i)).
-        Built once per process from the terms, parsed in one C pass (a loop over the ~200,000 terms of
-        the tuned bundle cost a scoring process a tenth of its time)."""
+    def id_keys(self) -> tuple[int, dict[int, KeyTable]]:
+        """(base, `ngram_keys`) of the terms read as word ids. Built once per process from the terms,
+        parsed in one C pass (a loop over the ~200,000 terms of the tuned bundle cost a scoring
+        process a tenth of its time)."""
         if self._id_keys is None:
             text = "\n".join(self.terms)  # newlines between terms, spaces inside them
             chars = np.frombuffer(text.encode("utf-8"), np.uint8)
@@ -128,20 +204,95 @@ class TfidfFeatures:
                 flat = None
             if flat is None or len(flat) != sizes.sum():
                 raise UserError("the tuned bundle's TF-IDF terms are not word-id n-grams; retrain the bundle")
-            starts = np.cumsum(sizes) - sizes
             base = int(flat.max()) + 1 if len(flat) else 1
-            keys = {}
-            for n in np.unique(sizes).tolist():
-                at = np.flatnonzero(sizes == n)
-                parts = flat[starts[at, None] + np.arange(n)]  # (terms of n words, n)
-                key = parts @ (base ** np.arange(n - 1, -1, -1, dtype=np.int64))
-                order = np.argsort(key)
-                keys[n] = (key[order], at[order])
-            self._id_keys = (base, keys)
+            self._id_keys = (base, ngram_keys(flat, sizes, base))
         return self._id_keys
 
     def __len__(self) -> int:
         return len(self.terms)
+
+
+class KeyTable:
+    """int64 keys (>= 0) -> int values: an open-addressing hash table (linear probing, a quarter to
+    a half full) built and looked up for whole arrays at once. A lookup is a hash, a gather and a compare
+    a probe, about one probe a key, where a binary search over sorted keys costs ~17 dependent reads."""
+
+    EMPTY = -1
+    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * 2^64 / phi
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        bits = max(4, (2 * len(keys)).bit_length())
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.keys = np.full(1 << bits, self.EMPTY, np.int64)
+        self.values = np.zeros(1 << bits, np.int32 if len(keys) < 2**31 else np.int64)
+        home, pending, probe = self.home(keys), np.arange(len(keys)), 0
+        while len(pending):  # round r: every key not yet placed tries its home + r
+            at = (home[pending] + probe) & self.mask
+            free = self.keys[at] == self.EMPTY
+            at_free, first = np.unique(at[free], return_index=True)  # one key a free slot
+            placed = pending[free][first]
+            self.keys[at_free], self.values[at_free] = keys[placed], values[placed]
+            left = np.ones(len(pending), bool)
+            left[np.flatnonzero(free)[first]] = False
+            pending, probe = pending[left], probe + 1
+        self.probes = probe  # the most a lookup needs
+
+    def home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.astype(np.uint64) * self.MULTIPLIER) >> self.shift).astype(np.int64)
+
+    def get(self, query: np.ndarray) -> np.ndarray:
+        """The value of each query key, -1 for a key not in the table."""
+        out = np.full(len(query), -1, np.int64)
+        home, todo = self.home(query), np.arange(len(query))
+        for probe in range(self.probes):
+            at = (home[todo] + probe) & self.mask
+            stored = self.keys[at]
+            hit = stored == query[todo]
+            out[todo[hit]] = self.values[at[hit]]
+            todo = todo[~hit & (stored != self.EMPTY)]  # an empty slot ends the search
+            if not len(todo):
+                break
+        return out
+
+    def __len__(self) -> int:
+        return int((self.keys != self.EMPTY).sum())
+
+
+def ngram_keys(flat: np.ndarray, sizes: np.ndarray, base: int) -> dict[int, KeyTable]:
+    """{n: n-gram key -> feature id} of terms given as word ids (`flat`, `sizes` words a term, term i
+    being feature i): an n-gram w1..wn is the key sum(wi * base^(n-i)), every wi below base."""
+    starts = np.cumsum(sizes) - sizes
+    keys = {}
+    for n in np.unique(sizes).tolist():
+        at = np.flatnonzero(sizes == n)
+        parts = flat[starts[at, None] + np.arange(n)]  # (terms of n words, n)
+        keys[n] = KeyTable(parts @ (base ** np.arange(n - 1, -1, -1, dtype=np.int64)), at)
+    return keys
+
+
+def match_ngrams(flat: np.ndarray, row: np.ndarray, base: int, keys: dict[int, KeyTable]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(row, feature id) of every n-gram of the word ids `flat` (`row`: the text of each) that `keys`
+    holds, n by n, each n's in text order. A word id at or above `base` is in no term."""
+    rows, feats = [], []
+    for n, table in keys.items():
+        if len(flat) < n or not len(table):
+            continue
+        starts = np.arange(len(flat) - n + 1)
+        inside = row[starts] == row[starts + n - 1]  # an n-gram never spans two texts
+        key = np.zeros(len(starts), np.int64)
+        for j in range(n):
+            inside &= flat[starts + j] < base  # an id no term holds: no n-gram through it is known
+            key = key * base + flat[starts + j]
+        starts = starts[inside]
+        found = table.get(key[inside])
+        hit = found >= 0
+        rows.append(row[starts[hit]])
+        feats.append(found[hit])
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(feats)
 
 
 class TfidfModel:
@@ -161,17 +312,36 @@ class TfidfModel:
 
     def scores_ids(self, id_lists) -> tuple[np.ndarray, np.ndarray | None]:
         """(logits, aux predictions or None) for lists of feature ids."""
-        lengths = [len(ids) for ids in id_lists]
-        rows = np.repeat(np.arange(len(id_lists)), lengths)
-        feats = np.concatenate([np.asarray(ids, np.int64) for ids in id_lists]) if sum(lengths) else rows
-        return self.scores_pairs(rows, feats, len(id_lists))
+        feats, lengths = flat_ids(id_lists)
+        return self._scores_in_pieces(lengths, lambda a, b, lo, hi: self.scores_pairs(
+            np.repeat(np.arange(b - a), lengths[a:b]), feats[lo:hi], b - a))
+
+    def scores_word_ids(self, word_id_lists) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, aux predictions or None) for word-id sequences (the tuned stack's ID_PATTERN features)."""
+        flat, lengths = flat_ids(word_id_lists)
+        return self._scores_in_pieces(lengths, lambda a, b, lo, hi: self.scores_pairs(
+            *self.features.id_pairs_flat(flat[lo:hi], lengths[a:b]), b - a))
+
+    def _scores_in_pieces(self, lengths: np.ndarray, score) -> tuple[np.ndarray, np.ndarray | None]:
+        """`score(first row, end row, first id, end id)` -> (logits, aux) over row_pieces, joined."""
+        parts = [score(*piece) for piece in row_pieces(lengths)]
+        if not parts:
+            return self.scores_pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
+        if len(parts) == 1:
+            return parts[0]
+        aux = None if parts[0][1] is None else np.concatenate([a for _, a in parts])
+        return np.concatenate([z for z, _ in parts]), aux
 
     def scores_pairs(self, rows: np.ndarray, feats: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(logits, aux predictions or None) of `n` rows from their (row, feature id) occurrences: the
         sparse TF-IDF row of each, sublinear tf times idf, l2-normalised, times the weights. Logits
         are (n,), or (n, k) for a softmax model."""
         size = np.int64(len(self.idf))
-        cell, counts = np.unique(rows.astype(np.int64) * size + feats, return_counts=True)
+        # np.unique's cells and counts, by a stable sort: the occurrences come in row order (or in a
+        # few such runs), which it merges instead of sorting from scratch
+        key = np.sort(rows.astype(np.int64) * size + feats, kind="stable")
+        first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, np.int64)
+        cell, counts = key[first], np.diff(np.append(first, len(key)))
         row, feat = cell // size, cell % size
         x = (1.0 + np.log(counts)) * self.idf[feat]
         norm = np.sqrt(np.bincount(row, x * x, minlength=n))

@@ -1,6 +1,6 @@
 """The project's own JSON API: /predict (probability, label and status, as `classifier predict`;
 a multi-class bundle's most likely class, its probability and every class's) and /generate
-(samples, as `classifier generate --format jsonl`).
+(samples, as `classifier generate --json`).
 
     curl -d '{"texts": ["Love it", ""]}' http://127.0.0.1:8000/predict
     curl -d '{"prompt": "this dress is", "words": 12}' http://127.0.0.1:8000/generate
@@ -19,7 +19,7 @@ from classifier.classify.predict import check_threshold, refuse_threshold
 from classifier.serve.deps import ServerState, check_items, documented, json_body
 from classifier.serve.registry import ModelNotFound
 from classifier.serve.schemas import GenerateRequest, GenerateResponse, PredictRequest, PredictResponse
-from classifier.textgen.generate import SENTIMENT_BEST_OF, check_options, generate
+from classifier.textgen.generate import check_options, generate, steering_defaults
 
 # words one /generate request may write (n x best_of x words): seconds of one core. The CLI's
 # own limits allow hours, fine for a user's own machine,
@@ -60,10 +60,11 @@ async def generate_text(body: GenerateBody, state: ServerState, model: str | Non
                             f"{state.registry.names()} (train one with `classifier train-generator`)")
     check_prompt(body.prompt)
     options = body.model_dump()
-    best_of = body.best_of or (SENTIMENT_BEST_OF if body.sentiment and body.temperature > 0 else 1)
+    net = m.bundle.generator()
+    _, best_of = steering_defaults(m.bundle, body.sentiment, body.temperature, body.strength, body.best_of)
     # the CLI's checks first (a 400 naming the option), then the server's bound on the work
-    check_options(m.bundle.generator(), body.words, body.n, body.temperature, body.top_k, body.top_p,
-                  body.sentiment, best_of, body.seed)
+    check_options(net, body.words, body.n, body.temperature, body.top_k, body.top_p, body.sentiment, best_of,
+                  body.seed, body.strength, None if net.context else m.bundle.experts())
     if body.n * best_of * body.words > MAX_GENERATED_WORDS:
         raise HTTPException(413, f"n x best_of x words = {body.n * best_of * body.words:,} words, over the server's "
                                  f"limit of {MAX_GENERATED_WORDS:,} a request; ask for fewer, or use "

@@ -46,6 +46,11 @@ def error(status: int, message: str, headers: dict | None = None) -> JSONRespons
     return AsciiJSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def json_field(field: str) -> str:
+    """A library field as the request body spells it: the JSON field, quoted."""
+    return f'"{field}"'
+
+
 def validation_message(e: RequestValidationError) -> str:
     """The first problem on one line: where it is and what is wrong."""
     problems = e.errors()
@@ -54,9 +59,9 @@ def validation_message(e: RequestValidationError) -> str:
     if kind == "json_invalid":
         message = f"malformed JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
     elif place == "body" and not where and kind == "missing":
-        message = "the request has no body; send a JSON object (the README's Serving section has examples)"
+        message = "the request has no body; send a JSON object (docs/serving.md has examples)"
     elif place == "body" and not where and kind in NOT_AN_OBJECT:
-        message = "the body must be a JSON object, not a list or a single value (the README has examples)"
+        message = "the body must be a JSON object, not a list or a single value (docs/serving.md has examples)"
     else:
         field = where if place == "body" else f"{place} parameter {where}"
         message = f"{field}: {first['msg']}" if field else first["msg"]
@@ -75,12 +80,13 @@ def add_error_handlers(app: FastAPI) -> None:
         if e.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
         elif e.status_code == 404 and detail == "Not Found":
-            detail = f"no such endpoint: {request.url.path} (the README's Serving section lists them)"
+            detail = f"no such endpoint: {request.url.path} (docs/serving.md lists them)"
         return error(e.status_code, detail, e.headers)
 
     async def known(request: Request, e: Exception):
         status = next(STATUS[kind] for kind in type(e).__mro__ if kind in STATUS)
-        return error(status, " ".join(str(e).split()))
+        text = e.worded(json_field) if isinstance(e, UserError) else str(e)
+        return error(status, " ".join(text.split()))
 
     for kind in STATUS:
         app.add_exception_handler(kind, known)

@@ -1,5 +1,5 @@
 """What the routers share: the server's state, JSON bodies read whatever their Content-Type, and
-the --max-items check.
+the --max-texts-per-request check.
 
     PredictBody = Annotated[PredictRequest, Depends(json_body(PredictRequest))]
 
@@ -43,7 +43,7 @@ def check_items(texts: list, settings: ServeSettings) -> None:
     """413 before any work: the body is parsed, but nothing is scored."""
     if len(texts) > settings.max_items:
         raise HTTPException(413, f"{len(texts):,} texts in one request, over the server's limit of "
-                                 f"{settings.max_items:,} (--max-items); split them into several requests")
+                                 f"{settings.max_items:,} (--max-texts-per-request); split them into several requests")
 
 
 def json_body(model: type[BaseModel]):

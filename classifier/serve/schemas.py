@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from classifier.limits import LIMITS
+
 Texts = list[str | None]
 
 
@@ -86,7 +88,8 @@ class TFPredictResponse(BaseModel):
 
 class PredictRequest(Body):
     texts: Texts
-    threshold: float | None = Field(None, ge=0, le=1, description="default: the bundle's, else 0.5")
+    threshold: float | None = Field(None, ge=LIMITS["threshold"].low, le=LIMITS["threshold"].high,
+                                    description="default: the bundle's, else 0.5")
 
 
 class Result(BaseModel):
@@ -121,6 +124,7 @@ class GenerateRequest(Body):
     seed: int | None = None
     sentiment: Literal["positive", "negative"] | None = None
     best_of: int | None = None
+    strength: float | None = None
 
 
 class Sample(BaseModel):

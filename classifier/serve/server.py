@@ -20,7 +20,7 @@ import tempfile
 import uvicorn
 
 from classifier.bundle import Bundle, load
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.serve.app import create_app
 from classifier.serve.prometheus import MULTIPROC_ENV
 from classifier.serve.settings import SETTINGS_ENV, ServeSettings
@@ -44,7 +44,7 @@ def check_port(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
-        raise UserError(f"--host {host}: not an address of this machine ({e.strerror})") from None
+        raise UserError(f"{slot('host')} {host}: not an address of this machine ({e.strerror})") from None
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -53,7 +53,7 @@ def check_port(host: str, port: int) -> None:
         except OSError as e:
             hint = e.strerror
             if e.errno == errno.EADDRINUSE:
-                hint = "the port is in use (another server?); stop it or pick another --port"
+                hint = f"the port is in use (another server?); stop it or pick another {slot('port')}"
             raise UserError(f"cannot listen on {host}:{port}: {hint}") from None
 
 

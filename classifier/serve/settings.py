@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 
 MAX_ITEMS = 10_000  # texts in one request
 MAX_BYTES = 16 * 1024 * 1024  # request body: 16 MiB holds 10,000 long reviews with room to spare
@@ -53,13 +53,14 @@ def parse_models(specs: list[str]) -> dict[str, str]:
         if not sep or Path(spec).is_dir():  # a folder whose own name holds "=" is still a folder
             name, folder = model_name(spec), spec
         elif not name or not folder:
-            raise UserError(f"--model {spec!r}: expected DIR or NAME=DIR, e.g. --model tuned=saved_models/tuned")
+            raise UserError(f"{slot('model')} {spec!r}: expected DIR or NAME=DIR, "
+                            f"e.g. {slot('model')} tuned=saved_models/tuned")
         if not NAME.fullmatch(name):
-            raise UserError(f"--model {spec!r}: the name {name!r} cannot go into a URL; use letters, digits, "
-                            f"'.', '_' and '-' (name it with --model NAME=DIR)")
+            raise UserError(f"{slot('model')} {spec!r}: the name {name!r} cannot go into a URL; use letters, digits, "
+                            f"'.', '_' and '-' (name it with {slot('model')} NAME=DIR)")
         if name in models:
             raise UserError(f"two models are named {name!r} ({models[name]} and {folder}); "
-                            f"name them apart with --model NAME=DIR")
+                            f"name them apart with {slot('model')} NAME=DIR")
         models[name] = folder
     return models
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.inputs import InputFormat, is_tab, separator, table_format
 from classifier.spark.session import one_line
 
@@ -115,7 +115,7 @@ def check_local_paths(inputs: list[str], out: str, overwrite: bool) -> None:
         return
     outp = Path(out)
     if (outp.exists() or outp.is_symlink()) and not overwrite:
-        raise UserError(f"{out} already exists; pass --overwrite to replace it or choose another -o")
+        raise UserError(f"{out} already exists; pass {slot('overwrite')} to replace it or choose another {slot('out')}")
     for item in inputs:
         if not is_uri(item) and not any(c in item for c in "*?[{") and not Path(item).exists():
             raise UserError(f"{item}: file not found; check the path")

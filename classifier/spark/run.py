@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from classifier.bundle import Bundle, load
 from classifier.classify.predict import STATUSES, check_threshold, refuse_threshold
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.dataset import missing_column_error
 from classifier.io.files import check_output, names_folder, resolved, same_file, write_json
 from classifier.io.records import check_encoding, check_sep
@@ -22,6 +22,8 @@ from classifier.spark.scoring import StatusCounts, score_dataframe
 from classifier.spark.session import check_master, is_local, require_java, require_pyspark, spark_errors, start_session
 from classifier.spark.shipping import check_spark_bundle, ship_package
 from classifier.spark.writing import FORMATS, check_outdir, count_part_files, remove_outdir, write
+
+logger = logging.getLogger(__name__)
 
 REPARTITION_BYTES = 16 << 20  # smaller inputs score in seconds: not worth a shuffle, and keep their row order
 
@@ -66,13 +68,13 @@ def score_on_spark(inputs: list[str], out: str, *, master: str, model: str | os.
     require_pyspark()
     check_master(master)
     if "-" in inputs:
-        raise UserError("--spark reads files, not stdin (-); save the input to a file first")
+        raise UserError("{=spark} reads files, not stdin (-); save the input to a file first")
     if engine == "keras":
-        raise UserError("--spark runs the NumPy engine only (no TensorFlow on executors); drop --engine keras")
+        raise UserError("{=spark} runs the NumPy engine only (no TensorFlow on executors); drop {=engine} keras")
     if output_format not in FORMATS:
-        raise UserError(f"unknown --format {output_format!r}; choose one of: {', '.join(FORMATS)}")
+        raise UserError(f"unknown {slot('spark_format')} {output_format!r}; choose one of: {', '.join(FORMATS)}")
     if not out or out == "-":
-        raise UserError("--spark writes a folder of part files, not stdout: give it with -o OUTDIR")
+        raise UserError("{=spark} writes a folder of part files, not stdout: give it with {=out} OUTDIR")
     if sep:
         check_sep(sep)
     if encoding:
@@ -82,9 +84,10 @@ def score_on_spark(inputs: list[str], out: str, *, master: str, model: str | os.
     if summary_json and summary_json != "-":
         if names_folder(summary_json) or same_file(summary_json, out) or resolved(summary_json).is_relative_to(
                 resolved(out)):
-            raise UserError(f"--summary-json {summary_json} is (or is inside) the output folder -o {out}; "
+            raise UserError(f"{slot('summary_json')} {summary_json} is (or is inside) the output folder "
+                            f"{slot('out')} {out}; "
                             f"give it a file name elsewhere")
-        check_output(Path(summary_json), overwrite, "--summary-json")
+        check_output(Path(summary_json), overwrite, "summary_json")
     bundle = model if isinstance(model, Bundle) else load(model)
     check_spark_bundle(bundle)  # every refusal before the JVM starts: each start costs seconds
     refuse_threshold(bundle, threshold)
@@ -104,7 +107,7 @@ def score_on_spark(inputs: list[str], out: str, *, master: str, model: str | os.
             df = read_inputs(spark, files, sep, encoding)
             column = text_column or bundle.config.text_column
             if column not in df.columns:  # said as local scoring says it, naming the inputs and the flag
-                raise missing_column_error(", ".join(inputs), column, "text", df.columns, "--text-column")
+                raise missing_column_error(", ".join(inputs), column, "text", df.columns, "text_column")
             cores = spark.sparkContext.defaultParallelism
             if partitions:
                 df = df.repartition(partitions)
@@ -126,7 +129,7 @@ def score_on_spark(inputs: list[str], out: str, *, master: str, model: str | os.
         raise
     except Exception:
         keep_log = True
-        print(f"classifier: Spark's log: {log}", file=sys.stderr)  # beside the traceback of our fault
+        logger.error(f"classifier: Spark's log: {log}")  # beside the traceback of our fault
         raise
     finally:
         if failed and made_outdir:

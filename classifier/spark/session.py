@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 
 # rows per Arrow batch and per predict() call: a Python worker's memory stays flat with the input
 BATCH_ROWS = 4096
@@ -45,18 +45,19 @@ def require_java() -> None:
     java = java_command()
     if java is None:
         where = f" (JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java)" if os.environ.get("JAVA_HOME") else ""
-        raise UserError(f"Java {JAVA_MAJOR} is needed for --spark{where}: {JAVA_HELP}")
+        raise UserError(f"Java {JAVA_MAJOR} is needed for {slot('spark')}{where}: {JAVA_HELP}")
     try:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60).stderr
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise UserError(f"{java} does not run ({e}); Java {JAVA_MAJOR} is needed for --spark: {JAVA_HELP}") from None
+        raise UserError(f"{java} does not run ({e}); "
+                        f"Java {JAVA_MAJOR} is needed for {slot('spark')}: {JAVA_HELP}") from None
     found = re.search(r'version "(\d+)(?:\.(\d+))?', out)
     major = int(found.group(1)) if found else 0
     if major == 1 and found.group(2):  # "1.8.0_392" is Java 8
         major = int(found.group(2))
     if major < JAVA_MAJOR:
         seen = f"Java {major}" if major else "an unknown Java"
-        raise UserError(f"{java} is {seen}; Java {JAVA_MAJOR} or newer is needed for --spark: {JAVA_HELP}")
+        raise UserError(f"{java} is {seen}; Java {JAVA_MAJOR} or newer is needed for {slot('spark')}: {JAVA_HELP}")
 
 
 def check_master(master: str) -> str:
@@ -112,12 +113,12 @@ def start_session(master: str, log: str | os.PathLike, conf: dict | None = None)
         try:
             gateway = launch_gateway(spark_conf, popen_kwargs={"stdout": out, "stderr": out})
         except PySparkException:
-            raise UserError(f"Spark did not start with --spark {master}: {log_tail(log)} "
+            raise UserError(f"Spark did not start with {slot('spark')} {master}: {log_tail(log)} "
                             f"(Spark's log: {log})") from None
     try:
         sc = SparkContext(conf=spark_conf, gateway=gateway)
     except (PySparkException, Py4JError) as e:
-        raise UserError(f"Spark did not start with --spark {master}: {one_line(e)} "
+        raise UserError(f"Spark did not start with {slot('spark')} {master}: {one_line(e)} "
                         f"(Spark's log: {log})") from None
     sc.setLogLevel("ERROR")
     return SparkSession(sc)

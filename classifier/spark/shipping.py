@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from classifier.bundle import CONFIG_FILE, Bundle, load
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.files import file_sha256
 from classifier.io.morphemes import limit_threads
 
@@ -41,11 +41,11 @@ def stage_bundle(bundle: Bundle) -> Path:
 def check_spark_bundle(bundle: Bundle) -> None:
     """What executors cannot score, said on the driver before a JVM starts."""
     if getattr(bundle, "multiclass", False):
-        raise UserError(f"{bundle.path} is a multi-class bundle; --spark scores 0/1 bundles (recommend_proba, "
-                        f"recommend, status) for now: use `classifier score` without --spark")
+        raise UserError(f"{bundle.path} is a multi-class bundle; {slot('spark')} scores 0/1 bundles (recommend_proba, "
+                        f"recommend, status) for now: use `classifier score` without {slot('spark')}")
     if bundle.default_engine() != "numpy":
         raise UserError(f"{bundle.path}: its model runs on Keras only, and Spark executors run the NumPy engine "
-                        f"(no TensorFlow); score it with `classifier score` without --spark")
+                        f"(no TensorFlow); score it with `classifier score` without {slot('spark')}")
 
 
 def ship_bundle(spark, model: str | os.PathLike | Bundle) -> tuple[str, Bundle]:

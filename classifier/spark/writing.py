@@ -3,7 +3,7 @@ committer (_SUCCESS last); an existing folder only with `overwrite`."""
 
 from __future__ import annotations
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 
 FORMATS = ("csv", "parquet")
 
@@ -16,10 +16,11 @@ def check_outdir(spark, out: str, overwrite: bool, inputs: list[str]) -> bool:
     for item in inputs:
         qualified = str(fs.makeQualified(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(item)))
         if qualified == target or qualified.startswith(target + "/"):
-            raise UserError(f"{out} holds an input of this run; choose another -o (inputs are never replaced)")
+            raise UserError(f"{out} holds an input of this run; "
+                            f"choose another {slot('out')} (inputs are never replaced)")
     exists = bool(fs.exists(path))
     if exists and not overwrite:
-        raise UserError(f"{out} already exists; pass --overwrite to replace it or choose another -o")
+        raise UserError(f"{out} already exists; pass {slot('overwrite')} to replace it or choose another {slot('out')}")
     return exists
 
 

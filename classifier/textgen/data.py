@@ -1,6 +1,7 @@
 """The generator's data: texts on the classifier's own split, window pairs and teacher-forcing rows.
 
     train_texts, labels, test_texts = split_texts(data, bundle.config, "Review Text")
+    train_texts, labels, test_texts, test_labels = split_labelled(data, bundle.config, "Review Text")
 
 Rows are split by classifier.io.dataset.split_rows, the one split both heads share, so no
 classifier test row is ever a generator training row.
@@ -17,7 +18,13 @@ from classifier.io.dataset import MIN_ROWS, missing_column_error, read_csv, spli
 
 
 def split_texts(data, bundle_cfg, text_column: str, max_texts: int | None = None):
-    """(train texts, train labels, test texts) of `text_column` on the classifier's split of `data`.
+    """(train texts, train labels, test texts): `split_labelled` less the test labels."""
+    train_texts, labels, test_texts, _ = split_labelled(data, bundle_cfg, text_column, max_texts)
+    return train_texts, labels, test_texts
+
+
+def split_labelled(data, bundle_cfg, text_column: str, max_texts: int | None = None):
+    """(train texts, train labels, test texts, test labels) of `text_column` on the classifier's split.
 
     Rows are cleaned and split exactly as the classifier's (rows missing its text or label
     dropped, its max_rows, `split_rows`), so no classifier test row is trained on; then the
@@ -30,7 +37,7 @@ def split_texts(data, bundle_cfg, text_column: str, max_texts: int | None = None
     label = bundle_cfg.label_column
     df = read_csv(data, dtype={text_column: str, bundle_cfg.text_column: str})
     if text_column not in df.columns:
-        raise missing_column_error(data, text_column, "text", df.columns, "--text-column")
+        raise missing_column_error(data, text_column, "text", df.columns, "text_column")
     split_on = [c for c in (bundle_cfg.text_column, label) if c in df.columns]
     if len(split_on) < 2:
         split_on = [text_column]
@@ -43,10 +50,12 @@ def split_texts(data, bundle_cfg, text_column: str, max_texts: int | None = None
     train = train.dropna(subset=[text_column])
     if max_texts is not None:
         train = train.head(max_texts)
-    labels = None
+    test = test.dropna(subset=[text_column])
+    labels = test_labels = None
     if label in df.columns:
-        labels = (pd.to_numeric(train[label], errors="coerce").fillna(0) > 0.5).astype(int).tolist()
-    return train[text_column].tolist(), labels, test[text_column].dropna().tolist()
+        labels, test_labels = ((pd.to_numeric(d[label], errors="coerce").fillna(0) > 0.5).astype(int).tolist()
+                               for d in (train, test))
+    return train[text_column].tolist(), labels, test[text_column].tolist(), test_labels
 
 
 def window_pairs(seqs, context: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,13 +8,17 @@
 
 The network is classifier.engine.generator.Net, read from the bundle's generator.keras.
 The K samples of one call run together: one batched step per generated word.
+
+Asked for a sentiment, a bundle with steering experts (`train-generator --experts`) decodes
+DExperts-style: next-word logits = base + strength x (expert - anti-expert), the expert a small
+LSTM of the requested class's reviews, the anti-expert one of the other class's. Without experts,
+K candidates a sample are ranked by the bundle's classifier instead (best-of-K).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import sys
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,14 +27,17 @@ import numpy as np
 from classifier.bundle import Bundle, load
 from classifier.engine.generator import END, SENTIMENTS, Net, start_id
 from classifier.errors import UserError
+from classifier.limits import LIMITS, check
+
+log = logging.getLogger(__name__)
 
 SENTIMENT_BEST_OF = 8  # candidates per sample when sampling for a sentiment, unless told otherwise
 # bounds on one call: samples x candidates x vocabulary floats are held at every step
-MAX_WORDS = 1000
-MAX_SAMPLES = 1000
-MAX_BEST_OF = 64
-# below this a sample is the arg-max in all but name, and logits / t overflows near 1e-308: say 0 for greedy
-MIN_TEMPERATURE = 1e-6
+MAX_WORDS = LIMITS["words"].high
+MAX_SAMPLES = LIMITS["n"].high
+MAX_BEST_OF = LIMITS["best_of"].high
+MIN_TEMPERATURE = LIMITS["temperature"].gap_below
+MAX_STRENGTH = LIMITS["strength"].high  # beyond this the experts alone write the text
 
 
 def pick(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None,
@@ -59,8 +66,11 @@ def pick(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float
 
 def continue_ids(net: Net, prompt_ids: list[int], words: int, n: int = 1, temperature: float = 0.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-                 sentiment: str | None = None) -> list[list[int]]:
-    """Up to `words` new ids for each of `n` samples; all samples advance together, one step per word."""
+                 sentiment: str | None = None, experts: dict | None = None,
+                 strength: float = 0.0) -> list[list[int]]:
+    """Up to `words` new ids for each of `n` samples; all samples advance together, one step per word.
+    With `experts` (sentiment -> Net) and a `strength`, the requested side's expert and the other's
+    anti-expert shift each step's logits by strength x (expert - anti-expert)."""
     rng = np.random.default_rng(seed)
     out = np.zeros((n, words), np.int64)
     alive = np.ones(n, bool)
@@ -74,6 +84,9 @@ def continue_ids(net: Net, prompt_ids: list[int], words: int, n: int = 1, temper
         top, state = net.run(ids)
         u, v = (np.full(n, w, np.int64) for w in [0, 0, *prompt_ids][-2:])  # the n-gram's context
         logits = net.next_logprobs(net.head(top[:, -1]), u, v)
+        steer = Steering(experts, sentiment, strength, prompt_ids, n) if experts and strength else None
+        if steer:
+            logits = steer.shift(logits)
     for t in range(words):
         if net.context:
             logits = net.window_logits(ctx)
@@ -91,7 +104,29 @@ def continue_ids(net: Net, prompt_ids: list[int], words: int, n: int = 1, temper
             top, state = net.run(nxt[:, None], state)
             u, v = v, nxt
             logits = net.next_logprobs(net.head(top[:, -1]), u, v)
+            if steer:
+                logits = steer.shift(logits, nxt)
     return [out[i, : lengths[i]].tolist() for i in range(n)]
+
+
+class Steering:
+    """The expert and anti-expert of one requested sentiment, run beside the base generator."""
+
+    def __init__(self, experts: dict, sentiment: str, strength: float, prompt_ids: list[int], n: int):
+        other = SENTIMENTS[1 - SENTIMENTS.index(sentiment)]
+        self.nets = (experts[sentiment], experts[other])
+        self.strength = strength
+        self.ids = np.array([[start_id(self.nets[0].num_words), *prompt_ids]] * n, np.int64)
+        self.states = [None, None]
+
+    def shift(self, logits: np.ndarray, nxt: np.ndarray | None = None) -> np.ndarray:
+        """`logits` plus strength x (expert - anti-expert) after the prompt, or after the word `nxt`."""
+        ids = self.ids if nxt is None else nxt[:, None]
+        heads = []
+        for k, net in enumerate(self.nets):
+            top, self.states[k] = net.run(ids, self.states[k])
+            heads.append(net.head(top[:, -1]))
+        return logits + self.strength * (heads[0] - heads[1])
 
 
 @dataclass
@@ -118,57 +153,83 @@ def prompt_ids(bundle: Bundle, prompt: str) -> tuple[list[str], list[int]]:
         )
     if unknown:
         listed = ", ".join(map(repr, unknown[:10])) + (f", ... ({len(unknown)} in all)" if len(unknown) > 10 else "")
-        print(f"classifier: warning: prompt words not in the vocabulary, skipped: {listed}", file=sys.stderr)
+        log.warning(f"classifier: warning: prompt words not in the vocabulary, skipped: {listed}")
     return words, [index[w] for w in words if w in index]
 
 
 def check_options(net: Net, words: int, n: int, temperature: float, top_k: int | None, top_p: float | None,
-                  sentiment: str | None, best_of: int = 1, seed: int | None = None) -> None:
-    if seed is not None and not 0 <= seed < 2**32:
-        raise UserError(f"--seed must be 0 to {2**32 - 1}, got {seed}")
-    if not 1 <= words <= MAX_WORDS or not 1 <= n <= MAX_SAMPLES:
-        raise UserError(f"--words must be 1 to {MAX_WORDS} and --n 1 to {MAX_SAMPLES} (got {words} and {n})")
-    if not math.isfinite(temperature) or temperature < 0 or 0 < temperature < MIN_TEMPERATURE:
-        raise UserError(f"--temperature must be 0 (greedy) or a finite number from {MIN_TEMPERATURE:g}, "
-                        f"got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise UserError(f"--top-k must be 1 or more, got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise UserError(f"--top-p must be in (0, 1], got {top_p}")
+                  sentiment: str | None, best_of: int = 1, seed: int | None = None, strength: float | None = None,
+                  experts: dict | None = None) -> None:
+    if seed is not None:
+        check("seed", seed)
+    check("words", words)
+    check("n", n)
+    check("temperature", temperature)
+    if top_k is not None:
+        check("top_k", top_k)
+    if top_p is not None:
+        check("top_p", top_p)
     if sentiment is not None:
         if sentiment not in SENTIMENTS:
-            raise UserError(f"--sentiment must be positive or negative, got {sentiment!r}")
+            raise UserError(f"{{field}} must be positive or negative, got {sentiment!r}", field="sentiment",
+                            value=sentiment, allowed=SENTIMENTS)
         if not net.sentiment_token:
             raise UserError(
-                "this generator was trained without sentiment tokens; train the default preset "
-                "(`classifier train-generator --preset default`) to use --sentiment"
+                "this generator was trained without the sentiment tokens {field} needs; retrain it with the "
+                "default generator preset", field="sentiment"
             )
-    if not 1 <= best_of <= MAX_BEST_OF:
-        raise UserError(f"--best-of must be 1 to {MAX_BEST_OF}, got {best_of}")
+    if strength is not None:
+        check("strength", strength)
+        if sentiment is None:
+            raise UserError("{field} steers toward a sentiment: give a sentiment too", field="strength",
+                            value=strength)
+        if experts is None and strength > 0:
+            raise UserError("this bundle's generator has no steering experts for {field}; add them with "
+                            "`classifier train-generator --experts-only`, or leave the strength out",
+                            field="strength", value=strength)
+    check("best_of", best_of)
     if best_of > 1 and (sentiment is None or temperature == 0):
-        raise UserError("--best-of picks among sampled candidates for a sentiment: give --sentiment and "
-                        "--temperature above 0")
+        raise UserError("{field} picks among sampled candidates for a sentiment: give a sentiment and a "
+                        "temperature above 0", field="best_of", value=best_of)
+
+
+def steering_defaults(bundle: Bundle, sentiment: str | None, temperature: float, strength: float | None,
+                      best_of: int | None) -> tuple[float | None, int]:
+    """(strength, best_of) when not given: a bundle with experts steers at its recorded strength and
+    ranks nothing; one without, sampling for a sentiment with no strength given, ranks
+    SENTIMENT_BEST_OF candidates a sample."""
+    experts = bundle.meta.get("generator", {}).get("experts")
+    if best_of is None:
+        rank = sentiment is not None and temperature > 0 and strength is None and experts is None
+        best_of = SENTIMENT_BEST_OF if rank else 1
+    if strength is None and sentiment is not None and experts is not None:
+        strength = float(experts["strength"])
+    return strength, best_of
 
 
 def generate(model: str | Path | Bundle, prompt: str, words: int = 10, n: int = 1, temperature: float = 0.0,
              top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-             sentiment: str | None = None, score: bool = False, best_of: int | None = None) -> list[Sample]:
+             sentiment: str | None = None, score: bool = False, best_of: int | None = None,
+             strength: float | None = None) -> list[Sample]:
     """`n` continuations of `prompt`; greedy (the same every run) at temperature 0, seeded sampling above.
 
-    With `sentiment` and `best_of` K > 1, K candidates are sampled for each sample (all in the
-    same batch) and the one the bundle's classifier puts furthest on the requested side is kept.
-    `best_of` None: SENTIMENT_BEST_OF when sampling for a sentiment (the start token alone steers
-    weakly, see the README), else 1."""
-    if best_of is None:
-        best_of = SENTIMENT_BEST_OF if sentiment is not None and temperature > 0 else 1
+    With `sentiment`, a bundle with steering experts shifts every step's logits toward it by
+    `strength` (None: the strength chosen on the validation split, recorded in the bundle; 0: the
+    sentiment start token alone). With `best_of` K > 1, K candidates are sampled for each sample
+    (all in the same batch) and the one the bundle's classifier puts furthest on the requested
+    side is kept. `best_of` None: 1 when the experts steer; else SENTIMENT_BEST_OF when sampling
+    for a sentiment (the start token alone steers weakly, see docs/generator.md), else 1."""
     bundle = model if isinstance(model, Bundle) else load(model)
     net = bundle.generator()
-    check_options(net, words, n, temperature, top_k, top_p, sentiment, best_of, seed)
+    experts = bundle.experts() if not net.context else None
+    strength, best_of = steering_defaults(bundle, sentiment, temperature, strength, best_of)
+    check_options(net, words, n, temperature, top_k, top_p, sentiment, best_of, seed, strength, experts)
     cleaned, ids = prompt_ids(bundle, prompt)
     vocab = bundle.tokenizer.words
     head = " ".join(cleaned)
     samples = []
-    for new in continue_ids(net, ids, words, n * best_of, temperature, top_k, top_p, seed, sentiment):
+    for new in continue_ids(net, ids, words, n * best_of, temperature, top_k, top_p, seed, sentiment,
+                            experts, strength or 0.0):
         cont = " ".join(vocab[i - 1] for i in new)
         samples.append(Sample(head, f"{head} {cont}".strip(), cont, len(new), sentiment))
     if (score and not bundle.multiclass) or best_of > 1:  # a multi-class bundle has no P(recommends) to give

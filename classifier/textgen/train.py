@@ -10,22 +10,32 @@ metrics under "generator" in config.json. Retraining it keeps the classifier's f
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
 
-from classifier.bundle import GENERATOR_HISTORY, GENERATOR_KERAS, GENERATOR_NGRAM, load, update_bundle, update_meta
+from classifier.bundle import (
+    EXPERT_FILES,
+    GENERATOR_HISTORY,
+    GENERATOR_KERAS,
+    GENERATOR_NGRAM,
+    load,
+    update_bundle,
+    update_meta,
+)
 from classifier.config import AGREEMENT_SAMPLES, GeneratorConfig
 from classifier.engine.generator import SENTIMENTS, Net
-from classifier.errors import UserError
-from classifier.io.files import file_sha256, resolved
+from classifier.errors import UserError, slot
+from classifier.io.files import file_sha256, refuse_existing, resolved
 from classifier.io.tokenizer import Tokenizer
 from classifier.models.keras_lstm import history_rows, quiet_tensorflow, save_keras, seeded
 from classifier.models.ngram import KneserNeyTrigram
 from classifier.textgen.data import review_split, split_texts, window_pairs
 from classifier.textgen.evaluate import SKIP, heldout_perplexity, measure_agreement, resolve_data, word_logprobs
+
+log = logging.getLogger(__name__)
 
 LENGTH_STEP = 16  # batches are padded to a multiple of this: few distinct shapes, little padding
 
@@ -161,8 +171,8 @@ def fit_ngram(cfg: GeneratorConfig, net: Net, tokenizer: Tokenizer, texts, label
     lm = KneserNeyTrigram.fit([seqs[i] for i in train_idx], num_words)
     val = [seqs[i] for i in val_idx]
     if not any(len(s) > SKIP for s in val):
-        print("notice: no validation review has more than two words to weigh the n-gram by; "
-              "the generator is the LSTM alone", file=sys.stderr)
+        log.warning("notice: no validation review has more than two words to weigh the n-gram by; "
+                    "the generator is the LSTM alone")
         return None, 0.0
     p_net, p_ngram = np.exp(word_logprobs(net, val)), np.exp(lm.word_logprobs(val, skip=SKIP))
     weights = np.round(np.arange(0, 1, 0.05), 2)
@@ -224,29 +234,33 @@ def save_generator(path: Path, model, cfg: GeneratorConfig, tokenizer: Tokenizer
         return [GENERATOR_KERAS, GENERATOR_HISTORY, GENERATOR_NGRAM]
 
     spec = net_spec(cfg, tokenizer.config.num_words, acts, ngram_weight if ngram is not None else 0.0)
-    stale = () if ngram is not None else (GENERATOR_NGRAM,)
+    # a new base generator drops the old one's steering experts (their strength was chosen for it)
+    stale = (*(() if ngram is not None else (GENERATOR_NGRAM,)), *EXPERT_FILES.values())
     update_bundle(path, write_files, drop=stale, generator={
         "config": cfg.to_dict(), "tokenizer_sha256": tokenizer.sha256, "spec": spec, **meta})
     return Net(arrays, spec, ngram)
 
 
 def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1, agreement: bool = True,
-                    evaluate: bool = True, out=None, agreement_samples: int = AGREEMENT_SAMPLES) -> dict:
-    """Train the generator of the bundle at `model_dir`, evaluate it and record it, in that bundle or,
-    given `out`, in a copy of it there; returns its metrics."""
+                    evaluate: bool = True, out=None, agreement_samples: int = AGREEMENT_SAMPLES,
+                    overwrite: bool = False) -> dict:
+    """Train the generator of the bundle at `model_dir`, evaluate it and record it, in a copy of the
+    bundle at `out` or, without `out`, in that bundle itself; an existing bundle (that one included)
+    is written only with `overwrite`. Returns its metrics."""
     bundle = load(model_dir)  # refuses a tokenizer.json that is not the bundle's
-    model_dir = bundle.path
     if bundle.config.model == "tfidf":
         raise UserError(f"{model_dir} is a tfidf bundle; the generator needs a word-tokenizer bundle "
-                        f"(train one with --preset reference or tuned)")
+                        f"(train one with {slot('preset')} reference or tuned)")
     if bundle.multiclass and cfg.sentiment_token:
         raise UserError(f"{model_dir} is a multi-class bundle ({bundle.config.label_column!r}): the {cfg.preset} "
-                        f"generator's sentiment token needs a 0/1 bundle; use --preset reference")
+                        f"generator's sentiment token needs a 0/1 bundle; use {slot('preset')} reference")
+    refuse_existing(Path(model_dir if out is None else out), overwrite)  # before minutes of training
+    model_dir = bundle.path
     data = resolve_data(bundle, data)
     train_texts, labels, test_texts = split_texts(data, bundle.config, cfg.text_column, cfg.max_texts)
     if cfg.sentiment_token and labels is None:
         raise UserError(f"{data} has no label column {bundle.config.label_column!r}: the sentiment token needs it; "
-                        f"use --preset reference or a labelled file")
+                        f"use {slot('preset')} reference or a labelled file")
     if out is not None and resolved(out) != resolved(model_dir):  # copied once every check has passed
         bundle = load(bundle.save(out))
         model_dir = bundle.path
