@@ -100,11 +100,12 @@ def small_sources(tmp_path, data_path, domains_path):
     return clothing, stars
 
 
-def test_train_on_several_sources_maps_labels_and_reports_each(tmp_path, data_path, domains_path, capsys):
+def test_train_on_several_sources_maps_labels_and_reports_each(tmp_path, data_path, domains_path, caplog):
     clothing, stars = small_sources(tmp_path, data_path, domains_path)
+    caplog.set_level("WARNING", logger="classifier.io.sources")
     metrics = train(preset("tfidf"), [str(clothing), f"{stars}:text:rating"], tmp_path / "b",
                     labels=LabelMap.parse("4,5", "1,2"), group_column="domain")
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "labels 0/1 in 'Recommended IND' kept as they are" in err
     assert "(books): 143 rows (" in err and "'rating' 4/5 = 1, 1/2 = 0; 7 rows of other values left out" in err
     assert set(metrics["per_source"]) == {"shop", "books", "kitchen"}

@@ -12,6 +12,7 @@ scored too, so a lever that helps the other domains shows what it costs at home.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from classifier.io.dataset import Split, load_labelled, split_rows
 from classifier.io.files import write_json
 from classifier.io.sources import SOURCE_COLUMN, Source, load_sources
 
+log = logging.getLogger(__name__)
 VADER_CUT = 0.05  # VADER's own rule: compound >= 0.05 is positive
 HOME = "clothing"  # the clothing file's rows in the table
 
@@ -101,7 +103,7 @@ def compare_domains(clothing: str | os.PathLike, domains: str | os.PathLike, out
             split.x_train = [split.x_train[i] for i in mixed]
             split.y_train, split.train_sources = split.y_train[mixed], split.train_sources[mixed]
             bundle_dir = out / preset_name / (held or "clothing-only")
-            print(f"compare-domains: {preset_name}, {'leaving out ' + held if held else 'clothing only'}", flush=True)
+            log.info(f"compare-domains: {preset_name}, {'leaving out ' + held if held else 'clothing only'}")
             metrics = fit_split(cfg, split, bundle_dir, {"leave_out": held, "domains": str(domains)}, verbose)
             bundle = load(bundle_dir)
             model = f"{preset_name}, clothing only" if held is None else f"{preset_name}, clothing + other domains"

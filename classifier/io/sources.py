@@ -16,7 +16,7 @@ seed, so a source's split is the one it has alone: the clothing file keeps its r
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from classifier.errors import UserError
 from classifier.io.dataset import Split, column_like, missing_column_error, read_csv, split_rows
 from classifier.io.labels import as_number, is_binary
 
+log = logging.getLogger(__name__)
 SOURCE_COLUMN = "_source"  # the frame's column naming each row's source
 
 
@@ -143,7 +144,7 @@ def mapped(values, labels: LabelMap | None, where: str, column: str, dropped: in
     if report:
         kept = y[~np.isnan(y)]
         gone = f"; {dropped} rows without a text or label dropped" if dropped else ""
-        print(f"source {where}: {len(kept)} rows ({int(kept.sum())} positive); {note}{gone}", file=sys.stderr)
+        log.warning(f"source {where}: {len(kept)} rows ({int(kept.sum())} positive); {note}{gone}")
     return y
 
 
