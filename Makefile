@@ -129,6 +129,13 @@ compare-multiclass: install data
 	$(PY) -m classifier compare --data $(DATA) -o out/compare-multiclass --label-columns "Department Name" "Class Name" \
 	  Rating --min-count 0 --overwrite $(ARGS)
 
+## compare-domains: leave one review domain out (DATA_MIRROR's english_review_domains.csv): tfidf and general
+##   trained on the clothing training split + the other domains, VADER as baseline (out/compare-domains; ~25 min)
+.PHONY: compare-domains
+compare-domains: install data
+	$(PY) -m classifier compare --data $(DATA) --domains $(DATA_MIRROR)/english_review_domains.csv --leave-out domain \
+	  --presets general,tfidf -o out/compare-domains $(ARGS)
+
 ## compare-seeds: the tuned preset over 3 seeds, mean and spread (out/compare-seeds/compare.json; ~5 min)
 compare-seeds: install data
 	$(PY) -m classifier compare --data $(DATA) -o out/compare-seeds --presets tuned --init-seeds 42 43 44 --reuse \

@@ -158,18 +158,25 @@ def _number(text: str, kind):
 def cmd_train(args) -> None:
     from classifier.classify.train import train
     from classifier.config import preset, set_field
+    from classifier.io.sources import LabelMap
 
     cfg = preset(
         args.preset, epochs=args.epochs, max_rows=args.max_rows, text_column=args.text_column,
         label_column=args.label_column, batch_size=args.batch_size, seed=args.seed, init_seed=args.init_seed,
         fit_engine=args.fit_engine, bucketing=args.bucketing, min_count=args.min_count, analyzer=args.analyzer,
+        title_column=args.title_column,
     )
     for key, value in args.settings:  # after the flags: --set has the last word
         set_field(cfg, key, value)
-    metrics = train(cfg, args.data, args.out, verbose=0 if args.quiet else 1, sep=args.sep,
-                    overwrite=args.overwrite)
+    data = args.data or [str(DEFAULT_DATA)]
+    metrics = train(cfg, data[0] if len(data) == 1 else data, args.out, verbose=0 if args.quiet else 1,
+                    labels=LabelMap.parse(args.positive, args.negative), group_column=args.group_column,
+                    init_from=args.init_from, sep=args.sep, overwrite=args.overwrite)
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
     print(f"test [loss, acc]: [{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]")
+    for name, m in metrics.get("per_source", {}).items():
+        print(f"  {name}: n {m['n']}, accuracy {m['accuracy']:.4f}, ROC AUC {m['roc_auc']:.4f}, "
+              f"log loss {m['log_loss']:.4f}")
 
 
 def cmd_evaluate(args) -> None:
@@ -197,14 +204,25 @@ def cmd_info(args) -> None:
 def cmd_compare(args) -> None:
     from classifier.classify.compare import compare, compare_classes, format_table
 
+    data = args.data[-1] if args.data else str(DEFAULT_DATA)
+    if args.leave_out:
+        from classifier.classify.domains import compare_domains, domain_table
+
+        if not args.domains:
+            raise UserError("--leave-out needs --domains CSV, the file whose --leave-out column names the domains")
+        rows = compare_domains(data, args.domains, args.out, presets=args.presets,
+                               leave_out=args.leave_out)
+        print(domain_table(rows))
+        print(f"wrote {args.out}/compare-domains.json")
+        return
     if args.label_columns:
-        rows = compare_classes(args.data, args.out, args.label_columns, presets=args.presets,
+        rows = compare_classes(data, args.out, args.label_columns, presets=args.presets,
                                max_rows=args.max_rows, epochs=args.epochs, reuse=args.reuse,
                                min_count=args.min_count, overwrite=args.overwrite)
         print(format_table(rows))
         print(f"wrote {args.out}/compare.json")
         return
-    rows = compare(args.data, args.out, presets=args.presets, max_rows=args.max_rows,
+    rows = compare(data, args.out, presets=args.presets, max_rows=args.max_rows,
                    epochs=args.epochs, reuse=args.reuse, init_seeds=args.init_seeds, overwrite=args.overwrite)
     print(format_table(rows))
     print(f"wrote {args.out}/compare.json")
@@ -445,8 +463,9 @@ def sep_flag(p) -> None:
 
 
 def fit_flags(p) -> None:
-    p.add_argument("--data", default=str(DEFAULT_DATA), metavar="CSV",
-                   help="labelled review CSV (default: %(default)s)")
+    p.add_argument("--data", action="append", metavar="CSV[:TEXT[:LABEL]]",
+                   help=f"labelled review CSV (default: {DEFAULT_DATA}); train: repeat it for several sources, "
+                        f"each with its own text and label columns")
     max_rows_flag(p)
     p.add_argument("--epochs", type=positive_int, help="override the preset's epochs")
 
@@ -492,6 +511,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="padskip: same model and gradients, padding run once per batch (default); keras: model.fit")
     p.add_argument("--no-bucketing", dest="bucketing", action="store_const", const=False,
                    help="padskip: keep fit()'s own shuffled batches instead of grouping rows by length")
+    p.add_argument("--group-column", metavar="COL",
+                   help="a file with this column is one source per value of it (e.g. domain): each split on its "
+                        "own, test figures per source")
+    p.add_argument("--positive", metavar="V,V,...", help="labels other than 0/1 that count as 1 (e.g. 4,5); "
+                                                         "needs --negative; other values are left out, and counted")
+    p.add_argument("--negative", metavar="V,V,...", help="labels other than 0/1 that count as 0 (e.g. 1,2)")
+    p.add_argument("--title-column", metavar="COL", help="join this column before the text where a source has it")
+    p.add_argument("--init-from", metavar="BUNDLE",
+                   help="fine-tune this tfidf bundle (e.g. saved_models/general) on the data instead of starting "
+                        "afresh")
     sep_flag(p)
     p.add_argument("--set", dest="settings", action="append", type=setting, default=[], metavar="KEY=VALUE",
                    help="set any config field, repeatable (--set tokenizer.num_words=8000 --set dropout=0.2); VALUE "
@@ -524,6 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-columns", action=Words, metavar="COL",
                    help="train each preset on each of these label columns instead: accuracy, macro F1 and the "
                         "majority-class share")
+    p.add_argument("--leave-out", metavar="COLUMN",
+                   help="for each value of COLUMN in --domains, train on --data's training split plus the other "
+                        "values and test on the held-out one (with the VADER baseline)")
+    p.add_argument("--domains", metavar="CSV", help="with --leave-out: the labelled reviews of several domains "
+                                                    "(columns text, label and COLUMN)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("score", help="add recommend_proba, recommend and status columns to review CSV files",

@@ -83,6 +83,14 @@ class TrainConfig:
     # NBSVM-style scaling: each feature times sign(r)|r|**tfidf_nb, r its naive Bayes log-count ratio
     # between the classes (Wang & Manning 2012); 0 is plain TF-IDF. Folded into the saved weights.
     tfidf_nb: float = 0.0
+    # the lexicon prior (classifier/models/lexicon.py): VADER's valences as pseudo-terms joined to the
+    # n-grams, their idf times this weight; 0 leaves them out
+    tfidf_lexicon: float = 0.0
+    # several sources (classifier/io/sources.py): weigh each source's rows so that every source counts
+    # the same in the fit, however many rows it has (tfidf only)
+    balance_sources: bool = False
+    # a column joined before the text where a source has it ("Title. Review text")
+    title_column: str | None = None
     # lstm + tfidf: also fit the tfidf model on the tokenizer's word ids and stack the two with a
     # logistic regression over their logits, fitted on the validation split
     blend_tfidf: bool = False
@@ -141,6 +149,10 @@ PRESETS: dict[str, dict] = {
         "fit_engine": "keras",  # the pad-skipping fitter does not take masked models
     },
     "tfidf": {"model": "tfidf", "threshold_rule": "f1_macro"},  # SPEC's linear bar, trained in seconds
+    # reviews from anywhere (docs/benchmarks.md, "Reviews from other domains"): the tfidf model with the
+    # lexicon prior, the title before the text, and every source weighing the same
+    "general": {"model": "tfidf", "threshold_rule": "f1_macro", "tfidf_lexicon": 1.0, "balance_sources": True,
+                "title_column": "title"},
 }
 
 

@@ -186,3 +186,18 @@ def confidently_wrong(texts, y, p, threshold: float, n: int = 10) -> list[dict]:
     wrong = np.flatnonzero((p >= threshold).astype(int) != y)
     order = wrong[np.argsort(-np.abs(p[wrong] - y[wrong]))][:n]
     return [{"text": str(texts[i]), "label": int(y[i]), "p_recommend": float(p[i])} for i in order]
+
+
+def binary_scores(y: np.ndarray, p: np.ndarray) -> dict:
+    """accuracy (at 0.5, as Keras counts it), ROC AUC (NaN with one class) and log loss of 0/1 labels."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y).astype(int)
+    auc = float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+    return {"n": len(y), "accuracy": keras_accuracy(y, p), "roc_auc": auc, "log_loss": log_loss(y, p)}
+
+
+def per_source(y: np.ndarray, p: np.ndarray, sources: np.ndarray) -> dict:
+    """binary_scores of each source's rows, by source name in order of appearance."""
+    names = list(dict.fromkeys(sources.tolist()))
+    return {name: binary_scores(y[sources == name], p[sources == name]) for name in names}

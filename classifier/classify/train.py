@@ -3,12 +3,15 @@
     python -m classifier train --preset reference --out saved_models/default
     metrics = train(preset("tuned"), "data/womens_clothing_ecommerce_reviews.csv", "saved_models/tuned")
     bundle = fit(texts, labels, epochs=1)            # in memory until bundle.save(path)
+    train(preset("tfidf"), ["clothing.csv", "domains.csv:text:rating"], out, labels=LabelMap.parse("4,5", "1,2"))
 
 Every preset runs the same stages: clean rows, the reference split, a tokenizer fitted on the
 training texts, the model (Keras LSTM or TF-IDF), the head (threshold; tuned: the stack), the
 test-split figures, and the bundle written whole. Labels that are all 0/1 train the binary
 (sigmoid) model; any others a softmax over their classes (classifier.io.labels), whose order is
-saved in config.json as `classes`.
+saved in config.json as `classes`. Several sources (classifier.io.sources) are each split on
+their own and joined; metrics.json then has each source's test figures (`per_source`).
+`init_from` fine-tunes a tfidf bundle (the general one) on the new rows instead of starting afresh.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from classifier.classify.metrics import (
     log_loss,
     majority_class,
     majority_share,
+    per_source,
 )
 from classifier.config import TrainConfig, preset
 from classifier.errors import UserError, slot
@@ -46,19 +50,23 @@ from classifier.io.dataset import Split, clean_labelled, load_labelled, make_spl
 from classifier.io.files import file_sha256, refuse_existing
 from classifier.io.labels import check_min_count, classes_of
 from classifier.io.morphemes import ANALYZERS, cached
+from classifier.io.sources import SOURCE_COLUMN, LabelMap, Source, load_sources, source_split, source_weights
 from classifier.io.tokenizer import Tokenizer
 from classifier.limits import check
-from classifier.models.tfidf import fit_tfidf
+from classifier.models.tfidf import fit_from, fit_tfidf
 
 log = logging.getLogger(__name__)
 
 FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/classify/padskip.py; keras: model.fit
 
 
-def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, verbose: int = 1,
-          sep: str | None = None, overwrite: bool = False) -> dict:
+def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labels: LabelMap | None = None,
+          group_column: str | None = None, init_from: str | os.PathLike | None = None, sep: str | None = None,
+          overwrite: bool = False) -> dict:
     """Fit on the training split of the CSV `data`, evaluate on its test split, save the bundle at
     `out` (an existing bundle there is replaced only with `overwrite`); returns the test metrics.
+    `data` may be several sources (a list of `FILE[:TEXT[:LABEL]]`, or one file whose `group_column`
+    names each row's source), labels mapped to 0/1 by `labels`.
     `sep`: the field separator (default: as `score` decides it)."""
     out = Path(out)
     check_config(cfg)
@@ -67,6 +75,17 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
                         "figures (train on every row in memory with classifier.fit)")
     check_bundle_destination(out)  # before minutes of training, not after
     refuse_existing(out, overwrite)
+    init = init_bundle(init_from)
+    specs = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+    if len(specs) > 1 or group_column or labels or cfg.title_column or isinstance(data, list):
+        sources = [Source.parse(s, cfg.text_column, cfg.label_column) for s in specs]
+        df = load_sources(sources, cfg.text_column, cfg.label_column, labels, group_column, cfg.title_column,
+                          cfg.max_rows, sep=sep)
+        source = {"sources": [{"path": str(s.path), "text_column": s.text_column, "label_column": s.label_column,
+                               "sha256": file_sha256(s.path)} for s in sources],
+                  "group_column": group_column, "rows_used": len(df)}
+        return fit_rows(cfg, df, out, source, verbose, init)
+    data = specs[0]
     aux = aux_column(cfg)
     df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, optional_columns=(aux,) if aux else (),
                        sep=sep)
@@ -74,27 +93,48 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, ver
         log.warning(f"note: {data} has no {aux!r} column; stacking the LSTM and TF-IDF without the {aux} regression")
     data = Path(data)
     source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df), **({"sep": sep} if sep else {})}
-    return fit_rows(cfg, df, out, source, verbose)
+    return fit_rows(cfg, df, out, source, verbose, init)
 
 
-def fit(texts, labels, preset_name: str = "reference", verbose: int = 0, **overrides) -> Bundle:
+def init_bundle(init_from):
+    """The tfidf bundle `--init-from` names, loaded, or None."""
+    if init_from is None:
+        return None
+    bundle = load(init_from)
+    if bundle.kind != "tfidf" or bundle.multiclass:
+        raise UserError(f"{{field}} {init_from}: fine-tuning starts from a binary tfidf bundle (such as "
+                        f"saved_models/general); this one is a {bundle.kind} bundle", field="init_from",
+                        value=str(init_from))
+    return bundle
+
+
+def fit(texts, labels, preset_name: str = "reference", verbose: int = 0, groups=None, init_from=None,
+        **overrides) -> Bundle:
     """Train on every in-memory text and label given (0/1, or any classes: classifier.io.labels; texts
     by classifier.io.texts' rules, rows missing a text or a label dropped) and return the bundle. No
     test split is held out; Keras' `validation_split` (the preset's unless overridden; 0 for none)
     holds out the last rows for early stopping and the threshold. Nothing is written where you can
-    see it until `bundle.save(path)`: the files live in a private temporary folder that goes with the bundle."""
+    see it until `bundle.save(path)`: the files live in a private temporary folder that goes with the bundle.
+    `groups` names each text's source (for domain-balanced presets); `init_from` a tfidf bundle to fine-tune."""
     cfg = preset(preset_name, **overrides)
     cfg.test_size = 0.0  # evaluate it on texts of your own: classifier.evaluate(bundle, texts, labels)
     check_config(cfg)
+    init = init_bundle(init_from)
     import pandas as pd
 
     texts, labels = texts_and_labels(texts, labels, "fit")
     frame = pd.DataFrame({cfg.text_column: pd.Series(texts, dtype=object),
                           cfg.label_column: pd.Series(labels, dtype=object)})
+    if groups is not None:
+        groups = list(groups)
+        if len(groups) != len(texts):
+            raise UserError(f"fit: {len(texts)} texts but {len(groups)} groups; give one group per text")
     df = clean_labelled(frame, cfg.text_column, cfg.label_column, "fit", cfg.max_rows)
+    if groups is not None:
+        df[SOURCE_COLUMN] = pd.Series(groups, dtype=object).astype(str).loc[df.index]
     scratch = tempfile.TemporaryDirectory(prefix="classifier-fit-")
     out = Path(scratch.name) / "bundle"
-    fit_rows(cfg, df, out, {"in_memory": True, "rows_used": len(df)}, verbose)
+    fit_rows(cfg, df, out, {"in_memory": True, "rows_used": len(df)}, verbose, init)
     bundle = load(out)
     bundle._scratch = scratch  # removed when the bundle is
     return bundle
@@ -131,17 +171,33 @@ def aux_column(cfg: TrainConfig) -> str | None:
     return cfg.aux_column if use else None
 
 
-def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int) -> dict:
+def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int, init: Bundle | None = None) -> dict:
     """Split the clean rows `df`, fit, evaluate and save the bundle at `out`; returns the metrics."""
     with cached():  # the korean analyser's morphemes, analysed once for the run's several encodings
         classes = classes_of(df[cfg.label_column])
         where = source.get("path", "fit")
-        split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux_column(cfg), classes,
-                           where)
+        if SOURCE_COLUMN in df.columns:
+            if classes is not None:
+                raise UserError(f"{where}: several sources train the 0/1 model; map the labels with --positive "
+                                f"and --negative")
+            split = source_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
+        else:
+            split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux_column(cfg),
+                               classes, where)
         check_min_count(split.y_train, classes or [0, 1], cfg.min_count, where, cfg.label_column)
         if not cfg.validation_split and (cfg.blend_tfidf or (classes is None and cfg.threshold_rule != "fixed")):
             raise UserError(f"validation_split 0 leaves no rows to choose the {cfg.preset} preset's threshold or "
                             f"stack on; give a validation_split above 0")
+        return fit_split(cfg, split, out, source, verbose, classes, init)
+
+
+def fit_split(cfg: TrainConfig, split: Split, out: Path, source: dict, verbose: int = 0,
+              classes: list | None = None, init: Bundle | None = None) -> dict:
+    """Fit on `split`'s training part, evaluate on its test part, save the bundle at `out`."""
+    with cached():
+        if init is not None:
+            return train_tfidf(cfg, split, init.tokenizer, out, {**source, "init_from": str(init.path)},
+                               generator_stays(out, init.tokenizer), classes, init)
         tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
         keep_generator = generator_stays(out, tokenizer)
         if cfg.model == "tfidf":
@@ -221,14 +277,17 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
         # threshold; tuned: the stacked TF-IDF model
         head = fit_head(cfg, model, tokenizer, split, x_train, n_classes)
         train_seconds = time.perf_counter() - start
-        test = {}
+        test, p = {}, None
         if len(x_test):  # fit() holds no test split out
             loss, acc = model.evaluate(x_test, split.y_test, verbose=0)
             test = {"test_loss": float(loss), "test_accuracy": float(acc)}
     if test and head.predict_test is not None:
         lstm_alone = {"lstm_test_loss": test["test_loss"], "lstm_test_accuracy": test["test_accuracy"]}
-        loss, acc = test_figures(split.y_test, head.predict_test(x_test, split.x_test), classes)
+        p = head.predict_test(x_test, split.x_test)
+        loss, acc = test_figures(split.y_test, p, classes)
         test = {"test_loss": float(loss), "test_accuracy": float(acc), **lstm_alone}
+    elif test and split.test_sources is not None:
+        p = model.predict(x_test, batch_size=512, verbose=0).reshape(-1)
     rows = history_rows(history)
     labels = {} if classes is None else {"classes": classes}
     metrics = {
@@ -241,6 +300,7 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
         **class_facts(split, classes),
         **head.meta,
         **{k: v for k, v in test.items() if k.startswith("lstm_")},
+        **sources_facts(split, p if split.test_sources is not None else None),
     }
 
     def write_files(folder: Path) -> list[str]:
@@ -252,23 +312,45 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
     return metrics
 
 
+def sources_facts(split: Split, p) -> dict:
+    """metrics.json's `per_source` (several sources): each source's test figures."""
+    if split.test_sources is None or p is None:
+        return {}
+    return {"per_source": per_source(split.y_test, np.asarray(p, np.float64), split.test_sources),
+            "train_rows_per_source": {k: int(v) for k, v in zip(*np.unique(split.train_sources.astype(str),
+                                                                         return_counts=True), strict=True)}}
+
+
 def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, source: dict,
-                keep_generator: bool, classes: list | None = None) -> dict:
+                keep_generator: bool, classes: list | None = None, init: Bundle | None = None) -> dict:
     """Fit on the whole training split (as SPEC measured it); the threshold comes from a second fit
     that holds out the last `validation_split` of it, as Keras' validation_split does. Classes
-    other than 0/1 fit a multinomial regression and need no threshold."""
+    other than 0/1 fit a multinomial regression and need no threshold. With `init` (a tfidf
+    bundle), its model is fine-tuned (classifier.models.tfidf.fit_from) and its config kept."""
+    if init is not None:
+        cfg = TrainConfig.from_dict({**init.config.to_dict(), "text_column": cfg.text_column,
+                                     "label_column": cfg.label_column, "seed": cfg.seed, "max_rows": cfg.max_rows,
+                                     "threshold_rule": cfg.threshold_rule})
+    weights = source_weights(split.train_sources) if cfg.balance_sources else None
+
+    def fitted(x, y, w):
+        if init is not None:
+            return fit_from(init.model, x, y, cfg.tfidf_c, w)
+        return fit_tfidf(x, y, cfg, n_classes=None if classes is None else len(classes), sample_weight=w)
+
     start = time.perf_counter()
-    model = fit_tfidf(split.x_train, split.y_train, cfg, n_classes=None if classes is None else len(classes))
+    model = fitted(split.x_train, split.y_train, weights)
     train_seconds = time.perf_counter() - start
     threshold = {}
     if cfg.threshold_rule != "fixed" and classes is None:
         cut = int(len(split.x_train) * (1 - cfg.validation_split))
-        held = fit_tfidf(split.x_train[:cut], split.y_train[:cut], cfg)
+        held = fitted(split.x_train[:cut], split.y_train[:cut], None if weights is None else weights[:cut])
         p_val = held.predict_proba(split.x_train[cut:])
         threshold = {"threshold": choose_threshold(split.y_train[cut:], p_val, cfg.threshold_rule)}
-    test = {}
+    test, p = {}, None
     if split.x_test:  # fit() holds no test split out
-        loss, acc = test_figures(split.y_test, model.predict_proba(split.x_test), classes)
+        p = model.predict_proba(split.x_test)
+        loss, acc = test_figures(split.y_test, p, classes)
         test = {"test_loss": loss, "test_accuracy": acc}
     labels = {} if classes is None else {"classes": classes}
     metrics = {
@@ -280,6 +362,7 @@ def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path,
         "n_features": len(model.features),
         **class_facts(split, classes),
         **threshold,
+        **sources_facts(split, p),
     }
     save_bundle(out, write_files=model.save, tokenizer=tokenizer, config=cfg, history=[], metrics=metrics,
                 extra={"data": source, **labels, **threshold}, keep_generator=keep_generator)

@@ -183,6 +183,8 @@ class Split:
     y_train: np.ndarray
     y_test: np.ndarray
     aux_train: np.ndarray | None = None  # an auxiliary numeric column (e.g. Rating), NaN where missing; training only
+    train_sources: np.ndarray | None = None  # each row's source name, when several were given (io/sources.py)
+    test_sources: np.ndarray | None = None
 
 
 def split_rows(df: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

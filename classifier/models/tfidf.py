@@ -8,7 +8,9 @@ The files keep the n-gram vocabulary as JSON and idf, weights and bias as .npz (
 With the korean analyzer (cfg.tokenizer.analyzer) the n-grams are of Korean morphemes
 (classifier.io.morphemes), every morpheme a term, one syllable ones included.
 `TfidfFeatures` maps a text to the ids of its known n-grams, so scoring drives a tfidf bundle
-like the LSTM bundles (`predict_proba_ids`).
+like the LSTM bundles (`predict_proba_ids`). With the lexicon prior (cfg.tfidf_lexicon) a text also
+gets the pseudo-terms of classifier.models.lexicon beside its n-grams, in the same vocabulary.
+`fit_from` fine-tunes a fitted model on new labels, its weights pulled towards the old ones.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from classifier.config import TrainConfig
 from classifier.errors import UserError
 from classifier.io.fastwords import END, JOIN, MIN_TEXTS, SEPARATOR, IdRows, flat_ids, in_pieces, row_pieces
 from classifier.io.morphemes import analyze_many
+from classifier.models.lexicon import TERM_PREFIX, Lexicon
 
 FORMAT = "classifier-tfidf/1"
 VOCAB_FILE = "tfidf.json"
@@ -42,8 +45,10 @@ ASCII_NON_WORD = bytes(b if b in ASCII_WORD or b == 0 else 32 for b in range(128
 class TfidfFeatures:
     """TfidfVectorizer(lowercase, ngram_range=(1, n), sublinear_tf, norm="l2") rebuilt from its vocabulary."""
 
-    def __init__(self, terms: list[str], ngrams: int, token_pattern: str = TOKEN_PATTERN, analyzer: str = "words"):
+    def __init__(self, terms: list[str], ngrams: int, token_pattern: str = TOKEN_PATTERN, analyzer: str = "words",
+                 lexicon: Lexicon | None = None):
         self.terms = terms
+        self.lexicon = lexicon  # the lexicon prior's pseudo-terms are among the terms
         self.ngrams = ngrams
         self.token_pattern = token_pattern
         self.analyzer = analyzer  # "korean": texts become their morphemes before the n-grams are taken
@@ -56,7 +61,7 @@ class TfidfFeatures:
 
     def encode(self, text: str) -> list[int]:
         """Ids of the known n-grams of `text`, one per occurrence (the order does not matter)."""
-        if self.analyzer == "korean":
+        if self.analyzer == "korean" or self.lexicon is not None:
             return self.encode_many([text])[0]
         return self.encode_terms(text)
 
@@ -76,8 +81,14 @@ class TfidfFeatures:
         texts = texts if isinstance(texts, list) else list(texts)
         if self.analyzer == "korean":
             texts = analyze_many(texts)  # one batch for the analyser
-        found = self.encode_fast(texts) if len(texts) >= MIN_TEXTS else None
-        return [self.encode_terms(t) for t in texts] if found is None else found
+        # the lexicon's pseudo-terms are appended to plain lists: the one-text path
+        found = self.encode_fast(texts) if len(texts) >= MIN_TEXTS and self.lexicon is None else None
+        ids = [self.encode_terms(t) for t in texts] if found is None else found
+        if self.lexicon is not None:  # one NumPy pass over all the texts' words
+            index = self.index
+            for row, terms in zip(ids, self.lexicon.terms(texts), strict=True):
+                row += [index[t] for t in terms if t in index]
+        return ids
 
     def encode_many_reference(self, texts) -> list[list[int]]:
         if self.analyzer == "korean":
@@ -362,6 +373,8 @@ class TfidfModel:
                  "terms": self.features.terms}
         if self.features.analyzer != "words":  # a words model's file stays as it was before analyzers
             vocab["analyzer"] = self.features.analyzer
+        if self.features.lexicon is not None:  # scoring checks it reads the very same lexicon
+            vocab["lexicon_sha256"] = self.features.lexicon.sha256
         (folder / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
         with open(folder / WEIGHTS_FILE, "wb") as f:
             aux = {} if self.aux_coef is None else {"aux_coef": self.aux_coef,
@@ -387,13 +400,21 @@ class TfidfModel:
             raise UserError(f"{folder}: the tfidf files are not readable ({e}); retrain the bundle") from None
         if not (len(vocab["terms"]) == len(idf) == len(coef)) or (aux_coef is not None and len(aux_coef) != len(coef)):
             raise UserError(f"{folder}: {VOCAB_FILE} and {WEIGHTS_FILE} disagree in size; retrain the bundle")
+        lexicon = None
+        if "lexicon_sha256" in vocab:
+            lexicon = Lexicon.installed()
+            if lexicon.sha256 != vocab["lexicon_sha256"]:
+                raise UserError(f"{folder} was trained with another VADER lexicon (sha256 "
+                                f"{vocab['lexicon_sha256'][:12]}) than the installed vaderSentiment's "
+                                f"({lexicon.sha256[:12]}); install vaderSentiment 3.3.2 or retrain the bundle")
         features = TfidfFeatures(vocab["terms"], int(vocab["ngrams"]), vocab["token_pattern"],
-                                 vocab.get("analyzer", "words"))
+                                 vocab.get("analyzer", "words"), lexicon)
         return cls(features, idf, coef, intercept, aux_coef, aux_intercept)
 
 
 def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: str = TOKEN_PATTERN,
-              aux: np.ndarray | None = None, n_classes: int | None = None) -> TfidfModel:
+              aux: np.ndarray | None = None, n_classes: int | None = None,
+              sample_weight: np.ndarray | None = None) -> TfidfModel:
     """With `aux` (a number per text, NaN where unknown), also a ridge regression on it over the
     same plain TF-IDF rows. With `n_classes`, `y` holds class indices and the regression is
     multinomial (a softmax over n_classes; naive Bayes scaling, defined for two classes, is skipped).
@@ -405,10 +426,23 @@ def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: 
     if analyzer == "korean":
         texts, token_pattern = analyze_many(texts), MORPHEME_PATTERN
 
-    vec = TfidfVectorizer(ngram_range=(1, cfg.tfidf_ngrams), min_df=cfg.tfidf_min_df, sublinear_tf=True,
-                          token_pattern=token_pattern)
+    lexicon = None
+    if cfg.tfidf_lexicon and token_pattern == TOKEN_PATTERN and analyzer == "words":
+        lexicon = Lexicon.installed()
+        texts = lexicon_docs(texts, cfg.tfidf_ngrams, lexicon)
+        vec = TfidfVectorizer(analyzer=list, min_df=cfg.tfidf_min_df, sublinear_tf=True)
+    else:
+        vec = TfidfVectorizer(ngram_range=(1, cfg.tfidf_ngrams), min_df=cfg.tfidf_min_df, sublinear_tf=True,
+                              token_pattern=token_pattern)
     try:
-        x = vec.fit_transform(texts)
+        if lexicon is None:
+            x = vec.fit_transform(texts)
+        else:  # the pseudo-terms' idf times the weight, before the l2 norm: the weight is in the saved idf
+            vec.fit(texts)
+            weight = np.array([cfg.tfidf_lexicon if t.startswith(TERM_PREFIX) else 1.0
+                               for t in vec.get_feature_names_out()])
+            vec.idf_ = vec.idf_ * weight
+            x = vec.transform(texts)
     except ValueError as e:  # every n-gram below min_df, or no word of 2+ letters
         raise UserError(f"the training texts leave no TF-IDF features ({e}); give more or longer texts, "
                         f"or train an LSTM preset") from None
@@ -425,11 +459,11 @@ def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: 
         r = np.log(pos / pos.sum()) - np.log(neg / neg.sum())
         scale = np.sign(r) * np.abs(r) ** cfg.tfidf_nb
         x = x.multiply(scale).tocsr()  # after the l2 norm, so the scale folds into coef below
-    lr = LogisticRegression(C=cfg.tfidf_c, max_iter=1000).fit(x, y)
+    lr = LogisticRegression(C=cfg.tfidf_c, max_iter=1000).fit(x, y, sample_weight=sample_weight)
     terms = [""] * len(vec.vocabulary_)
     for term, i in vec.vocabulary_.items():
         terms[i] = term
-    features = TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern, analyzer)
+    features = TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern, analyzer, lexicon)
     if n_classes is None:
         return TfidfModel(features, vec.idf_, lr.coef_[0] * scale, lr.intercept_[0], **aux_fit)
     return TfidfModel(features, vec.idf_, *softmax_weights(lr, n_classes), **aux_fit)
@@ -449,3 +483,55 @@ def softmax_weights(lr, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     return full_coef.T, full_intercept
 
 
+
+
+def lexicon_docs(texts, ngrams: int, lexicon: Lexicon) -> list[list[str]]:
+    """Each text's word n-grams (as TfidfVectorizer and `TfidfFeatures.encode_terms` take them) and
+    its lexicon pseudo-terms."""
+    token = re.compile(TOKEN_PATTERN)
+    docs = []
+    for text, extra in zip(texts, lexicon.terms(texts), strict=True):
+        words = token.findall(text.lower())
+        grams = list(words)
+        for n in range(2, ngrams + 1):
+            grams += [" ".join(words[k : k + n]) for k in range(len(words) - n + 1)]
+        docs.append(grams + extra)
+    return docs
+
+
+def fit_from(init: TfidfModel, texts: list[str], y: np.ndarray, c: float,
+             sample_weight: np.ndarray | None = None) -> TfidfModel:
+    """Fine-tune the binary `init` on `texts`: its vocabulary and idf stay, its weights w0 move to
+    w0 + d minimising the log loss plus |d|^2 / (2c). A few hundred labels move the weights the new
+    domain needs and leave the rest where the large training set put them."""
+    from scipy.optimize import minimize
+    from scipy.sparse import csr_matrix
+
+    if init.n_classes is not None or init.aux_coef is not None:
+        raise UserError("fine-tuning starts from a binary tfidf bundle without a rating regression")
+    ids = init.features.encode_many(texts)
+    lengths = [len(i) for i in ids]
+    rows = np.repeat(np.arange(len(ids)), lengths)
+    feats = np.concatenate([np.asarray(i, np.int64) for i in ids]) if sum(lengths) else rows
+    size = np.int64(len(init.idf))
+    cell, counts = np.unique(rows * size + feats, return_counts=True)
+    row, feat = cell // size, cell % size
+    x = (1.0 + np.log(counts)) * init.idf[feat]
+    norm = np.sqrt(np.bincount(row, x * x, minlength=len(ids)))
+    norm[norm == 0] = 1.0
+    x = csr_matrix((x / norm[row], (row, feat)), shape=(len(ids), len(init.idf)))
+    y = np.asarray(y, np.float64)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    z0 = x @ init.coef + init.intercept
+
+    def loss(params):
+        d, b = params[:-1], params[-1]
+        z = z0 + x @ d + b
+        p = 1.0 / (1.0 + np.exp(-z))
+        nll = np.sum(w * (np.logaddexp(0, z) - y * z))
+        g = w * (p - y)
+        return nll + d @ d / (2 * c), np.concatenate([x.T @ g + d / c, [g.sum()]])
+
+    fitted = minimize(loss, np.zeros(len(init.idf) + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    d, b = fitted.x[:-1], fitted.x[-1]
+    return TfidfModel(init.features, init.idf, init.coef + d, init.intercept + b)
