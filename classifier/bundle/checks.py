@@ -32,7 +32,7 @@ RANGES: dict[str, tuple | frozenset] = {
     "threshold_rule": frozenset({"fixed", "f1_macro"}), "padding": frozenset({"pre", "post"}),
     "truncating": frozenset({"pre", "post"}), "analyzer": frozenset(ANALYZERS),
 }
-OPEN_BELOW = {"test_size", "tfidf_c"}  # 0 itself is not allowed
+OPEN_BELOW = {"tfidf_c"}  # 0 itself is not allowed (test_size 0: a bundle fit() trained on every row)
 OPEN_ABOVE = {"test_size", "dropout", "validation_split"}  # 1 itself is not allowed
 
 

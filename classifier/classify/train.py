@@ -178,8 +178,8 @@ def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int, init: 
         where = source.get("path", "fit")
         if SOURCE_COLUMN in df.columns:
             if classes is not None:
-                raise UserError(f"{where}: several sources train the 0/1 model; map the labels with --positive "
-                                f"and --negative")
+                raise UserError(f"{where}: several sources train the 0/1 model; map the labels with "
+                                f"{slot('positive')} and {slot('negative')}")
             split = source_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed)
         else:
             split = make_split(df, cfg.text_column, cfg.label_column, cfg.test_size, cfg.seed, aux_column(cfg),
@@ -300,7 +300,7 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
         **class_facts(split, classes),
         **head.meta,
         **{k: v for k, v in test.items() if k.startswith("lstm_")},
-        **sources_facts(split, p if split.test_sources is not None else None),
+        **sources_facts(split, p),
     }
 
     def write_files(folder: Path) -> list[str]:
@@ -314,11 +314,13 @@ def train_lstm(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, 
 
 def sources_facts(split: Split, p) -> dict:
     """metrics.json's `per_source` (several sources): each source's test figures."""
-    if split.test_sources is None or p is None:
+    if split.train_sources is None:
         return {}
-    return {"per_source": per_source(split.y_test, np.asarray(p, np.float64), split.test_sources),
-            "train_rows_per_source": {k: int(v) for k, v in zip(*np.unique(split.train_sources.astype(str),
-                                                                         return_counts=True), strict=True)}}
+    names, counts = np.unique(split.train_sources.astype(str), return_counts=True)
+    facts = {"train_rows_per_source": {k: int(v) for k, v in zip(names, counts, strict=True)}}
+    if p is not None:  # fit() holds no test split out
+        facts["per_source"] = per_source(split.y_test, np.asarray(p, np.float64), split.test_sources)
+    return facts
 
 
 def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, source: dict,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.errors import UserError
+from classifier.errors import UserError, slot
 from classifier.io.dataset import Split, column_like, missing_column_error, read_csv, split_rows
 from classifier.io.labels import as_number, is_binary
 
@@ -45,7 +45,8 @@ class Source:
             return cls(Path(spec), text_column, label_column)
         path, *columns = spec.split(":", 2)
         if not path or not all(columns):
-            raise UserError(f"--data {spec!r}: give FILE, FILE:TEXT_COLUMN or FILE:TEXT_COLUMN:LABEL_COLUMN")
+            raise UserError(f"{{field}} {spec!r}: give FILE, FILE:TEXT_COLUMN or FILE:TEXT_COLUMN:LABEL_COLUMN",
+                            field="data", value=spec)
         return cls(Path(path), columns[0], columns[1] if len(columns) > 1 else label_column)
 
 
@@ -61,10 +62,11 @@ class LabelMap:
         if positive is None and negative is None:
             return None
         if not positive or not negative:
-            raise UserError("give both --positive and --negative (e.g. --positive 4,5 --negative 1,2)")
+            raise UserError(f"give both {slot('positive')} and {slot('negative')} (e.g. {slot('positive')} 4,5 "
+                            f"{slot('negative')} 1,2)")
         pos, neg = (tuple(key(v) for v in s.split(",") if v.strip()) for s in (positive, negative))
         if set(pos) & set(neg):
-            raise UserError(f"--positive and --negative share {sorted(set(pos) & set(neg), key=str)}; "
+            raise UserError(f"{slot('positive')} and {slot('negative')} share {sorted(set(pos) & set(neg), key=str)}; "
                             f"a label is one or the other")
         return cls(pos, neg)
 
@@ -134,8 +136,9 @@ def mapped(values, labels: LabelMap | None, where: str, column: str, dropped: in
         note = f"labels 0/1 in {column!r} kept as they are"
     elif labels is None:
         values_seen = ", ".join(map(shown, sorted({key(v) for v in values}, key=str)[:8]))
-        raise UserError(f"{where}: {column!r} holds labels other than 0/1 ({values_seen}); say which are positive and "
-                        f"which negative, e.g. --positive 4,5 --negative 1,2 (any other value is left out)")
+        raise UserError(f"{where}: {column!r} holds labels other than 0/1 ({values_seen}); say which are positive "
+                        f"and which negative, e.g. {slot('positive')} 4,5 {slot('negative')} 1,2 (any other value "
+                        f"is left out)")
     else:
         y = labels.apply(values)
         left = int(np.isnan(y).sum())
