@@ -61,10 +61,7 @@ def deletion_curve(bundle, words: list[list], rankings: list[list[int]], labels:
         for k in range(K + 1):
             dropped = set(ranking[:k])
             rows.append([at[p] for p in where if p not in dropped])
-    p = bundle.predict_proba_ids(rows) if bundle.multiclass else None
-    if p is None:
-        p1 = np.asarray(bundle.predict_proba_ids(rows), np.float64).reshape(-1)
-        p = np.column_stack([1 - p1, p1])
+    p = np.asarray(bundle.predict_proba_ids(rows), np.float64)  # (rows, k) for every bundle
     p = p.reshape(len(words), K + 1, -1)
     return p[np.arange(len(words)), :, labels]
 
