@@ -1,7 +1,7 @@
 """What a bundle is, read from its config.json: the `classifier info` command's facts.
 
     facts = describe(load("saved_models/default"))   # kind, classes, preset, metrics, versions, hashes
-    print(format_info(facts))
+    format_info(facts)                                # the lines `classifier info` prints
 
 Loading checks every recorded file hash first, so the hashes shown are the files' own.
 """

@@ -3,8 +3,8 @@
     python -m classifier generate "this dress is" --words 12 --model saved_models/default
 
     import classifier
-    for s in classifier.generate("saved_models/default", "this dress is", words=12, n=3, temperature=0.8, seed=1):
-        print(s.text)
+    samples = classifier.generate("saved_models/default", "this dress is", words=12, n=3, temperature=0.8, seed=1)
+    [s.text for s in samples]
 
 The network is classifier.engine.generator.Net, read from the bundle's generator.keras.
 The K samples of one call run together: one batched step per generated word.
