@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench import median_timing  # benchmarks/bench.py: one timing rule for make bench
 
 from classifier.bundle import load
 from classifier.config import DEFAULT_DATA
@@ -33,17 +34,6 @@ from classifier.models.stack import blend_proba, tfidf_parts
 
 GOALS = {"tfidf": "fasttext", "tuned": 20_000, "reference": 30_000}
 LARGE_ROWS = 100_000
-
-
-def timed(fn, repeats: int) -> tuple[object, float, float]:
-    """(fn()'s result, median wall seconds, median CPU seconds of this process, all threads)."""
-    walls, cpus, out = [], [], None
-    for _ in range(repeats):
-        start, cpu = time.perf_counter(), time.process_time()
-        out = fn()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - cpu)
-    return out, float(np.median(walls)), float(np.median(cpus))
 
 
 def read_texts(csv_path: Path, column: str) -> list[str]:
@@ -61,7 +51,7 @@ class Profile:
         self.rows, self.repeats, self.stages = rows, repeats, {}
 
     def __call__(self, stage: str, fn):
-        out, wall, cpu = timed(fn, self.repeats)
+        out, wall, cpu = median_timing(fn, self.repeats)
         self.stages[stage] = {"seconds": round(wall, 4), "cpu_seconds": round(cpu, 3),
                               "rows_per_s": round(self.rows / wall) if wall else None}
         return out
