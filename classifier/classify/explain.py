@@ -37,14 +37,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from classifier.classify.metrics import sigmoid, softmax
 from classifier.engine.cell import step
-from classifier.engine.classifier_net import ClassifierEngine, one_blas_thread
+from classifier.engine.classifier_net import ClassifierEngine, one_blas_thread, run_chunks
 from classifier.errors import UserError
 from classifier.io.morphemes import DROPPED_TAGS, kiwi
 from classifier.models.stack import stack_inputs
@@ -298,14 +297,8 @@ def lstm_occlusion(engine: ClassifierEngine, id_lists: Sequence[Sequence[int]],
             full[r], less[r] = z_full[j], z_less[at : at + len(where[r])]
             at += len(where[r])
 
-    threads = min(threads or os.cpu_count() or 1, max(len(chunks), 1))
+    run_chunks(run, chunks, threads or os.cpu_count() or 1)
     with one_blas_thread():
-        if threads <= 1:
-            for chunk in chunks:
-                run(chunk)
-        else:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(run, chunks))
         for r in range(n):  # longer than the window: removing a word inside it brings in the one before
             if less[r] is None:
                 full[r], every = truncated_occlusion(engine, seqs[r])

@@ -91,6 +91,20 @@ def one_blas_thread():
     return _blas.limit(limits=1, user_api="blas")
 
 
+def run_chunks(run, chunks, threads: int) -> None:
+    """`run(chunk)` for every chunk, on up to `threads` threads. NumPy drops the GIL inside each step's
+    matmul and ufuncs, so chunks run in parallel; BLAS threads on top would only contend with them
+    (and spin badly on a busy machine), so BLAS is held to one thread meanwhile."""
+    threads = min(threads, len(chunks))
+    with one_blas_thread():
+        if threads <= 1:
+            for chunk in chunks:
+                run(chunk)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(run, chunks))
+
+
 class ClassifierEngine:
     def __init__(self, directions: list[tuple[np.ndarray, np.ndarray]], dense_kernel, dense_bias, maxlen: int,
                  mask_zero: bool = False, padding: str = "pre", truncating: str = "pre"):
@@ -143,16 +157,7 @@ class ClassifierEngine:
         def run(rows):
             out[rows] = self._run([seqs[i] for i in rows], lengths[rows])
 
-        threads = min(threads, len(chunks))
-        # NumPy drops the GIL inside each step's matmul and ufuncs, so chunks run in parallel on
-        # threads; BLAS threads on top would only contend with them (and spin badly on a busy machine)
-        with one_blas_thread():
-            if threads <= 1:
-                for rows in chunks:
-                    run(rows)
-            else:
-                with ThreadPoolExecutor(threads) as pool:
-                    list(pool.map(run, chunks))
+        run_chunks(run, chunks, threads)
         return out
 
     def _visible(self, id_lists: Sequence[Sequence[int]]) -> list[np.ndarray]:
