@@ -271,13 +271,17 @@ def lstm_occlusion(engine: ClassifierEngine, id_lists: Sequence[Sequence[int]],
     full = np.zeros((n, engine.n_classes or 1))
     less: list[np.ndarray | None] = [None] * n
     short = [r for r in range(n) if len(seqs[r]) <= engine.maxlen]
-    # chunks of similar-length reviews, each about ROWS_PER_CHUNK removal rows, on a thread each
-    short.sort(key=lambda r: len(seqs[r]))
+    threads = threads or os.cpu_count() or 1
+    # chunks of similar-length reviews, each about ROWS_PER_CHUNK removal rows and at least two a thread
+    # while there is work for them, so the threads stay busy to the end; the longest reviews go first,
+    # since a review's removals cost its length times theirs
+    short.sort(key=lambda r: -len(seqs[r]))
+    per_chunk = min(ROWS_PER_CHUNK, max(1, -(-sum(len(where[r]) for r in short) // (2 * threads))))
     chunks, current, rows = [], [], 0
     for r in short:
         current.append(r)
         rows += len(where[r])
-        if rows >= ROWS_PER_CHUNK:
+        if rows >= per_chunk:
             chunks.append(current)
             current, rows = [], 0
     if current:
@@ -297,7 +301,7 @@ def lstm_occlusion(engine: ClassifierEngine, id_lists: Sequence[Sequence[int]],
             full[r], less[r] = z_full[j], z_less[at : at + len(where[r])]
             at += len(where[r])
 
-    run_chunks(run, chunks, threads or os.cpu_count() or 1)
+    run_chunks(run, chunks, threads)
     with one_blas_thread():
         for r in range(n):  # longer than the window: removing a word inside it brings in the one before
             if less[r] is None:
