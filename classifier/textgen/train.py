@@ -241,7 +241,7 @@ def save_generator(path: Path, model, cfg: GeneratorConfig, tokenizer: Tokenizer
     return Net(arrays, spec, ngram)
 
 
-def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1, agreement: bool = True,
+def train_generator(cfg: GeneratorConfig, model_dir, data=None, verbose: int = 1, agreement: bool = False,
                     evaluate: bool = True, out=None, agreement_samples: int = AGREEMENT_SAMPLES,
                     overwrite: bool = False) -> dict:
     """Train the generator of the bundle at `model_dir`, evaluate it and record it, in a copy of the
