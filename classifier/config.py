@@ -86,6 +86,10 @@ class TrainConfig:
     # the lexicon prior (classifier/models/lexicon.py): VADER's valences as pseudo-terms joined to the
     # n-grams, their idf times this weight; 0 leaves them out
     tfidf_lexicon: float = 0.0
+    # pretrained word vectors (classifier/models/vectors.py): each text's mean wordllama vector,
+    # standardised, joined to the TF-IDF row as dense columns whose block is about this long (a TF-IDF
+    # row's length is 1); 0 leaves them out
+    tfidf_vectors: float = 0.0
     # several sources (classifier/io/sources.py): weigh each source's rows so that every source counts
     # the same in the fit, however many rows it has (tfidf only)
     balance_sources: bool = False

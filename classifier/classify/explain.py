@@ -22,6 +22,8 @@ up from `base`, the model's logit for a review with no known words:
   the states over words 0..i-1, so one pass records those states and each removal only runs the
   words after it: about n/2 forward passes for n words (n^2/2 steps), batched over every removal
   of many reviews at once, aligned at their last word as the engine aligns reviews.
+- tfidf with word vectors (classifier.models.vectors): the pooled vector's share is exact as well:
+  each space-separated piece adds its tokens' share, split over the words inside it.
 - stack (tuned): the blend is linear in its inputs, so it is exact over them; each input brings its
   own explanation: the LSTM's logit by occlusion, the TF-IDF logit and the rating regression exactly.
   Multi-class: the blend reads log-probabilities, each taken by occlusion (the TF-IDF's recomputed
@@ -474,6 +476,27 @@ def explain_tfidf(bundle, words: list[list], order: bool = True, texts: Sequence
     return out
 
 
+def add_vector_shares(part, texts: Sequence[str], words: list[list], raws: list[Raw]) -> None:
+    """A vectors bundle's word-vector part, exact too: the pooled vector is its pieces' (the text cut
+    at spaces) token sums over one length, so each piece adds its own share of the part's logit; the
+    share goes to the words inside the piece, split evenly (a piece without one, such as "I" or "-",
+    to the word before it, or after it), and the part's constant to the base."""
+    for text, w, raw in zip(texts, words, raws, strict=True):
+        spans, shares, rest = part.piece_shares(text)
+        raw.base = raw.base + rest
+        raw.scores = raw.scores + rest + shares.sum()
+        starts = np.array([a for _, a, _ in w], np.int64)
+        for (a, b), share in zip(spans, shares.tolist(), strict=True):
+            inside = np.flatnonzero((starts >= a) & (starts < b))
+            if not len(inside) and len(starts):
+                before = np.flatnonzero(starts < a)
+                inside = before[-1:] if len(before) else np.array([0])
+            if len(inside):
+                raw.contributions[inside, 0] += share / len(inside)
+        p = sigmoid(raw.scores[0])
+        raw.proba = np.array([1 - p, p])
+
+
 def explain_stack(bundle, words: list[list], order: bool = True) -> list[Raw]:
     engine, tfidf, blend = bundle.numpy_engine(), bundle.tfidf, bundle.blend
     found = [known_ids(bundle.tokenizer, w) for w in words]
@@ -533,6 +556,8 @@ def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP, order: bool = 
     kind = bundle.kind
     words = tfidf_words(bundle.model, texts) if kind == "tfidf" else tokenizer_words(bundle.tokenizer, texts)
     raws = explain_tfidf(bundle, words, order, texts) if kind == "tfidf" else EXPLAINERS[kind](bundle, words, order)
+    if getattr(bundle, "vectors", None) is not None:
+        add_vector_shares(bundle.vectors, texts, words, raws)
     classes = bundle.classes_.tolist()
     maxlen = bundle.maxlen
     out = []
