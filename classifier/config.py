@@ -157,6 +157,9 @@ PRESETS: dict[str, dict] = {
     # lexicon prior, the title before the text, and every source weighing the same
     "general": {"model": "tfidf", "threshold_rule": "f1_macro", "tfidf_lexicon": 1.0, "balance_sources": True,
                 "title_column": "title"},
+    # general with the pretrained word vectors beside the n-grams, at the weight the validation folds chose
+    "general-vectors": {"model": "tfidf", "threshold_rule": "f1_macro", "tfidf_lexicon": 1.0,
+                        "balance_sources": True, "title_column": "title", "tfidf_vectors": 0.1},
 }
 
 

@@ -68,6 +68,11 @@ def test_pooled_vectors_hand_checked():
     for row, ids in zip(pooled, expected.values(), strict=False):
         total = matrix[ids].sum(axis=0)
         np.testing.assert_allclose(row, total / np.linalg.norm(total), rtol=0, atol=1e-12)
+    # the BPE model run on "▁" + piece gives the tokenizer's own ids, odd pieces included
+    pieces = ["superb", "it!", "café", "☃", "\n\tx", "1,299.99", "don't", "ÉCOLE"]
+    encoded = vectors.tokenizer.encode_batch(pieces, add_special_tokens=False)
+    assert vectors.token_ids(pieces) == [e.ids for e in encoded]
+    assert vectors.token_ids(["<s>"]) != [[1]]  # a review's "<s>" is text, not the start-of-text token
     assert not pooled[3].any()  # no tokens: zeros
     np.testing.assert_array_equal(pooled[4], pooled[0])  # a run of spaces cuts the same pieces
     # a text's vector does not depend on the batch it came in (nor on the pieces cached before)

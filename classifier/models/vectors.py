@@ -35,6 +35,11 @@ TOKENIZER = "wordllama/tokenizers/l2_supercat_tokenizer_config.json"
 TENSOR = "embedding.weight"
 FILE = "vectors.npz"  # a bundle's vector part: standardisation and weights
 INSTALL = "pip install wordllama (the `vectors` extra: pip install 'classifier[vectors]')"
+SPACE = "\u2581"  # "▁", SentencePiece's mark of a word's start
+# the Llama 2 tokenizer's normalizer: "▁" before the text, every space a "▁"
+PLAIN_NORMALIZER = {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": SPACE},
+                                                        {"type": "Replace", "pattern": {"String": " "},
+                                                         "content": SPACE}]}
 CACHE_PIECES = 1 << 16  # distinct pieces whose token sums a process keeps (float64: 128 MB), then starts afresh
 
 
@@ -44,6 +49,7 @@ class WordVectors:
         self.tokenizer = tokenizer
         self.sha256 = sha256  # {"weights": ..., "tokenizer": ...}
         self.version = version
+        self.plain_normalizer = False  # True: `token_ids` may run the BPE model directly
         self._pieces: dict[str, int] = {}  # piece -> its row in _sums
         self._sums = np.zeros((0, matrix.shape[1]))
         self._counts = np.zeros(0)
@@ -69,11 +75,24 @@ class WordVectors:
             raise UserError(f"the installed wordllama {dist.version} has no {e.filename}: {INSTALL} "
                             f"(version 0.4 ships its vectors in the wheel)") from None
         matrix = load(weights)[TENSOR].astype(np.float64)
+        config = json.loads(tokenizer)
         tok = Tokenizer.from_str(tokenizer.decode("utf-8"))
         tok.no_padding()
         tok.no_truncation()
         sha = {"weights": hashlib.sha256(weights).hexdigest(), "tokenizer": hashlib.sha256(tokenizer).hexdigest()}
-        return cls(matrix, tok, sha, dist.version)
+        vectors = cls(matrix, tok, sha, dist.version)
+        vectors.plain_normalizer = config.get("normalizer") == PLAIN_NORMALIZER and not config.get("pre_tokenizer")
+        return vectors
+
+    def token_ids(self, pieces: list[str]) -> list[list[int]]:
+        """The tokenizer's ids of each piece (no space inside). Its normalizer only puts "▁" before the
+        text (and turns spaces into "▁"), so the BPE model is run on "▁" + piece directly: the same ids
+        at less than half the cost of `encode_batch`, and a review's "<s>" stays text (`encode_batch`
+        would read it as the start-of-text token)."""
+        if not self.plain_normalizer:
+            return [e.ids for e in self.tokenizer.encode_batch(pieces, add_special_tokens=False)]
+        bpe = self.tokenizer.model
+        return [[t.id for t in bpe.tokenize(SPACE + p)] if p else [] for p in pieces]
 
     def pieces(self, texts) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
         """(row of each piece in `_sums`, pieces per text, the pieces) of `texts` cut at spaces; new
@@ -84,7 +103,7 @@ class WordVectors:
             self._pieces, self._sums, self._counts = {}, np.zeros((0, self.dim)), np.zeros(0)
             new = list(dict.fromkeys(p for s in split for p in s))
         if new:
-            ids = [e.ids for e in self.tokenizer.encode_batch(new, add_special_tokens=False)]
+            ids = self.token_ids(new)
             counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
             flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=int(counts.sum()))
             sums = row_sums(flat, counts, self.matrix.shape[0]) @ self.matrix
