@@ -108,6 +108,14 @@ def test_bundle_with_vectors_reloads_and_agrees_with_another_process(vectors_bun
         assert e.base + sum(w.contribution for w in e.words) + e.residual == pytest.approx(e.logit, abs=1e-9)
 
 
+def test_info_names_the_vectors(vectors_bundle, capsys):
+    from classifier import cli
+
+    assert cli.main(["info", "--model", str(vectors_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "vectors    wordllama 0.4" in out and WordVectors.installed().sha256["weights"] in out
+
+
 def test_bundle_refuses_other_vectors(vectors_bundle, tmp_path):
     copy = load(vectors_bundle).save(tmp_path / "other")
     meta = json.loads((copy / "config.json").read_text())
