@@ -79,6 +79,19 @@ def test_pooled_vectors_hand_checked():
     np.testing.assert_array_equal(WordVectors.installed().pool(["Love it!"])[0], pooled[1])
 
 
+def test_pooling_from_several_threads_gives_each_text_its_own_vector(data_path):
+    """A server scores on several threads: each adds new pieces to the one cache while others read it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = pd.read_csv(data_path)["Review Text"].dropna().iloc[2000:2400].tolist()
+    alone = WordVectors(*(getattr(WordVectors.installed(), k) for k in ("matrix", "tokenizer", "sha256", "version")))
+    shared = WordVectors(*(getattr(WordVectors.installed(), k) for k in ("matrix", "tokenizer", "sha256", "version")))
+    with ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(shared.pool, [texts[k::8] for k in range(8)]))
+    for k, part in enumerate(parts):
+        np.testing.assert_allclose(part, alone.pool(texts[k::8]), rtol=0, atol=1e-12)
+
+
 @pytest.fixture(scope="module")
 def vectors_bundle(tmp_path_factory, data_path):
     out = tmp_path_factory.mktemp("vectors") / "bundle"

@@ -24,6 +24,7 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import threading
 
 import numpy as np
 
@@ -51,8 +52,8 @@ class WordVectors:
         self.version = version
         self.plain_normalizer = False  # True: `token_ids` may run the BPE model directly
         self._pieces: dict[str, int] = {}  # piece -> its row in _sums
-        self._sums = np.zeros((0, matrix.shape[1]))
-        self._counts = np.zeros(0)
+        self._sums = np.zeros((0, matrix.shape[1]))  # each piece's token vectors summed
+        self._lock = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -94,32 +95,32 @@ class WordVectors:
         bpe = self.tokenizer.model
         return [[t.id for t in bpe.tokenize(SPACE + p)] if p else [] for p in pieces]
 
-    def pieces(self, texts) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
-        """(row of each piece in `_sums`, pieces per text, the pieces) of `texts` cut at spaces; new
-        pieces are tokenized (one batch) and their token vectors summed."""
+    def pieces(self, texts) -> tuple[np.ndarray, np.ndarray, list[list[str]], np.ndarray]:
+        """(each piece's row in the sums, pieces per text, the pieces, the token-vector sums of the
+        distinct pieces) of `texts` cut at spaces; new pieces are tokenized (one batch) and kept. A server's
+        threads share the cache: one updates it at a time, and each reads the arrays it was given."""
         split = [str(t).split(" ") for t in texts]
-        new = [p for p in dict.fromkeys(p for s in split for p in s) if p not in self._pieces]
-        if len(self._pieces) + len(new) > CACHE_PIECES:
-            self._pieces, self._sums, self._counts = {}, np.zeros((0, self.dim)), np.zeros(0)
-            new = list(dict.fromkeys(p for s in split for p in s))
-        if new:
-            ids = self.token_ids(new)
-            counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-            flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=int(counts.sum()))
-            sums = row_sums(flat, counts, self.matrix.shape[0]) @ self.matrix
-            start = len(self._pieces)
-            self._pieces.update((p, start + i) for i, p in enumerate(new))
-            self._sums = np.concatenate([self._sums, sums])
-            self._counts = np.concatenate([self._counts, counts.astype(np.float64)])
-        index = self._pieces
-        rows = np.fromiter((index[p] for s in split for p in s), dtype=np.int64)
-        return rows, np.fromiter(map(len, split), dtype=np.int64, count=len(split)), split
+        with self._lock:
+            new = [p for p in dict.fromkeys(p for s in split for p in s) if p not in self._pieces]
+            if len(self._pieces) + len(new) > CACHE_PIECES:
+                self._pieces, self._sums = {}, np.zeros((0, self.dim))
+                new = list(dict.fromkeys(p for s in split for p in s))
+            if new:
+                ids = self.token_ids(new)
+                counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+                flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=int(counts.sum()))
+                start = len(self._pieces)
+                self._pieces.update((p, start + i) for i, p in enumerate(new))
+                self._sums = np.concatenate([self._sums, row_sums(flat, counts, self.matrix.shape[0]) @ self.matrix])
+            index, sums = self._pieces, self._sums
+            rows = np.fromiter((index[p] for s in split for p in s), dtype=np.int64)
+        return rows, np.fromiter(map(len, split), dtype=np.int64, count=len(split)), split, sums
 
     def pool(self, texts) -> np.ndarray:
         """(n, dim) float64: each text's tokens' mean vector, scaled to unit length (zeros: no tokens)."""
         texts = list(texts)
-        rows, per_text, _ = self.pieces(texts)
-        sums = row_sums(rows, per_text, len(self._sums)) @ self._sums  # a text's pieces in its order, in any batch
+        rows, per_text, _, pieces = self.pieces(texts)
+        sums = row_sums(rows, per_text, len(pieces)) @ pieces  # a text's pieces in its order, in any batch
         norm = np.sqrt(np.einsum("ij,ij->i", sums, sums))  # the mean's length is the sum's over the count
         return sums / np.where(norm > 0, norm, 1.0)[:, None]
 
@@ -166,8 +167,8 @@ class VectorPart:
         """(character span of each piece of `text`, each piece's share of `logits([text])`, the rest):
         the pooled vector is the token sum over its length, so each piece adds its own token sum's
         share; the mean's share is the rest (a constant of the model)."""
-        rows, _, [split] = self.vectors.pieces([text])
-        sums = self.vectors._sums[rows]
+        rows, _, [split], pieces = self.vectors.pieces([text])
+        sums = pieces[rows]
         total = sums.sum(axis=0)
         norm = float(np.sqrt(total @ total)) or 1.0
         w = self.scale * self.coef
