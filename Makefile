@@ -136,6 +136,13 @@ compare-domains: install data
 	$(PY) -m classifier compare --data $(DATA) --domains $(DATA_MIRROR)/english_review_domains.csv --leave-out domain \
 	  --presets general,tfidf -o out/compare-domains $(ARGS)
 
+## compare-levers: which levers carry to a review domain never seen (lexicon, title, balance, word vectors), each chosen
+##   on leave-one-source-out folds inside the training domains, never on the held-out one (out/domains-levers; ~10 min)
+.PHONY: compare-levers
+compare-levers: install data
+	$(PY) benchmarks/domains_levers.py --clothing $(DATA) --domains $(DATA_MIRROR)/english_review_domains.csv \
+	  --out out/domains-levers $(ARGS)
+
 ## compare-seeds: the tuned preset over 3 seeds, mean and spread (out/compare-seeds/compare.json; ~5 min)
 compare-seeds: install data
 	$(PY) -m classifier compare --data $(DATA) -o out/compare-seeds --presets tuned --init-seeds 42 43 44 --reuse \

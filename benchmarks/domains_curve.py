@@ -1,11 +1,13 @@
 """Fine-tuning from a bundle: the learning curve on a domain the bundle never saw.
 
     python benchmarks/domains_curve.py --bundles out/compare-domains/general --out out/domains-curve
+    python benchmarks/domains_curve.py --preset general-vectors --bundles out/compare-domains/general-vectors
 
 For each held-out domain, BUNDLES/DOMAIN is the general preset trained without it (`make
 compare-domains` leaves it there). N labelled rows of the domain (100, 300, 1,000; each a
 prefix of one seeded shuffle) then train: the bundle fine-tuned on them (`train --init-from`),
-the general preset from scratch on them, and the tfidf preset (TF-IDF+LR) on them. Every model is
+the general preset from scratch on them, and the tfidf preset (TF-IDF+LR) on them (`--preset`:
+another preset in general's place, such as general-vectors). Every model is
 tested on the same rows: the domain's rows outside the largest N. The bundle with no fine-tuning
 is the first row.
 """
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--bundles", default="out/compare-domains/general")
     parser.add_argument("--out", default="out/domains-curve")
     parser.add_argument("--only", help="comma-separated domains (default: every one with a bundle)")
+    parser.add_argument("--preset", default="general", help="the bundles' preset, also trained from scratch")
     args = parser.parse_args()
     frame = load_sources([Source(Path(args.domains), "text", "label")], "text", "label", group_column="domain",
                          title_column="title", report=False)
@@ -53,12 +56,13 @@ def main() -> None:
         y_test = frame["label"].to_numpy(np.float64)[test_at]
         texts = {"title": frame["text"].to_numpy(object), "plain": plain["text"].to_numpy(object)}
         p = bundle.recommend_proba(texts["title"][test_at].tolist())
-        rows.append({"domain": domain, "labels": 0, "model": "general, no fine-tuning",
+        name = args.preset
+        rows.append({"domain": domain, "labels": 0, "model": f"{name}, no fine-tuning",
                      **binary_scores(y_test, p)})
         for n in SIZES:
             train_at = order[:n]
-            for model, cfg, init, kind in (("general, fine-tuned", preset("general"), bundle, "title"),
-                                           ("general preset, from scratch", preset("general"), None, "title"),
+            for model, cfg, init, kind in ((f"{name}, fine-tuned", preset(name), bundle, "title"),
+                                           (f"{name} preset, from scratch", preset(name), None, "title"),
                                            ("tfidf (TF-IDF+LR), from scratch", preset("tfidf"), None, "plain")):
                 x = texts[kind]
                 split = Split(x[train_at].tolist(), x[test_at].tolist(),

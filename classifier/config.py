@@ -86,6 +86,10 @@ class TrainConfig:
     # the lexicon prior (classifier/models/lexicon.py): VADER's valences as pseudo-terms joined to the
     # n-grams, their idf times this weight; 0 leaves them out
     tfidf_lexicon: float = 0.0
+    # pretrained word vectors (classifier/models/vectors.py): each text's mean wordllama vector,
+    # standardised, joined to the TF-IDF row as dense columns whose block is about this long (a TF-IDF
+    # row's length is 1); 0 leaves them out
+    tfidf_vectors: float = 0.0
     # several sources (classifier/io/sources.py): weigh each source's rows so that every source counts
     # the same in the fit, however many rows it has (tfidf only)
     balance_sources: bool = False
@@ -153,6 +157,9 @@ PRESETS: dict[str, dict] = {
     # lexicon prior, the title before the text, and every source weighing the same
     "general": {"model": "tfidf", "threshold_rule": "f1_macro", "tfidf_lexicon": 1.0, "balance_sources": True,
                 "title_column": "title"},
+    # general with the pretrained word vectors beside the n-grams, at the weight the validation folds chose
+    "general-vectors": {"model": "tfidf", "threshold_rule": "f1_macro", "tfidf_lexicon": 1.0,
+                        "balance_sources": True, "title_column": "title", "tfidf_vectors": 0.1},
 }
 
 

@@ -177,6 +177,22 @@ def test_init_from_on_the_command_line(tmp_path, data_path, capsys):
     assert "fine-tuning starts from a binary tfidf bundle" in capsys.readouterr().err
 
 
+def test_explanations_of_the_lexicon_prior_add_up_to_the_call(data_path):
+    """The lexicon's pseudo-terms are features like the n-grams: a sentiment word's goes to that word,
+    the compound bin is split over the words, and the whole adds up to the bundle's own probability."""
+    df = pd.read_csv(data_path).dropna(subset=["Review Text"])
+    bundle = fit(df["Review Text"].head(600), df["Recommended IND"].head(600), "general")
+    texts = ["not bad at all, I don't hate it", "Love this dress!", "", "!!!", "I - hated it."]
+    p = bundle.recommend_proba(texts)
+    for e, q in zip(bundle.explain(texts), p, strict=True):
+        assert e.probas[1] == pytest.approx(q, abs=1e-6)
+        assert e.residual == pytest.approx(0, abs=1e-9)
+    [e] = bundle.explain(["the fit is great"])
+    lexicon = bundle.model.features.index["lexicon:+3"]  # great: 3.1 in VADER's lexicon
+    assert bundle.model.coef[lexicon] != 0
+    assert {w.word for w in e.top_for} >= {"great"}
+
+
 # -- the committed general bundle -----------------------------------------------------------------------
 def test_general_bundle_scores_tf_free_and_reloads_exactly(tmp_path, data_path):
     general = committed_bundle("general")

@@ -83,7 +83,7 @@ def test_the_bundle_format_imports_no_model_kind():
 
 def test_loading_through_the_format_module_knows_every_kind():
     r = run_python("from classifier.bundle.format import KINDS, load\n"
-                   "assert sorted(KINDS) == ['lstm', 'stack', 'tfidf'], KINDS\n"
+                   "assert sorted(KINDS) == ['lstm', 'stack', 'tfidf', 'tfidf+vectors'], KINDS\n"
                    "print(type(load('saved_models/tuned')).__name__)\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "StackBundle"

@@ -95,7 +95,7 @@ def package_versions() -> dict:
 
 def kind_of(meta: dict) -> str:
     if meta["config"].get("model") == "tfidf":
-        return "tfidf"
+        return "tfidf+vectors" if "vectors" in meta else "tfidf"
     return "stack" if "blend" in meta else "lstm"
 
 

@@ -31,6 +31,8 @@ def describe(bundle) -> dict:
         "versions": meta.get("versions", {}),
         "tokenizer_sha256": meta.get("tokenizer_sha256"),  # of its words and settings, not of the file
         "files": dict(meta.get("files", {})),  # file name -> sha256, checked when the bundle loaded
+        # the packaged word vectors a tfidf bundle reads (classifier.models.vectors), checked when it loaded
+        **({"vectors": meta["vectors"]} if "vectors" in meta else {}),
     }
 
 
@@ -57,4 +59,8 @@ def format_info(facts: dict) -> str:
         lines.append(f"data       {facts['data']['path']} ({facts['data'].get('rows_used', '?')} rows used)")
     lines.append("versions   " + ", ".join(f"{k} {v}" for k, v in facts["versions"].items()))
     lines.extend(f"sha256     {sha}  {name}" for name, sha in facts["files"].items())
+    if facts.get("vectors"):
+        v = facts["vectors"]
+        lines.append(f"vectors    {v['package']} {v['version']}, read from the installed package")
+        lines.extend(f"sha256     {sha}  {v['package']} {part}" for part, sha in v["sha256"].items())
     return "\n".join(lines)

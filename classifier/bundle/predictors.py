@@ -26,6 +26,7 @@ from classifier.bundle.format import (
     register_kind,
     write_bundle,
 )
+from classifier.classify.metrics import sigmoid
 from classifier.config import TrainConfig
 from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.engine.generator import Net
@@ -38,6 +39,8 @@ from classifier.models.keras_lstm import load_keras
 from classifier.models.ngram import KneserNeyTrigram
 from classifier.models.stack import blend_proba, tfidf_parts
 from classifier.models.tfidf import VOCAB_FILE, WEIGHTS_FILE, TfidfModel
+from classifier.models.vectors import FILE as VECTORS_FILE
+from classifier.models.vectors import VectorEncoder, VectorPart
 
 ENGINES = ("numpy", "keras")
 # rows from which the stack runs its TF-IDF half on a thread beside the LSTM: a thread's start costs
@@ -293,6 +296,28 @@ class TfidfBundle(Bundle):
         if engine == "keras":
             self.keras_classifier()
         return self.model.predict_proba_ids(id_lists)
+
+
+@register_kind("tfidf+vectors", files=(VOCAB_FILE, WEIGHTS_FILE, VECTORS_FILE))
+class TfidfVectorsBundle(TfidfBundle):
+    """A tfidf bundle whose logistic regression also reads each text's pooled word vectors
+    (classifier.models.vectors; `vectors` in config.json names the package and the files' sha256,
+    checked against the installed ones). Its `encoder` gives the n-gram ids with the vector part's
+    logits beside them (`EncodedTexts.vector_logits`); it is a tfidf bundle everywhere else."""
+
+    def __init__(self, path: Path, meta: dict, tokenizer: Tokenizer):
+        super().__init__(path, meta, tokenizer)
+        self.vectors = VectorPart.load(path, meta["vectors"])
+        self.encoder = VectorEncoder(self.model.features, self.vectors)
+
+    def proba_ids(self, id_lists, engine: str | None = None) -> np.ndarray:
+        if engine == "keras":
+            self.keras_classifier()
+        extra = getattr(id_lists, "vector_logits", None)
+        if extra is None or len(extra) != len(id_lists):
+            raise UserError(f"{self.path} reads word vectors beside the n-grams: encode the texts with the "
+                            f"bundle's encoder (bundle.encoder.encode_many), not with its tfidf features")
+        return sigmoid(self.model.logits_ids(id_lists) + extra).astype(np.float32)
 
 
 @register_kind("stack", files=(CLASSIFIER_FILE, VOCAB_FILE, WEIGHTS_FILE))

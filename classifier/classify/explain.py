@@ -14,12 +14,16 @@ up from `base`, the model's logit for a review with no known words:
 - tfidf (logistic regression over TF-IDF n-grams): exact. A feature adds coefficient x value (its
   sublinear tf-idf, l2-normalised); an n-gram's share is split evenly over its n words and over its
   occurrences. residual == 0, to float rounding.
+  With the lexicon prior, a sentiment word's pseudo-term goes to that word and the text's
+  compound bin is split over all its words.
 - lstm: leave-one-word-out occlusion on the NumPy engine (no TensorFlow): a word's contribution is
   logit(review) - logit(review without that word), exactly what the Keras model gives for the two
   padded rows. The interactions occlusion does not split are `residual`. Cost: removing word i keeps
   the states over words 0..i-1, so one pass records those states and each removal only runs the
   words after it: about n/2 forward passes for n words (n^2/2 steps), batched over every removal
   of many reviews at once, aligned at their last word as the engine aligns reviews.
+- tfidf with word vectors (classifier.models.vectors): the pooled vector's share is exact as well:
+  each space-separated piece adds its tokens' share, split over the words inside it.
 - stack (tuned): the blend is linear in its inputs, so it is exact over them; each input brings its
   own explanation: the LSTM's logit by occlusion, the TF-IDF logit and the rating regression exactly.
   Multi-class: the blend reads log-probabilities, each taken by occlusion (the TF-IDF's recomputed
@@ -46,6 +50,8 @@ from classifier.engine.cell import step
 from classifier.engine.classifier_net import ClassifierEngine, one_blas_thread, run_chunks
 from classifier.errors import UserError
 from classifier.io.morphemes import DROPPED_TAGS, kiwi
+from classifier.models.lexicon import TERM_PREFIX as lexicon_prefix
+from classifier.models.lexicon import WORD as lexicon_word
 from classifier.models.stack import stack_inputs
 from classifier.models.tfidf import TfidfModel
 
@@ -156,10 +162,12 @@ def tfidf_words(model: TfidfModel, texts: Sequence[str]) -> list[list[tuple[str,
 
 
 # -- exact: TF-IDF + a linear model ----------------------------------------------------------------
-def tfidf_contributions(model: TfidfModel, terms: list[str]) -> tuple[np.ndarray, np.ndarray | None, int]:
+def tfidf_contributions(model: TfidfModel, terms: list[str],
+                        extra: Sequence[tuple[int, int, int]] = ()) -> tuple[np.ndarray, np.ndarray | None, int]:
     """Per-token shares (tokens, k) of the logits (k = 1 for a sigmoid model) and (tokens,) of the aux
     regression (or None), each summing over the tokens to the model's value minus its intercept; and
-    the count of known n-gram occurrences."""
+    the count of known n-gram occurrences. `extra`: more occurrences (feature id, first token, n) of
+    features that are no n-gram of the tokens (the lexicon prior's pseudo-terms: `lexicon_occurrences`)."""
     index, feats = model.features.index, model.features
     occurrences = []  # (feature id, first token, n)
     for n in range(1, feats.ngrams + 1):
@@ -167,6 +175,7 @@ def tfidf_contributions(model: TfidfModel, terms: list[str]) -> tuple[np.ndarray
             f = index.get(terms[k] if n == 1 else " ".join(terms[k : k + n]))
             if f is not None:
                 occurrences.append((f, k, n))
+    occurrences += list(extra)
     k_out = 1 if model.n_classes is None else model.n_classes
     share = np.zeros((len(terms), k_out))
     aux = None if model.aux_coef is None else np.zeros(len(terms))
@@ -432,16 +441,64 @@ def explain_lstm(bundle, words: list[list], order: bool = True) -> list[Raw]:
     return out
 
 
-def explain_tfidf(bundle, words: list[list], order: bool = True) -> list[Raw]:
-    model = bundle.model
+def lexicon_occurrences(model: TfidfModel, text: str, words: list[tuple[str, int, int]]) -> list[tuple[int, int, int]]:
+    """The lexicon prior's pseudo-terms of `text` as occurrences over its tokens (`words`, with spans):
+    a sentiment word's term on the token that overlaps it, the text's compound bin over every token
+    (a text of no token keeps none: its share is then the model's to add to the base)."""
+    lexicon, index = model.features.lexicon, model.features.index
+    terms = lexicon.terms([text])[0]
+    lowered = text.lower()
+    found = [m for m in lexicon_word.finditer(lowered) if lexicon.valence.get(m.group(), 0.0)]
+    _, values = lexicon.valences([text])
+    starts = np.array([a for _, a, _ in words], np.int64)
+    ends = np.array([b for _, _, b in words], np.int64)
     out = []
-    for w in words:
-        share, _, known = tfidf_contributions(model, [t for t, _, _ in w])
+    compound = index.get(terms[0])
+    if compound is not None and len(words):
+        out.append((compound, 0, len(words)))
+    for m, v in zip(found, np.rint(values).astype(np.int64).tolist(), strict=True):
+        f = index.get(f"{lexicon_prefix}{v:+d}") if v else None
+        at = np.flatnonzero((starts < m.end()) & (ends > m.start()))
+        if f is not None and len(at):
+            out.append((f, int(at[0]), 1))
+    return out
+
+
+def explain_tfidf(bundle, words: list[list], order: bool = True, texts: Sequence[str] | None = None) -> list[Raw]:
+    model = bundle.model
+    lexicon = model.features.lexicon is not None and texts is not None
+    out = []
+    for i, w in enumerate(words):
+        extra = lexicon_occurrences(model, texts[i], w) if lexicon else ()
+        share, _, known = tfidf_contributions(model, [t for t, _, _ in w], extra)
         base = np.atleast_1d(model.intercept).astype(np.float64)
+        if lexicon and not w:  # no token to carry the compound bin's share: it is this text's base
+            base = np.atleast_1d(model.logits_ids(model.features.encode_many([texts[i]]))).astype(np.float64)
         z = base + share.sum(axis=0)
         proba = softmax(z) if model.n_classes else np.array([1 - sigmoid(z[0]), sigmoid(z[0])])
         out.append(Raw(z, base, share, proba, known))
     return out
+
+
+def add_vector_shares(part, texts: Sequence[str], words: list[list], raws: list[Raw]) -> None:
+    """A vectors bundle's word-vector part, exact too: the pooled vector is its pieces' (the text cut
+    at spaces) token sums over one length, so each piece adds its own share of the part's logit; the
+    share goes to the words inside the piece, split evenly (a piece without one, such as "I" or "-",
+    to the word before it, or after it), and the part's constant to the base."""
+    for text, w, raw in zip(texts, words, raws, strict=True):
+        spans, shares, rest = part.piece_shares(text)
+        raw.base = raw.base + rest
+        raw.scores = raw.scores + rest + shares.sum()
+        starts = np.array([a for _, a, _ in w], np.int64)
+        for (a, b), share in zip(spans, shares.tolist(), strict=True):
+            inside = np.flatnonzero((starts >= a) & (starts < b))
+            if not len(inside) and len(starts):
+                before = np.flatnonzero(starts < a)
+                inside = before[-1:] if len(before) else np.array([0])
+            if len(inside):
+                raw.contributions[inside, 0] += share / len(inside)
+        p = sigmoid(raw.scores[0])
+        raw.proba = np.array([1 - p, p])
 
 
 def explain_stack(bundle, words: list[list], order: bool = True) -> list[Raw]:
@@ -502,7 +559,9 @@ def explain(bundle, texts: Sequence[str], top: int = DEFAULT_TOP, order: bool = 
         raise UserError(f"{{field}} {top}: give 0 or more words", field="top", value=top, allowed=(0, None))
     kind = bundle.kind
     words = tfidf_words(bundle.model, texts) if kind == "tfidf" else tokenizer_words(bundle.tokenizer, texts)
-    raws = EXPLAINERS[kind](bundle, words, order)
+    raws = explain_tfidf(bundle, words, order, texts) if kind == "tfidf" else EXPLAINERS[kind](bundle, words, order)
+    if getattr(bundle, "vectors", None) is not None:
+        add_vector_shares(bundle.vectors, texts, words, raws)
     classes = bundle.classes_.tolist()
     maxlen = bundle.maxlen
     out = []

@@ -54,6 +54,7 @@ from classifier.io.sources import SOURCE_COLUMN, LabelMap, Source, load_sources,
 from classifier.io.tokenizer import Tokenizer
 from classifier.limits import check
 from classifier.models.tfidf import fit_from, fit_tfidf
+from classifier.models.vectors import TfidfWithVectors, fit_with_vectors
 
 log = logging.getLogger(__name__)
 
@@ -334,10 +335,17 @@ def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path,
                                      "label_column": cfg.label_column, "seed": cfg.seed, "max_rows": cfg.max_rows,
                                      "threshold_rule": cfg.threshold_rule})
     weights = source_weights(split.train_sources) if cfg.balance_sources else None
+    if cfg.tfidf_vectors and classes is not None:
+        raise UserError(f"the word-vector features (tfidf_vectors) take 0/1 labels; these have "
+                        f"{len(classes)} classes: train without them")
+    part = getattr(init, "vectors", None)  # a vectors bundle fine-tuned: its vector part stays as it is
 
     def fitted(x, y, w):
         if init is not None:
-            return fit_from(init.model, x, y, cfg.tfidf_c, w)
+            tfidf = fit_from(init.model, x, y, cfg.tfidf_c, w, None if part is None else part.logits(x))
+            return tfidf if part is None else TfidfWithVectors(tfidf, part)
+        if cfg.tfidf_vectors:
+            return fit_with_vectors(x, y, cfg, w)
         return fit_tfidf(x, y, cfg, n_classes=None if classes is None else len(classes), sample_weight=w)
 
     start = time.perf_counter()
@@ -366,6 +374,7 @@ def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path,
         **threshold,
         **sources_facts(split, p),
     }
+    vectors = {"vectors": model.part.meta()} if isinstance(model, TfidfWithVectors) else {}
     save_bundle(out, write_files=model.save, tokenizer=tokenizer, config=cfg, history=[], metrics=metrics,
-                extra={"data": source, **labels, **threshold}, keep_generator=keep_generator)
+                extra={"data": source, **labels, **threshold, **vectors}, keep_generator=keep_generator)
     return metrics

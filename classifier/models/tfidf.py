@@ -414,11 +414,13 @@ class TfidfModel:
 
 def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: str = TOKEN_PATTERN,
               aux: np.ndarray | None = None, n_classes: int | None = None,
-              sample_weight: np.ndarray | None = None) -> TfidfModel:
+              sample_weight: np.ndarray | None = None, dense: np.ndarray | None = None) -> TfidfModel:
     """With `aux` (a number per text, NaN where unknown), also a ridge regression on it over the
     same plain TF-IDF rows. With `n_classes`, `y` holds class indices and the regression is
     multinomial (a softmax over n_classes; naive Bayes scaling, defined for two classes, is skipped).
-    Texts (not the stack's word ids) are analysed by cfg.tokenizer.analyzer first."""
+    Texts (not the stack's word ids) are analysed by cfg.tokenizer.analyzer first. With `dense`
+    ((n, d) columns, binary only), the regression also takes them beside each l2-normalised row;
+    their weights are the model's `dense_coef` (classifier.models.vectors)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -459,13 +461,19 @@ def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: 
         r = np.log(pos / pos.sum()) - np.log(neg / neg.sum())
         scale = np.sign(r) * np.abs(r) ** cfg.tfidf_nb
         x = x.multiply(scale).tocsr()  # after the l2 norm, so the scale folds into coef below
+    if dense is not None:
+        from scipy.sparse import hstack
+
+        x = hstack([x, dense]).tocsr()
     lr = LogisticRegression(C=cfg.tfidf_c, max_iter=1000).fit(x, y, sample_weight=sample_weight)
     terms = [""] * len(vec.vocabulary_)
     for term, i in vec.vocabulary_.items():
         terms[i] = term
     features = TfidfFeatures(terms, cfg.tfidf_ngrams, token_pattern, analyzer, lexicon)
     if n_classes is None:
-        return TfidfModel(features, vec.idf_, lr.coef_[0] * scale, lr.intercept_[0], **aux_fit)
+        model = TfidfModel(features, vec.idf_, lr.coef_[0][: len(terms)] * scale, lr.intercept_[0], **aux_fit)
+        model.dense_coef = None if dense is None else lr.coef_[0][len(terms) :]
+        return model
     return TfidfModel(features, vec.idf_, *softmax_weights(lr, n_classes), **aux_fit)
 
 
@@ -500,10 +508,11 @@ def lexicon_docs(texts, ngrams: int, lexicon: Lexicon) -> list[list[str]]:
 
 
 def fit_from(init: TfidfModel, texts: list[str], y: np.ndarray, c: float,
-             sample_weight: np.ndarray | None = None) -> TfidfModel:
+             sample_weight: np.ndarray | None = None, offset: np.ndarray | None = None) -> TfidfModel:
     """Fine-tune the binary `init` on `texts`: its vocabulary and idf stay, its weights w0 move to
     w0 + d minimising the log loss plus |d|^2 / (2c). A few hundred labels move the weights the new
-    domain needs and leave the rest where the large training set put them."""
+    domain needs and leave the rest where the large training set put them. `offset`: a fixed part
+    of each text's logit from outside the n-grams (a bundle's word vectors), kept as it is."""
     from scipy.optimize import minimize
     from scipy.sparse import csr_matrix
 
@@ -522,7 +531,7 @@ def fit_from(init: TfidfModel, texts: list[str], y: np.ndarray, c: float,
     x = csr_matrix((x / norm[row], (row, feat)), shape=(len(ids), len(init.idf)))
     y = np.asarray(y, np.float64)
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    z0 = x @ init.coef + init.intercept
+    z0 = x @ init.coef + init.intercept + (0.0 if offset is None else offset)
 
     def loss(params):
         d, b = params[:-1], params[-1]
