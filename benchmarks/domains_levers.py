@@ -95,16 +95,15 @@ class Texts:
         return np.flatnonzero(np.isin(self.source, names))
 
 
-def fit_score(t: Texts, levers: dict, train: np.ndarray, tests: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Train the lever set on rows `train`; binary_scores on each named set of test rows."""
-    from sklearn.linear_model import LogisticRegression
-
+def design(t: Texts, levers: dict, train: np.ndarray, vocab: np.ndarray | None = None):
+    """The lever set's row -> feature matrix function, its vocabulary and idf taken over rows `vocab`
+    (default: `train`), as fit_tfidf takes them over its training texts."""
+    vocab = train if vocab is None else vocab
     counts = t.counts[levers["title"]]
     lexicon_terms = np.char.startswith(t.terms[levers["title"]].astype(str), TERM_PREFIX)
-    x_train = counts[train]
-    df = np.asarray((x_train > 0).sum(axis=0)).ravel()
+    df = np.asarray((counts[vocab] > 0).sum(axis=0)).ravel()
     keep = np.flatnonzero((df >= 2) & (levers["lexicon"] | ~lexicon_terms))  # TfidfVectorizer's min_df=2
-    idf = np.log((1 + len(train)) / (1 + df[keep])) + 1  # smooth_idf, as TfidfVectorizer
+    idf = np.log((1 + len(vocab)) / (1 + df[keep])) + 1  # smooth_idf, as TfidfVectorizer
     pooled = t.pooled[levers["title"]]
     mean, spread = pooled[train].mean(axis=0), pooled[train].std(axis=0)
     scale = levers["vectors"] / np.sqrt(pooled.shape[1]) / np.where(spread > 0, spread, 1.0)
@@ -119,6 +118,14 @@ def fit_score(t: Texts, levers: dict, train: np.ndarray, tests: dict[str, np.nda
             x = hstack([x, (pooled[rows] - mean) * scale])
         return csr_matrix(x)
 
+    return matrix
+
+
+def fit_score(t: Texts, levers: dict, train: np.ndarray, tests: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Train the lever set on rows `train`; binary_scores on each named set of test rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    matrix = design(t, levers, train)
     weights = source_weights(t.source[train]) if levers["balance"] else None
     lr = LogisticRegression(C=t.c, max_iter=1000).fit(matrix(train), t.y[train], sample_weight=weights)
     return {name: binary_scores(t.y[rows], lr.predict_proba(matrix(rows))[:, 1]) for name, rows in tests.items()}
