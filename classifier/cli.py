@@ -171,7 +171,7 @@ def cmd_train(args) -> None:
     data = args.data or [str(DEFAULT_DATA)]
     metrics = train(cfg, data[0] if len(data) == 1 else data, args.out, verbose=0 if args.quiet else 1,
                     labels=LabelMap.parse(args.positive, args.negative), group_column=args.group_column,
-                    init_from=args.init_from, sep=args.sep, overwrite=args.overwrite)
+                    init_from=args.init_from, sep=args.sep, overwrite=args.overwrite, adapt_to=args.adapt_to)
     print(f"saved {args.out} ({metrics['epochs_run']} epochs, {metrics['train_seconds']} s)")
     print(f"test [loss, acc]: [{metrics['test_loss']:.4f}, {metrics['test_accuracy']:.4f}]")
     for name, m in metrics.get("per_source", {}).items():
@@ -521,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", metavar="BUNDLE",
                    help="fine-tune this tfidf bundle (e.g. saved_models/general) on the data instead of starting "
                         "afresh")
+    p.add_argument("--adapt-to", metavar="FILE[:TEXT_COLUMN]",
+                   help="unlabelled reviews of the domain the bundle will score: their n-grams join the vocabulary "
+                        "and their most confident half, pseudo-labelled, self-trains a binary tfidf preset")
     sep_flag(p)
     p.add_argument("--set", dest="settings", action="append", type=setting, default=[], metavar="KEY=VALUE",
                    help="set any config field, repeatable (--set tokenizer.num_words=8000 --set dropout=0.2); VALUE "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -18,8 +19,8 @@ from classifier.config import preset
 from classifier.errors import UserError
 from classifier.io.dataset import load_labelled, make_split
 from classifier.io.sources import LabelMap, Source, load_sources, source_split
-from classifier.models.lexicon import Lexicon
-from classifier.models.tfidf import fit_from
+from classifier.models.lexicon import TERM_PREFIX, Lexicon
+from classifier.models.tfidf import TOKEN_PATTERN, fit_from
 from tests.conftest import AGREEMENT, ROOT, committed_bundle
 
 vader = pytest.importorskip("vaderSentiment.vaderSentiment")  # the `lexicon` extra, in dev
@@ -175,6 +176,36 @@ def test_init_from_on_the_command_line(tmp_path, data_path, capsys):
     assert cli.main(["train", "--init-from", str(committed_bundle("default")), "--data", str(tmp_path / "few.csv"),
                      "-o", str(tmp_path / "x")]) == 2
     assert "fine-tuning starts from a binary tfidf bundle" in capsys.readouterr().err
+
+
+def test_adapt_to_unlabelled_texts_adds_their_ngrams_and_self_trains(tmp_path, data_path, domains_path, capsys):
+    pd.read_csv(data_path).dropna(subset=["Review Text"]).head(400).to_csv(tmp_path / "shop.csv", index=False)
+    airline = pd.read_csv(domains_path).query("domain == 'airline'").head(200)
+    airline[["text"]].rename(columns={"text": "body"}).to_csv(tmp_path / "mine.csv", index=False)  # no labels
+    assert cli.main(["train", "--preset", "general", "--data", str(tmp_path / "shop.csv"), "-o",
+                     str(tmp_path / "plain")]) == 0
+    assert cli.main(["train", "--preset", "general", "--data", str(tmp_path / "shop.csv"), "--adapt-to",
+                     f"{tmp_path / 'mine.csv'}:body", "-o", str(tmp_path / "adapted")]) == 0
+    plain, adapted = load(tmp_path / "plain"), load(tmp_path / "adapted")
+    assert adapted.meta["data"]["adapt_to"]["texts"] == 200
+    new = set(adapted.model.features.terms) - set(plain.model.features.terms)
+    words = set(re.findall(TOKEN_PATTERN, " ".join(airline.text).lower()))
+    assert "flight" in new and "flight" not in " ".join(pd.read_csv(tmp_path / "shop.csv")["Review Text"]).lower()
+    assert {t for t in new if " " not in t and not t.startswith(TERM_PREFIX)} <= words
+    # self-training gave the target's own words a weight: no labelled row holds them
+    index = adapted.model.features.index
+    assert adapted.model.coef[index["flight"]] != 0
+    texts = airline.text.tolist()
+    assert not np.allclose(adapted.recommend_proba(texts), plain.recommend_proba(texts), atol=1e-3)
+    # bad input: one line, exit 2
+    capsys.readouterr()
+    assert cli.main(["train", "--preset", "general", "--data", str(tmp_path / "shop.csv"), "--adapt-to",
+                     str(tmp_path / "mine.csv"), "-o", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no text column 'Review Text'" in err and "--adapt-to" in err and len(err.splitlines()) == 1
+    assert cli.main(["train", "--preset", "reference", "--data", str(tmp_path / "shop.csv"), "--adapt-to",
+                     f"{tmp_path / 'mine.csv'}:body", "-o", str(tmp_path / "y")]) == 2
+    assert "self-trains a binary tfidf preset" in capsys.readouterr().err
 
 
 def test_explanations_of_the_lexicon_prior_add_up_to_the_call(data_path):

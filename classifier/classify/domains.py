@@ -62,9 +62,12 @@ def clothing_frame(clothing, text_column: str, label_column: str, title_column: 
 
 def compare_domains(clothing: str | os.PathLike, domains: str | os.PathLike, out: str | os.PathLike,
                     presets=("tfidf",), leave_out: str = "domain", text_column: str = "text",
-                    label_column: str = "label", only=None, baselines: bool = True, verbose: int = 0) -> list[dict]:
+                    label_column: str = "label", only=None, baselines: bool = True, verbose: int = 0,
+                    adapt: bool = False) -> list[dict]:
     """Train and score every (held-out domain, preset); rows of domain, model, n, accuracy, ROC AUC
-    and log loss; out/compare-domains.json has them. `only` limits the held-out domains."""
+    and log loss; out/compare-domains.json has them. `only` limits the held-out domains. With
+    `adapt`, each leave-one-out fit self-trains on the held-out domain's texts (`train --adapt-to`),
+    never its labels."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     other = load_sources([Source(Path(domains), text_column, label_column)], "text", "label",
@@ -104,7 +107,9 @@ def compare_domains(clothing: str | os.PathLike, domains: str | os.PathLike, out
             split.y_train, split.train_sources = split.y_train[mixed], split.train_sources[mixed]
             bundle_dir = out / preset_name / (held or "clothing-only")
             log.info(f"compare-domains: {preset_name}, {'leaving out ' + held if held else 'clothing only'}")
-            metrics = fit_split(cfg, split, bundle_dir, {"leave_out": held, "domains": str(domains)}, verbose)
+            texts = target["text"].tolist() if adapt and held else None
+            metrics = fit_split(cfg, split, bundle_dir, {"leave_out": held, "domains": str(domains)}, verbose,
+                                adapt=texts)
             bundle = load(bundle_dir)
             model = f"{preset_name}, clothing only" if held is None else f"{preset_name}, clothing + other domains"
             for name in [HOME] if held is None else [HOME, held]:

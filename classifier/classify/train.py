@@ -50,9 +50,18 @@ from classifier.io.dataset import Split, clean_labelled, load_labelled, make_spl
 from classifier.io.files import file_sha256, refuse_existing
 from classifier.io.labels import check_min_count, classes_of
 from classifier.io.morphemes import ANALYZERS, cached
-from classifier.io.sources import SOURCE_COLUMN, LabelMap, Source, load_sources, source_split, source_weights
+from classifier.io.sources import (
+    SOURCE_COLUMN,
+    LabelMap,
+    Source,
+    load_sources,
+    load_texts,
+    source_split,
+    source_weights,
+)
 from classifier.io.tokenizer import Tokenizer
 from classifier.limits import check
+from classifier.models.adapt import self_train
 from classifier.models.tfidf import fit_from, fit_tfidf
 from classifier.models.vectors import TfidfWithVectors, fit_with_vectors
 
@@ -63,12 +72,14 @@ FIT_ENGINES = ("padskip", "keras")  # padskip: classifier/classify/padskip.py; k
 
 def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labels: LabelMap | None = None,
           group_column: str | None = None, init_from: str | os.PathLike | None = None, sep: str | None = None,
-          overwrite: bool = False) -> dict:
+          overwrite: bool = False, adapt_to: str | None = None) -> dict:
     """Fit on the training split of the CSV `data`, evaluate on its test split, save the bundle at
     `out` (an existing bundle there is replaced only with `overwrite`); returns the test metrics.
     `data` may be several sources (a list of `FILE[:TEXT[:LABEL]]`, or one file whose `group_column`
     names each row's source), labels mapped to 0/1 by `labels`.
-    `sep`: the field separator (default: as `score` decides it)."""
+    `sep`: the field separator (default: as `score` decides it). `adapt_to` (`FILE[:TEXT_COLUMN]`,
+    unlabelled texts of the domain the bundle will score) self-trains a tfidf preset on them
+    (classifier.models.adapt)."""
     out = Path(out)
     check_config(cfg)
     if not cfg.test_size:
@@ -77,6 +88,7 @@ def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labe
     check_bundle_destination(out)  # before minutes of training, not after
     refuse_existing(out, overwrite)
     init = init_bundle(init_from)
+    adapt = None if adapt_to is None else load_texts(adapt_to, cfg.text_column, cfg.title_column, sep)
     specs = [data] if isinstance(data, (str, os.PathLike)) else list(data)
     if len(specs) > 1 or group_column or labels or cfg.title_column or isinstance(data, list):
         sources = [Source.parse(s, cfg.text_column, cfg.label_column) for s in specs]
@@ -84,8 +96,8 @@ def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labe
                           cfg.max_rows, sep=sep)
         source = {"sources": [{"path": str(s.path), "text_column": s.text_column, "label_column": s.label_column,
                                "sha256": file_sha256(s.path)} for s in sources],
-                  "group_column": group_column, "rows_used": len(df)}
-        return fit_rows(cfg, df, out, source, verbose, init)
+                  "group_column": group_column, "rows_used": len(df), **adapted(adapt_to, adapt)}
+        return fit_rows(cfg, df, out, source, verbose, init, adapt)
     data = specs[0]
     aux = aux_column(cfg)
     df = load_labelled(data, cfg.text_column, cfg.label_column, cfg.max_rows, optional_columns=(aux,) if aux else (),
@@ -93,8 +105,17 @@ def train(cfg: TrainConfig, data, out: str | os.PathLike, verbose: int = 1, labe
     if aux and aux not in df.columns:
         log.warning(f"note: {data} has no {aux!r} column; stacking the LSTM and TF-IDF without the {aux} regression")
     data = Path(data)
-    source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df), **({"sep": sep} if sep else {})}
-    return fit_rows(cfg, df, out, source, verbose, init)
+    source = {"path": str(data), "sha256": file_sha256(data), "rows_used": len(df), **({"sep": sep} if sep else {}),
+              **adapted(adapt_to, adapt)}
+    return fit_rows(cfg, df, out, source, verbose, init, adapt)
+
+
+def adapted(adapt_to, texts) -> dict:
+    """What the bundle's data record says of the unlabelled texts it was self-trained on."""
+    if adapt_to is None:
+        return {}
+    return {"adapt_to": {"spec": str(adapt_to), "sha256": file_sha256(Source.parse(adapt_to, "", "").path),
+                         "texts": len(texts)}}
 
 
 def init_bundle(init_from):
@@ -172,7 +193,8 @@ def aux_column(cfg: TrainConfig) -> str | None:
     return cfg.aux_column if use else None
 
 
-def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int, init: Bundle | None = None) -> dict:
+def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int, init: Bundle | None = None,
+             adapt: list[str] | None = None) -> dict:
     """Split the clean rows `df`, fit, evaluate and save the bundle at `out`; returns the metrics."""
     with cached():  # the korean analyser's morphemes, analysed once for the run's several encodings
         classes = classes_of(df[cfg.label_column])
@@ -189,12 +211,16 @@ def fit_rows(cfg: TrainConfig, df, out: Path, source: dict, verbose: int, init: 
         if not cfg.validation_split and (cfg.blend_tfidf or (classes is None and cfg.threshold_rule != "fixed")):
             raise UserError(f"validation_split 0 leaves no rows to choose the {cfg.preset} preset's threshold or "
                             f"stack on; give a validation_split above 0")
-        return fit_split(cfg, split, out, source, verbose, classes, init)
+        return fit_split(cfg, split, out, source, verbose, classes, init, adapt)
 
 
 def fit_split(cfg: TrainConfig, split: Split, out: Path, source: dict, verbose: int = 0,
-              classes: list | None = None, init: Bundle | None = None) -> dict:
+              classes: list | None = None, init: Bundle | None = None, adapt: list[str] | None = None) -> dict:
     """Fit on `split`'s training part, evaluate on its test part, save the bundle at `out`."""
+    if adapt is not None and (init is not None or cfg.model != "tfidf" or classes is not None or cfg.tfidf_vectors):
+        raise UserError("{field} self-trains a binary tfidf preset (tfidf, general, ...) from scratch: train "
+                        "without it, or without --init-from / word vectors / labels other than 0/1",
+                        field="adapt_to")
     with cached():
         if init is not None:
             return train_tfidf(cfg, split, init.tokenizer, out, {**source, "init_from": str(init.path)},
@@ -202,7 +228,7 @@ def fit_split(cfg: TrainConfig, split: Split, out: Path, source: dict, verbose: 
         tokenizer = Tokenizer.fit(split.x_train, cfg.tokenizer)
         keep_generator = generator_stays(out, tokenizer)
         if cfg.model == "tfidf":
-            return train_tfidf(cfg, split, tokenizer, out, source, keep_generator, classes)
+            return train_tfidf(cfg, split, tokenizer, out, source, keep_generator, classes, adapt=adapt)
         return train_lstm(cfg, split, tokenizer, out, source, keep_generator, verbose, classes)
 
 
@@ -325,7 +351,8 @@ def sources_facts(split: Split, p) -> dict:
 
 
 def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path, source: dict,
-                keep_generator: bool, classes: list | None = None, init: Bundle | None = None) -> dict:
+                keep_generator: bool, classes: list | None = None, init: Bundle | None = None,
+                adapt: list[str] | None = None) -> dict:
     """Fit on the whole training split (as SPEC measured it); the threshold comes from a second fit
     that holds out the last `validation_split` of it, as Keras' validation_split does. Classes
     other than 0/1 fit a multinomial regression and need no threshold. With `init` (a tfidf
@@ -340,7 +367,10 @@ def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path,
                         f"{len(classes)} classes: train without them")
     part = getattr(init, "vectors", None)  # a vectors bundle fine-tuned: its vector part stays as it is
 
-    def fitted(x, y, w):
+    def fitted(x, y, w, sources=None):
+        if adapt is not None:  # the vocabulary and idf are counted over the training and target texts
+            fit = lambda t, y, w: fit_tfidf(t, y, cfg, sample_weight=w, vocab_texts=list(x) + adapt)  # noqa: E731
+            return self_train(fit, x, y, sources if cfg.balance_sources else None, adapt)
         if init is not None:
             tfidf = fit_from(init.model, x, y, cfg.tfidf_c, w, None if part is None else part.logits(x))
             return tfidf if part is None else TfidfWithVectors(tfidf, part)
@@ -349,12 +379,13 @@ def train_tfidf(cfg: TrainConfig, split: Split, tokenizer: Tokenizer, out: Path,
         return fit_tfidf(x, y, cfg, n_classes=None if classes is None else len(classes), sample_weight=w)
 
     start = time.perf_counter()
-    model = fitted(split.x_train, split.y_train, weights)
+    model = fitted(split.x_train, split.y_train, weights, split.train_sources)
     train_seconds = time.perf_counter() - start
     threshold = {}
     if cfg.threshold_rule != "fixed" and classes is None:
         cut = int(len(split.x_train) * (1 - cfg.validation_split))
-        held = fitted(split.x_train[:cut], split.y_train[:cut], None if weights is None else weights[:cut])
+        held = fitted(split.x_train[:cut], split.y_train[:cut], None if weights is None else weights[:cut],
+                      None if split.train_sources is None else split.train_sources[:cut])
         p_val = held.predict_proba(split.x_train[cut:])
         threshold = {"threshold": choose_threshold(split.y_train[cut:], p_val, cfg.threshold_rule)}
     test, p = {}, None

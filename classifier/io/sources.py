@@ -129,6 +129,28 @@ def load_sources(sources: list[Source], text_column: str, label_column: str, lab
     return frame
 
 
+def load_texts(spec: str, text_column: str, title_column: str | None = None, sep: str | None = None) -> list[str]:
+    """The texts of `FILE[:TEXT_COLUMN]` (unlabelled: `train --adapt-to`), empty ones dropped, the
+    title joined before each as load_sources joins it."""
+    src = Source.parse(spec, text_column, "")
+    df = read_csv(src.path, sep)
+    text = column_like(src.text_column, df.columns)
+    if text is None:
+        listed = ", ".join(repr(str(c)) for c in df.columns)
+        raise UserError(f"{src.path}: no text column {src.text_column!r}; the columns are {listed}; pass "
+                        f"{{field}} {src.path}:COLUMN", field="adapt_to", value=spec, file=src.path)
+    title = column_like(title_column, df.columns) if title_column else None
+    df = df[df[text].notna()]
+    texts = df[text].astype(str)
+    if title is not None:
+        heads = df[title].fillna("").astype(str).str.strip()
+        texts = (heads + ". ").where(heads != "", "") + texts
+    if len(texts) < 2:
+        raise UserError(f"{{field}} {spec}: {len(texts)} texts in column {text!r}; self-training needs the "
+                        f"target's reviews (hundreds or more)", field="adapt_to", value=spec)
+    return texts.tolist()
+
+
 def mapped(values, labels: LabelMap | None, where: str, column: str, dropped: int, report: bool) -> np.ndarray:
     """A source's labels as 0/1 (NaN: left out), saying what was done to them."""
     if is_binary(values):

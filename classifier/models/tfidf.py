@@ -414,33 +414,38 @@ class TfidfModel:
 
 def fit_tfidf(texts: list[str], y: np.ndarray, cfg: TrainConfig, token_pattern: str = TOKEN_PATTERN,
               aux: np.ndarray | None = None, n_classes: int | None = None,
-              sample_weight: np.ndarray | None = None, dense: np.ndarray | None = None) -> TfidfModel:
+              sample_weight: np.ndarray | None = None, dense: np.ndarray | None = None,
+              vocab_texts: list[str] | None = None) -> TfidfModel:
     """With `aux` (a number per text, NaN where unknown), also a ridge regression on it over the
     same plain TF-IDF rows. With `n_classes`, `y` holds class indices and the regression is
     multinomial (a softmax over n_classes; naive Bayes scaling, defined for two classes, is skipped).
     Texts (not the stack's word ids) are analysed by cfg.tokenizer.analyzer first. With `dense`
     ((n, d) columns, binary only), the regression also takes them beside each l2-normalised row;
-    their weights are the model's `dense_coef` (classifier.models.vectors)."""
+    their weights are the model's `dense_coef` (classifier.models.vectors). With `vocab_texts`
+    (labelled or not), the vocabulary and idf are counted over them instead of over `texts`."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, Ridge
 
     analyzer = cfg.tokenizer.analyzer if token_pattern == TOKEN_PATTERN else "words"
+    counted = None if vocab_texts is None else list(vocab_texts)
     if analyzer == "korean":
         texts, token_pattern = analyze_many(texts), MORPHEME_PATTERN
+        counted = None if counted is None else analyze_many(counted)
 
     lexicon = None
     if cfg.tfidf_lexicon and token_pattern == TOKEN_PATTERN and analyzer == "words":
         lexicon = Lexicon.installed()
         texts = lexicon_docs(texts, cfg.tfidf_ngrams, lexicon)
+        counted = None if counted is None else lexicon_docs(counted, cfg.tfidf_ngrams, lexicon)
         vec = TfidfVectorizer(analyzer=list, min_df=cfg.tfidf_min_df, sublinear_tf=True)
     else:
         vec = TfidfVectorizer(ngram_range=(1, cfg.tfidf_ngrams), min_df=cfg.tfidf_min_df, sublinear_tf=True,
                               token_pattern=token_pattern)
     try:
         if lexicon is None:
-            x = vec.fit_transform(texts)
+            x = vec.fit_transform(texts) if counted is None else vec.fit(counted).transform(texts)
         else:  # the pseudo-terms' idf times the weight, before the l2 norm: the weight is in the saved idf
-            vec.fit(texts)
+            vec.fit(texts if counted is None else counted)
             weight = np.array([cfg.tfidf_lexicon if t.startswith(TERM_PREFIX) else 1.0
                                for t in vec.get_feature_names_out()])
             vec.idf_ = vec.idf_ * weight
