@@ -211,7 +211,7 @@ def cmd_compare(args) -> None:
         if not args.domains:
             raise UserError("--leave-out needs --domains CSV, the file whose --leave-out column names the domains")
         rows = compare_domains(data, args.domains, args.out, presets=args.presets,
-                               leave_out=args.leave_out)
+                               leave_out=args.leave_out, adapt=args.adapt)
         print(domain_table(rows))
         print(f"wrote {args.out}/compare-domains.json")
         return
@@ -561,6 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "values and test on the held-out one (with the VADER baseline)")
     p.add_argument("--domains", metavar="CSV", help="with --leave-out: the labelled reviews of several domains "
                                                     "(columns text, label and COLUMN)")
+    p.add_argument("--adapt", action="store_true",
+                   help="with --leave-out: self-train each fit on the held-out domain's texts, never its labels "
+                        "(train --adapt-to)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("score", help="add recommend_proba, recommend and status columns to review CSV files",
