@@ -143,6 +143,13 @@ compare-levers: install data
 	$(PY) benchmarks/domains_levers.py --clothing $(DATA) --domains $(DATA_MIRROR)/english_review_domains.csv \
 	  --out out/domains-levers $(ARGS)
 
+## compare-adapt: the target domain's unlabelled reviews as a lever (vocabulary, self-training), chosen on the same
+##   validation folds (out/domains-adapt; ~20 min of CPU: --budget SECONDS stops it, run again to go on)
+.PHONY: compare-adapt
+compare-adapt: install data
+	$(PY) benchmarks/domains_adapt.py --clothing $(DATA) --domains $(DATA_MIRROR)/english_review_domains.csv \
+	  --out out/domains-adapt $(ARGS)
+
 ## compare-seeds: the tuned preset over 3 seeds, mean and spread (out/compare-seeds/compare.json; ~5 min)
 compare-seeds: install data
 	$(PY) -m classifier compare --data $(DATA) -o out/compare-seeds --presets tuned --init-seeds 42 43 44 --reuse \

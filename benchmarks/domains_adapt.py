@@ -29,23 +29,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from domains_levers import ROOT, Texts, design, lever_sets  # a script beside it (benchmarks/ is no package)
 
-from benchmarks.domains_levers import ROOT, Texts, design, lever_sets
 from classifier.classify.domains import HOME
 from classifier.classify.metrics import binary_scores
 from classifier.io.sources import source_weights
+from classifier.models.adapt import TARGET, pseudo_labels
 
 FRACTIONS = (0.2, 0.5, 1.0)
 ROUNDS = 2
-TARGET = "(target)"  # the pseudo-labelled rows' source name
-
-
-def pseudo_labels(p: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """The most confident `fraction` of the rows, half each way: (their positions, their 0/1 labels)."""
-    k = int(round(fraction * len(p) / 2))
-    order = np.argsort(p, kind="stable")
-    picked = np.concatenate([order[:k], order[len(p) - k:]])
-    return picked, np.repeat([0, 1], k)
 
 
 def adapt_scores(t: Texts, train: np.ndarray, target: np.ndarray) -> dict[str, dict]:
