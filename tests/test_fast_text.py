@@ -16,9 +16,10 @@ from classifier.bundle import load
 from classifier.config import TokenizerConfig, preset
 from classifier.io.fastwords import MIN_TEXTS, IdRows, flat_ids
 from classifier.io.tokenizer import Tokenizer
-from classifier.models.stack import tfidf_parts
 from classifier.models.lexicon import WORD
-from classifier.models.tfidf import TOKEN_PATTERN, KeyTable, TfidfFeatures, fit_tfidf
+from classifier.models.lookup import KeyTable
+from classifier.models.stack import tfidf_parts
+from classifier.models.tfidf import TOKEN_PATTERN, TfidfFeatures, fit_tfidf
 from tests.conftest import ROOT, committed_bundle
 
 

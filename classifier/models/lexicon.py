@@ -25,11 +25,13 @@ import numpy as np
 
 from classifier.errors import UserError
 from classifier.io.fastwords import CHUNK_TEXTS, END, JOIN, SEPARATOR
+from classifier.models.lookup import AsciiWords
 
 WINDOW = 3  # words before a sentiment word that can boost or negate it (VADER's)
 DECAY = (1.0, 0.95, 0.9)  # an intensifier's weight at 1, 2, 3 words before (VADER's)
 ALPHA = 15.0  # VADER's normalisation: compound = s / sqrt(s^2 + ALPHA)
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")  # words with one inner apostrophe ("don't" stays whole)
+BYTE_WORD = re.compile(rb"[a-z]+(?:'[a-z]+)?")
 # pseudo-terms: ":" never occurs in a word n-gram, so these never collide with one
 COMPOUND_BINS = 8  # the text's compound in [-1, 1], cut into this many equal bins
 TERM_PREFIX = "lexicon:"
@@ -56,6 +58,8 @@ class Lexicon:
         self.code_valence = np.array([0.0] + [self.valence.get(w, 0.0) for w in known])
         self.code_boost = np.array([0.0] + [0.0 if w in self.valence else self.boosters.get(w, 0.0) for w in known])
         self.code_negation = np.array([False] + [w in negations or "n't" in w for w in known])
+        # the words WORD can match, looked up from the bytes (None: the dictionary serves)
+        self.ascii_codes = AsciiWords.of({w: i for w, i in self.code.items() if i > 0 and BYTE_WORD.fullmatch(w)})
 
     @classmethod
     @functools.cache
@@ -107,7 +111,8 @@ class Lexicon:
         """`word_arrays` of a few thousand str, or None when one holds the separator. The texts are
         lower-cased one by one (as `words` does), joined by " \\x00 " and made bytes where only a-z,
         the apostrophe and the separator are not spaces; an apostrophe stays only where WORD takes it
-        (`inner_apostrophes`), so the runs left are WORD's matches and the separators."""
+        (`inner_apostrophes`), so the runs left are WORD's matches and the separators, looked up from
+        the bytes (`AsciiWords`)."""
         joined = JOIN.join([t.lower() for t in texts])
         if joined.count(SEPARATOR) != len(texts) - 1:
             return None
@@ -115,8 +120,11 @@ class Lexicon:
         nt = np.zeros(0, np.int64)
         if b"'" in raw:
             raw, nt = inner_apostrophes(raw)
-        tokens = raw.split()
-        code = np.fromiter(map(self.code.get, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
+        if self.ascii_codes is not None:  # every run left is a word or the separator, one letter ones too
+            code = self.ascii_codes.ids(raw, drop_single=False)
+        else:
+            tokens = raw.split()
+            code = np.fromiter(map(self.code.get, tokens, repeat(0)), dtype=np.int64, count=len(tokens))
         ends = code == END
         negation = self.code_negation[np.maximum(code, 0)]
         if len(nt):  # a word holding "n't" negates, known or not
