@@ -123,7 +123,14 @@ class TfidfFeatures:
         return None if found is None else IdRows(*found)
 
     def fast_ready(self, texts: list) -> bool:
-        return self.word_keys is not None and all(isinstance(t, str) for t in texts)
+        """Whether `piece_pairs` takes these texts; its tables are built here, before pieces go to threads."""
+        if self.word_keys is None or not all(isinstance(t, str) for t in texts):
+            return False
+        if self.token_pattern == TOKEN_PATTERN:
+            _ = self.ascii_words
+        if self.lexicon is not None:
+            _ = self.lexicon_ids
+        return True
 
     def _ordered_piece(self, texts: list) -> tuple[np.ndarray, np.ndarray] | None:
         pairs = self.piece_pairs(texts)
