@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from classifier.score import score_csv
 
 from classifier.bundle import load
+from classifier.classify.score import score_csv
 from classifier.config import TokenizerConfig, preset
 from classifier.io.fastwords import IdRows
 from classifier.io.tokenizer import Tokenizer
