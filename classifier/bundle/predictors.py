@@ -329,6 +329,12 @@ class TfidfVectorsBundle(TfidfBundle):
                             f"bundle's encoder (bundle.encoder.encode_many), not with its tfidf features")
         return sigmoid(self.model.logits_ids(id_lists) + extra).astype(np.float32)
 
+    def proba_texts(self, texts: list, engine: str | None = None) -> np.ndarray:
+        if engine == "keras":
+            self.keras_classifier()
+        # the n-grams scored as found (TfidfBundle's path) plus the vector part's logits
+        return sigmoid(self.model.logits_texts(texts) + self.vectors.logits(texts)).astype(np.float32)
+
 
 @register_kind("stack", files=(CLASSIFIER_FILE, VOCAB_FILE, WEIGHTS_FILE))
 class StackBundle(Bundle):
