@@ -43,3 +43,37 @@ def step(xz: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray) ->
     h *= o
     return h, c
 
+
+
+
+class Cell:
+    """`step` over many steps for a batch, the same arithmetic rounding for rounding, on weights laid
+    out gate by gate: the gate block is (4, rows, u), so each gate of the rows that have started is one
+    contiguous (k, u) block and every elementwise pass is a few long runs (a pass over a column slice of
+    a (rows, 4u) block pays NumPy's per-row overhead). h @ R becomes four (k, u) @ (u, u) products, the
+    same sums; buffers are reused from step to step and the state is updated in place."""
+
+    def __init__(self, table: np.ndarray, recurrent: np.ndarray):
+        """`table` (vocab, 4u) and `recurrent` (u, 4u), both fold_gates'd."""
+        u = recurrent.shape[0]
+        self.table = np.ascontiguousarray(table.reshape(len(table), 4, u).transpose(1, 0, 2))  # (4, vocab, u)
+        self.recurrent = np.ascontiguousarray(recurrent.reshape(u, 4, u).transpose(1, 0, 2))  # (4, u, u)
+
+    def run(self, ids: np.ndarray, started: np.ndarray, h: np.ndarray, c: np.ndarray) -> None:
+        """Step j reads ids[j, :started[j]] into rows :started[j] of h, c (rows, u), updated in place;
+        started never decreases, ids are inside the table."""
+        rows, u = h.shape
+        z, x, t = np.empty((4, rows, u), np.float32), np.empty((4, rows, u), np.float32), np.empty_like(h)
+        for j, k in enumerate(started.tolist()):
+            hk, ck, zk, tk = h[:k], c[:k], z[:, :k], t[:k]
+            np.matmul(hk, self.recurrent, out=zk)
+            zk += self.table.take(ids[j, :k], axis=1, out=x[:, :k], mode="clip")  # clip: no bounds pass
+            np.tanh(zk, out=zk)
+            sig = zk[:3]  # tanh(x / 2) -> sigmoid(x) for i, f, o
+            sig *= 0.5
+            sig += 0.5
+            ck *= zk[1]  # c = f * c + i * g
+            np.multiply(zk[0], zk[3], out=tk)
+            ck += tk
+            np.tanh(ck, out=tk)  # h = o * tanh(c)
+            np.multiply(tk, zk[2], out=hk)

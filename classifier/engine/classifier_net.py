@@ -32,7 +32,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from classifier.classify.metrics import sigmoid, softmax
-from classifier.engine.cell import fold_gates, step
+from classifier.engine.cell import Cell, fold_gates, step
 from classifier.errors import UserError, slot
 from classifier.io.fastwords import flat_ids
 from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
@@ -62,6 +62,7 @@ class Direction:
             for k in range(1, maxlen + 1):
                 self.prefix_h[k : k + 1], self.prefix_c[k : k + 1] = step(
                     pad, self.prefix_h[k - 1 : k], self.prefix_c[k - 1 : k], self.recurrent)
+        self.cell = Cell(self.table, self.recurrent)
 
     def final_h(self, seqs: list[np.ndarray], lengths: np.ndarray, skipped: np.ndarray) -> np.ndarray:
         """Last hidden state of each row; rows sorted longest first, aligned at their last id, so
@@ -73,9 +74,7 @@ class Direction:
                 ids[longest - len(seq) :, row] = seq
         h, c = self.prefix_h[skipped], self.prefix_c[skipped]
         started = np.searchsorted(-lengths, -(longest - np.arange(longest)), side="right")
-        for j in range(longest):
-            k = started[j]
-            h[:k], c[:k] = step(self.table[ids[j, :k]], h[:k], c[:k], self.recurrent)
+        self.cell.run(ids, started, h, c)
         return h
 
 
