@@ -64,14 +64,17 @@ class Direction:
                     pad, self.prefix_h[k - 1 : k], self.prefix_c[k - 1 : k], self.recurrent)
         self.cell = Cell(self.table, self.recurrent)
 
-    def final_h(self, seqs: list[np.ndarray], lengths: np.ndarray, skipped: np.ndarray) -> np.ndarray:
-        """Last hidden state of each row; rows sorted longest first, aligned at their last id, so
-        step j updates the rows that have started (a prefix of them)."""
-        n, longest = len(seqs), int(lengths[0])
+    def final_h(self, flat: np.ndarray, lengths: np.ndarray, skipped: np.ndarray, backwards: bool = False
+                ) -> np.ndarray:
+        """Last hidden state of each row; `flat` holds the rows' ids one row after another, rows sorted
+        longest first and aligned at their last id, so step j updates the rows that have started (a
+        prefix of them). `backwards` reads each row's ids last to first."""
+        n, longest = len(lengths), int(lengths[0])
         ids = np.zeros((longest, n), dtype=np.int64)  # step-major, so each step reads one contiguous row
-        for row, seq in enumerate(seqs):
-            if len(seq):
-                ids[longest - len(seq) :, row] = seq
+        if len(flat):
+            row_length = np.repeat(lengths, lengths)
+            at = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # place in its row
+            ids[longest - 1 - at if backwards else longest - row_length + at, np.repeat(np.arange(n), lengths)] = flat
         h, c = self.prefix_h[skipped], self.prefix_c[skipped]
         started = np.searchsorted(-lengths, -(longest - np.arange(longest)), side="right")
         self.cell.run(ids, started, h, c)
@@ -183,8 +186,8 @@ class ClassifierEngine:
 
     def _run(self, seqs: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
         skipped = self.maxlen - np.minimum(lengths, self.maxlen)  # pad steps before the first word
-        h = [d.final_h(seqs if i == 0 else [s[::-1] for s in seqs], lengths, skipped)
-             for i, d in enumerate(self.directions)]
+        flat = np.concatenate(seqs)
+        h = [d.final_h(flat, lengths, skipped, backwards=i == 1) for i, d in enumerate(self.directions)]
         z = np.concatenate(h, axis=1) @ self.dense_kernel + self.dense_bias
         return sigmoid(z) if self.n_classes is None else softmax(z)
 
