@@ -78,8 +78,9 @@ def test_cell_runs_step_after_step_to_the_same_bits(units, rows):
     # probabilities, so `score` writes the same bytes), rows joining as they start, as in final_h
     rng = np.random.default_rng(units + rows)
     vocab, steps = 40, 12
-    table = fold_gates(rng.normal(0, 1.5, (vocab, 4 * units)))
-    recurrent = fold_gates(rng.normal(0, 0.5, (units, 4 * units)))
+    keras_table = rng.normal(0, 1.5, (vocab, 4 * units)).astype(np.float32)
+    keras_recurrent = rng.normal(0, 0.5, (units, 4 * units)).astype(np.float32)
+    table, recurrent = fold_gates(keras_table), fold_gates(keras_recurrent)
     ids = rng.integers(0, vocab, (steps, rows))
     started = np.sort(rng.integers(1, rows + 1, steps))
     started[-1] = rows
@@ -89,7 +90,7 @@ def test_cell_runs_step_after_step_to_the_same_bits(units, rows):
     for j, k in enumerate(started):
         want_h[:k], want_c[:k] = step(table[ids[j, :k]], want_h[:k], want_c[:k], recurrent)
     h, c = h0.copy(), c0.copy()
-    Cell(table, recurrent).run(ids, started, h, c)
+    Cell(keras_table, keras_recurrent).run(ids, started, h, c)
     np.testing.assert_array_equal(h, want_h)
     np.testing.assert_array_equal(c, want_c)
     assert np.abs(h - h0).min() > 0  # every row moved

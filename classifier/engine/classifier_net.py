@@ -23,6 +23,7 @@ says which models it runs.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,20 +50,28 @@ class Direction:
     """One LSTM reading the rows one way: its input table, recurrent kernel and padding prefix."""
 
     def __init__(self, table, recurrent, maxlen: int, masked: bool):
-        self.table = fold_gates(table)  # (vocab, 4u), the gates as engine.cell.step reads them
+        """`table` = embedding @ kernel + bias (vocab, 4u) and `recurrent` (u, 4u), in Keras' gate layout."""
+        self.keras_table = np.asarray(table, dtype=np.float32)
         self.recurrent = fold_gates(recurrent)  # (u, 4u)
         units = self.recurrent.shape[0]
-        if self.table.shape[1] != 4 * units or self.recurrent.shape[1] != 4 * units:
-            raise ValueError(f"inconsistent LSTM shapes: table {self.table.shape}, recurrent {self.recurrent.shape}")
+        if self.keras_table.shape[1] != 4 * units or self.recurrent.shape[1] != 4 * units:
+            raise ValueError(f"inconsistent LSTM shapes: table {self.keras_table.shape}, "
+                             f"recurrent {self.recurrent.shape}")
+        self.cell = Cell(self.keras_table, recurrent)  # what predictions run on
         # states after k = 0..maxlen padding steps (all zero for a masked model, which skips them)
         self.prefix_h = np.zeros((maxlen + 1, units), dtype=np.float32)
         self.prefix_c = np.zeros_like(self.prefix_h)
         if not masked:
-            pad = self.table[:1]
+            pad = fold_gates(self.keras_table[:1])
             for k in range(1, maxlen + 1):
                 self.prefix_h[k : k + 1], self.prefix_c[k : k + 1] = step(
                     pad, self.prefix_h[k - 1 : k], self.prefix_c[k - 1 : k], self.recurrent)
-        self.cell = Cell(self.table, self.recurrent)
+
+    @functools.cached_property
+    def table(self) -> np.ndarray:
+        """(vocab, 4u), the gates as engine.cell.step reads them (explanations step with it); built on
+        first use, since predictions run on the cell's own copy."""
+        return fold_gates(self.keras_table)
 
     def final_h(self, flat: np.ndarray, lengths: np.ndarray, skipped: np.ndarray, backwards: bool = False
                 ) -> np.ndarray:
@@ -132,7 +141,7 @@ class ClassifierEngine:
 
     @property
     def vocab_size(self) -> int:
-        return self.directions[0].table.shape[0]
+        return self.directions[0].keras_table.shape[0]
 
     @property
     def units(self) -> int:
