@@ -72,7 +72,7 @@ def test_lstm_step_matches_a_keras_lstm_cell():
 
 
 
-@pytest.mark.parametrize("units, rows", [(5, 1), (5, 40), (64, 300)])
+@pytest.mark.parametrize("units, rows", [(5, 1), (5, 40), (64, 1), (64, 300)])
 def test_cell_runs_step_after_step_to_the_same_bits(units, rows):
     # Cell.run is the engine's loop; `step` is the reference it must equal bit for bit (the same
     # probabilities, so `score` writes the same bytes), rows joining as they start, as in final_h
