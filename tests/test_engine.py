@@ -71,7 +71,6 @@ def test_lstm_step_matches_a_keras_lstm_cell():
     np.testing.assert_allclose(got_c, keras.ops.convert_to_numpy(keras_c), atol=1e-6)
 
 
-
 @pytest.mark.parametrize("units, rows", [(5, 1), (5, 40), (64, 1), (64, 300)])
 def test_cell_runs_step_after_step_to_the_same_bits(units, rows):
     # Cell.run is the engine's loop; `step` is the reference it must equal bit for bit (the same

@@ -2,12 +2,13 @@
 
     table, recurrent = fold_gates(embedding @ kernel + bias), fold_gates(recurrent_kernel)   # once
     h, c = step(table[ids], h, c, recurrent)                                                 # per step
+    Cell(embedding @ kernel + bias, recurrent_kernel).run(ids, started, h, c)   # many steps, in place
 
     i = sigmoid(z_i)   f = sigmoid(z_f)   g = tanh(z_c)   o = sigmoid(z_o)
     c = f * c + i * g
     h = o * tanh(c)
 
-The transcendentals are most of a step's cost, and NumPy's float32 tanh is its fastest one
+Past the matmul, the transcendentals are most of a step's cost, and NumPy's float32 tanh is its fastest one
 (faster than exp alone), so every gate goes through one tanh pass: sigmoid(x) = 0.5 + 0.5 tanh(x / 2).
 `fold_gates` halves the sigmoid gates' weights (exact in floating point) and puts them first, so
 a step is one matmul, one tanh over all four gates and two passes over three of them.
@@ -53,8 +54,6 @@ def step(xz: np.ndarray, h: np.ndarray, c: np.ndarray, recurrent: np.ndarray) ->
     h = np.tanh(c)
     h *= o
     return h, c
-
-
 
 
 class Cell:

@@ -81,9 +81,10 @@ class Direction:
         n, longest = len(lengths), int(lengths[0])
         ids = np.zeros((longest, n), dtype=np.int64)  # step-major, so each step reads one contiguous row
         if len(flat):
-            row_length = np.repeat(lengths, lengths)
+            row = np.repeat(np.arange(n), lengths)
             at = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # place in its row
-            ids[longest - 1 - at if backwards else longest - row_length + at, np.repeat(np.arange(n), lengths)] = flat
+            j = longest - 1 - at if backwards else longest - lengths[row] + at  # the step that reads it
+            ids[j, row] = flat
         h, c = self.prefix_h[skipped], self.prefix_c[skipped]
         started = np.searchsorted(-lengths, -(longest - np.arange(longest)), side="right")
         self.cell.run(ids, started, h, c)
