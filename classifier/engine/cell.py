@@ -67,12 +67,15 @@ class Cell:
         """`table` (vocab, 4u) and `recurrent` (u, 4u) in Keras' gate layout (i, f, c, o), not yet folded."""
         self.table, self.recurrent = gate_major(table), gate_major(recurrent)  # (4, vocab, u), (4, u, u)
 
-    def run(self, ids: np.ndarray, started: np.ndarray, h: np.ndarray, c: np.ndarray) -> None:
+    def run(self, ids: np.ndarray, started: np.ndarray, h: np.ndarray, c: np.ndarray, before=None) -> None:
         """Step j reads ids[j, :started[j]] into rows :started[j] of h, c (rows, u), updated in place;
-        started never decreases, ids are inside the table."""
+        started never decreases, ids are inside the table. `before(j, k)`, if given, is called before
+        step j (explanations keep the states there)."""
         rows, u = h.shape
         z, x, t = np.empty((4, rows, u), np.float32), np.empty((4, rows, u), np.float32), np.empty_like(h)
         for j, k in enumerate(started.tolist()):
+            if before is not None:
+                before(j, k)
             hk, ck, zk, tk = h[:k], c[:k], z[:, :k], t[:k]
             np.matmul(hk, self.recurrent, out=zk)
             zk += self.table.take(ids[j, :k], axis=1, out=x[:, :k], mode="clip")  # clip: no bounds pass
