@@ -6,8 +6,9 @@ For each data set (the clothing reviews, the Korean movie reviews through the `w
 the English review domains) and each of its text columns, every row is encoded both ways:
 word ids by the two saved bundles' tokenizers and by a tokenizer fitted on the set itself; n-gram
 feature ids by a tfidf model fitted on the set (its first 20,000 rows; every row is checked).
+The general bundle (n-grams and the lexicon prior's pseudo-terms) encodes every row both ways too.
 Then `classifier score` of the clothing file is run in-process through each bundle (reference,
-tuned, and the tfidf one if --tfidf is given) once with the fast path and once with the
+tuned, general, and the tfidf one if --tfidf is given) once with the fast path and once with the
 reference one, and the two output files are compared byte for byte. Prints the counts; exit 1
 on any difference.
 """
@@ -21,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from classifier.score import score_csv
 
 from classifier.bundle import load
+from classifier.classify.score import score_csv
 from classifier.config import TokenizerConfig, preset
 from classifier.io.fastwords import IdRows
 from classifier.io.tokenizer import Tokenizer
@@ -61,6 +62,11 @@ def check_set(path: Path, columns: list[str], label: str, bundles: dict) -> list
                                                 preset("tfidf", tfidf_ngrams=n)).features
             rows.append((path.name, column, f"own tfidf 1-{n} grams ({len(features):,} terms)",
                          *compare("tfidf", features.encode_many(texts), features.encode_many_reference(texts))))
+        for name, b in bundles.items():
+            if b.kind == "tfidf" and b.model.features.lexicon is not None:
+                features = b.model.features
+                rows.append((path.name, column, f"{name} bundle (n-grams + lexicon)",
+                             *compare(name, features.encode_many(texts), features.encode_many_reference(texts))))
         print(f"check_text_ids: {path.name} {column} done", file=sys.stderr)
     return rows
 
@@ -90,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="saved_models/default")
     parser.add_argument("--tuned", default="saved_models/tuned")
     parser.add_argument("--tfidf", default="", help="a tfidf bundle to score with too")
+    parser.add_argument("--general", default="saved_models/general", help="the general bundle ('' to skip)")
     args = parser.parse_args(argv)
-    bundle_dirs = {k: Path(v) for k, v in (("reference", args.model), ("tuned", args.tuned), ("tfidf", args.tfidf))
-                   if v}
+    bundle_dirs = {k: Path(v) for k, v in (("reference", args.model), ("tuned", args.tuned), ("tfidf", args.tfidf),
+                                           ("general", args.general)) if v}
     bundles = {k: load(v) for k, v in bundle_dirs.items()}
     data = Path(args.data_dir)
     rows = []

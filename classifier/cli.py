@@ -483,11 +483,24 @@ def package_version() -> str:
         return "unknown (not installed)"
 
 
+class VersionAction(argparse.Action):
+    """--version, the installed version looked up only when asked: importlib.metadata would cost every
+    other command's start-up."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show program's version number and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {package_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from classifier.serve.settings import MAX_BYTES, MAX_ITEMS
 
     parser = argparse.ArgumentParser(prog="classifier", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     bundle_in = parent(model_flag)
     scoring = parent(model_flag, threshold_flag, engine_flag)

@@ -208,7 +208,8 @@ def generator_bundle(tmp_path_factory, small_bundle) -> Path:
     def build(out):
         shutil.copytree(small_bundle, out)
         cfg = generator_preset("default", max_texts=300, epochs=1, embedding_dim=16, lstm_units=32)
-        train_generator(cfg, out, verbose=0, agreement=True, agreement_samples=FIXTURE_AGREEMENT_SAMPLES, overwrite=True)
+        train_generator(cfg, out, verbose=0, agreement=True, agreement_samples=FIXTURE_AGREEMENT_SAMPLES,
+                        overwrite=True)
 
     return built_once(tmp_path_factory, "generator", build)
 

@@ -15,7 +15,7 @@ import pytest
 
 import classifier
 from classifier.bundle import CLASSIFIER_FILE
-from classifier.engine.cell import fold_gates, step
+from classifier.engine.cell import Cell, fold_gates, step
 from classifier.engine.classifier_net import ClassifierEngine, runs_keras_file
 from classifier.io.dataset import load_labelled, make_split
 from tests.conftest import record_files, run_python
@@ -69,6 +69,30 @@ def test_lstm_step_matches_a_keras_lstm_cell():
     got_h, got_c = lstm_step(x @ kernel + bias, h, c, recurrent)
     np.testing.assert_allclose(got_h, keras.ops.convert_to_numpy(keras_h), atol=1e-6)
     np.testing.assert_allclose(got_c, keras.ops.convert_to_numpy(keras_c), atol=1e-6)
+
+
+@pytest.mark.parametrize("units, rows", [(5, 1), (5, 40), (64, 1), (64, 300)])
+def test_cell_runs_step_after_step_to_the_same_bits(units, rows):
+    # Cell.run is the engine's loop; `step` is the reference it must equal bit for bit (the same
+    # probabilities, so `score` writes the same bytes), rows joining as they start, as in final_h
+    rng = np.random.default_rng(units + rows)
+    vocab, steps = 40, 12
+    keras_table = rng.normal(0, 1.5, (vocab, 4 * units)).astype(np.float32)
+    keras_recurrent = rng.normal(0, 0.5, (units, 4 * units)).astype(np.float32)
+    table, recurrent = fold_gates(keras_table), fold_gates(keras_recurrent)
+    ids = rng.integers(0, vocab, (steps, rows))
+    started = np.sort(rng.integers(1, rows + 1, steps))
+    started[-1] = rows
+    h0 = rng.normal(0, 0.5, (rows, units)).astype(np.float32)
+    c0 = rng.normal(0, 1.0, (rows, units)).astype(np.float32)
+    want_h, want_c = h0.copy(), c0.copy()
+    for j, k in enumerate(started):
+        want_h[:k], want_c[:k] = step(table[ids[j, :k]], want_h[:k], want_c[:k], recurrent)
+    h, c = h0.copy(), c0.copy()
+    Cell(keras_table, keras_recurrent).run(ids, started, h, c)
+    np.testing.assert_array_equal(h, want_h)
+    np.testing.assert_array_equal(c, want_c)
+    assert np.abs(h - h0).min() > 0  # every row moved
 
 
 def keras_proba(model, padded) -> np.ndarray:

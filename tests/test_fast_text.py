@@ -1,5 +1,6 @@
-"""The fast text front end (classifier.io.fastwords, TfidfFeatures.encode_fast) gives exactly the
-reference's ids: on every row of the review file, and on random Unicode text (hypothesis)."""
+"""The fast text front end (classifier.io.fastwords, TfidfFeatures.encode_fast, the text path of
+TfidfModel.logits_texts, Lexicon.word_arrays) gives exactly the reference's ids: on every row of the
+review file, and on random Unicode text (hypothesis)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from classifier.bundle import load
 from classifier.config import TokenizerConfig, preset
 from classifier.io.fastwords import MIN_TEXTS, IdRows, flat_ids
 from classifier.io.tokenizer import Tokenizer
+from classifier.models.lexicon import WORD
+from classifier.models.lookup import KeyTable
 from classifier.models.stack import tfidf_parts
-from classifier.models.tfidf import TOKEN_PATTERN, KeyTable, TfidfFeatures, fit_tfidf
-from tests.conftest import ROOT
+from classifier.models.tfidf import TOKEN_PATTERN, TfidfFeatures, fit_tfidf
+from tests.conftest import ROOT, committed_bundle
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +48,55 @@ def test_tfidf_features_equal_the_reference_on_every_review(review_texts):
     assert fast == model.features.encode_many_reference(review_texts)  # same ids, same order
     np.testing.assert_array_equal(model.predict_proba_ids(fast),
                                   model.predict_proba_ids([list(ids) for ids in fast]))
+
+
+def test_tfidf_text_path_scores_as_the_id_lists(review_texts):
+    """`logits_texts` (pairs scored piece by piece on threads, no lists) gives the very logits of
+    the reference's id lists: every review (several pieces), and a batch where one piece holds the
+    separator (that piece the reference way, the others not)."""
+    model = fit_tfidf(review_texts[:3000], np.arange(3000) % 2, preset("tfidf"))
+    want = model.logits_ids(model.features.encode_many_reference(review_texts))
+    np.testing.assert_array_equal(model.logits_texts(review_texts), want)
+    mixed = review_texts[:9000] + ["a\x00b love it"] + review_texts[:100]
+    np.testing.assert_array_equal(model.logits_texts(mixed),
+                                  model.logits_ids(model.features.encode_many_reference(mixed)))
+    np.testing.assert_array_equal(model.logits_texts(review_texts[:5]), want[:5])  # a few: the reference way
+
+
+def test_lexicon_features_equal_the_reference_on_every_review(review_texts, data_path):
+    """The general bundle (n-grams and the lexicon's pseudo-terms): the fast ids, lexicon words and
+    probabilities are the reference's, titles included."""
+    pytest.importorskip("vaderSentiment")
+    bundle = load(committed_bundle("general"))
+    features = bundle.model.features
+    titles = pd.read_csv(data_path)["Title"].fillna("").astype(str).tolist()
+    for texts in (review_texts, titles, [f"{a}. {b}" for a, b in zip(titles, review_texts, strict=True)]):
+        fast = features.encode_many(texts)
+        assert isinstance(fast, IdRows)
+        assert fast == features.encode_many_reference(texts)
+        for a, b in zip(features.lexicon.word_arrays(texts), features.lexicon.word_arrays(texts, reference=True),
+                        strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(bundle.recommend_proba(texts), bundle.model.predict_proba_ids(fast))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(st.one_of(
+    st.text(alphabet=st.sampled_from("'nt a bad not very GOOD didn't\x00é😍İK"), max_size=60),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30),
+), max_size=12))
+def test_lexicon_words_equal_the_regex_on_random_text(batch):
+    """WORD's matches (apostrophes in runs like "rock'n'roll", "n't" words the lexicon does not hold,
+    non-ASCII letters) and each word's valence, boost and negation, as the regex text by text finds them."""
+    pytest.importorskip("vaderSentiment")
+    from classifier.models.lexicon import Lexicon
+
+    lexicon = Lexicon.installed()
+    for a, b in zip(lexicon.word_arrays(batch), lexicon.word_arrays(batch, reference=True), strict=True):
+        np.testing.assert_array_equal(a, b)
+    if not any("\x00" in t for t in batch):  # the fast path itself ran: the same words, counted
+        assert len(lexicon.word_arrays(batch)[0]) == sum(len(WORD.findall(t.lower())) for t in batch)
+    assert lexicon.terms(batch) == lexicon.terms(batch, reference=True)
 
 
 def test_tuned_stack_features_from_id_rows_equal_those_from_lists(review_texts):
@@ -80,6 +132,7 @@ RULES = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n\r\x0b\x0c\x1c\x85\xa0\u2028 'Σσ
 texts = st.lists(st.one_of(
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40),
     st.text(alphabet=st.sampled_from(RULES + "ab AB dress ΑΣ"), max_size=40),
+    st.text(alphabet=st.sampled_from("abAB_1 .x"), max_size=80),  # ASCII words of 1 to 40+ bytes (AsciiWords)
 ), max_size=8)
 
 
@@ -123,3 +176,13 @@ def test_key_table_finds_every_key_and_nothing_else(keys, others):
     want = [keys.index(k) if k in keys else -1 for k in query.tolist()]
     assert table.get(query).tolist() == want
     assert len(table) == len(keys)
+
+
+@settings(max_examples=100, deadline=None)
+@given(keys=st.lists(st.integers(0, 500), unique=True, min_size=1, max_size=300),
+       others=st.lists(st.integers(0, 2**62), max_size=300))
+def test_key_table_of_small_keys_is_an_array_and_finds_the_same(keys, others):
+    table = KeyTable(np.array(keys, np.int64), np.arange(len(keys), dtype=np.int64))
+    assert table.dense is not None or max(keys) >= 4 * len(keys)
+    query = np.array(keys + others, np.int64)
+    assert table.get(query).tolist() == [keys.index(k) if k in keys else -1 for k in query.tolist()]

@@ -125,21 +125,26 @@ class Bundle:
     # frame of str; a bare string is refused; None / NaN is an empty text.
     def predict_proba(self, texts, engine: str | None = None) -> np.ndarray:
         """(n, k) float32 in `classes_` order, rows summing to 1; binary: P(does not recommend), P(recommends)."""
-        return self.predict_proba_ids(self.encoder.encode_many(as_texts(texts, "predict_proba")), engine=engine)
+        p = self.proba_texts(as_texts(texts, "predict_proba"), engine=engine)
+        return p if self.multiclass else np.column_stack([1 - p, p])
 
     def predict(self, texts) -> np.ndarray:
         """Labels: the most likely class; binary: 0/1 at the bundle's threshold."""
-        ids = self.encoder.encode_many(as_texts(texts, "predict"))
+        p = self.proba_texts(as_texts(texts, "predict"))
         if self.multiclass:
-            return self.classes_[np.argmax(self.proba_ids(ids), axis=1)]
-        return (self.proba_ids(ids) >= self.threshold).astype(np.int64)
+            return self.classes_[np.argmax(p, axis=1)]
+        return (p >= self.threshold).astype(np.int64)
 
     def recommend_proba(self, texts, engine: str | None = None) -> np.ndarray:
         """P(recommends), one float32 per text (binary bundles only)."""
         if self.multiclass:
             raise UserError(f"{self.path} is a multi-class bundle ({len(self.classes_)} classes of "
                             f"{self.config.label_column!r}): it has no P(recommends); use predict_proba")
-        return self.proba_ids(self.encoder.encode_many(as_texts(texts, "recommend_proba")), engine=engine)
+        return self.proba_texts(as_texts(texts, "recommend_proba"), engine=engine)
+
+    def proba_texts(self, texts: list, engine: str | None = None) -> np.ndarray:
+        """`proba_ids` of the texts encoded by `self.encoder`."""
+        return self.proba_ids(self.encoder.encode_many(texts), engine=engine)
 
     def score(self, texts, labels) -> float:
         """The share of `predict(texts)` equal to `labels` (scikit-learn's `score`), on the rows that
@@ -297,6 +302,11 @@ class TfidfBundle(Bundle):
             self.keras_classifier()
         return self.model.predict_proba_ids(id_lists)
 
+    def proba_texts(self, texts: list, engine: str | None = None) -> np.ndarray:
+        if engine == "keras":
+            self.keras_classifier()
+        return self.model.predict_proba(texts)  # the features scored as found, never made id lists
+
 
 @register_kind("tfidf+vectors", files=(VOCAB_FILE, WEIGHTS_FILE, VECTORS_FILE))
 class TfidfVectorsBundle(TfidfBundle):
@@ -318,6 +328,12 @@ class TfidfVectorsBundle(TfidfBundle):
             raise UserError(f"{self.path} reads word vectors beside the n-grams: encode the texts with the "
                             f"bundle's encoder (bundle.encoder.encode_many), not with its tfidf features")
         return sigmoid(self.model.logits_ids(id_lists) + extra).astype(np.float32)
+
+    def proba_texts(self, texts: list, engine: str | None = None) -> np.ndarray:
+        if engine == "keras":
+            self.keras_classifier()
+        # the n-grams scored as found (TfidfBundle's path) plus the vector part's logits
+        return sigmoid(self.model.logits_texts(texts) + self.vectors.logits(texts)).astype(np.float32)
 
 
 @register_kind("stack", files=(CLASSIFIER_FILE, VOCAB_FILE, WEIGHTS_FILE))

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from classifier.classify.metrics import sigmoid, softmax
-from classifier.engine.cell import step
 from classifier.engine.classifier_net import ClassifierEngine, one_blas_thread, run_chunks
 from classifier.errors import UserError
 from classifier.io.morphemes import DROPPED_TAGS, kiwi
@@ -218,12 +217,12 @@ def run_rows(direction, seqs: list[np.ndarray], h0: np.ndarray, c0: np.ndarray,
             if lengths[r]:
                 ids[longest - lengths[r]:, row] = seqs[r]
         started = np.searchsorted(-lengths_sorted, -(longest - np.arange(longest)), side="right")
-        for j in range(longest):
-            k = started[j]
-            if keep:  # row r reads its id number j - (longest - length) now
-                at = offsets[order[:k]] + j - (longest - lengths_sorted[:k])
-                kept_h[at], kept_c[at] = h[:k], c[:k]
-            h[:k], c[:k] = step(direction.table[ids[j, :k]], h[:k], c[:k], direction.recurrent)
+
+        def record(j: int, k: int) -> None:  # row r reads its id number j - (longest - length) next
+            at = offsets[order[:k]] + j - (longest - lengths_sorted[:k])
+            kept_h[at], kept_c[at] = h[:k], c[:k]
+
+        direction.cell.run(ids, started, h, c, before=record if keep else None)
     out = np.empty_like(h)
     out[order] = h
     return out, kept_h, kept_c

@@ -23,6 +23,7 @@ says which models it runs.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from classifier.classify.metrics import sigmoid, softmax
-from classifier.engine.cell import fold_gates, step
+from classifier.engine.cell import Cell, fold_gates, step
 from classifier.errors import UserError, slot
 from classifier.io.fastwords import flat_ids
 from classifier.io.keras_file import keras_layer_path, read_keras_file, saved_layers
@@ -49,33 +50,44 @@ class Direction:
     """One LSTM reading the rows one way: its input table, recurrent kernel and padding prefix."""
 
     def __init__(self, table, recurrent, maxlen: int, masked: bool):
-        self.table = fold_gates(table)  # (vocab, 4u), the gates as engine.cell.step reads them
+        """`table` = embedding @ kernel + bias (vocab, 4u) and `recurrent` (u, 4u), in Keras' gate layout."""
+        self.keras_table = np.asarray(table, dtype=np.float32)
         self.recurrent = fold_gates(recurrent)  # (u, 4u)
         units = self.recurrent.shape[0]
-        if self.table.shape[1] != 4 * units or self.recurrent.shape[1] != 4 * units:
-            raise ValueError(f"inconsistent LSTM shapes: table {self.table.shape}, recurrent {self.recurrent.shape}")
+        if self.keras_table.shape[1] != 4 * units or self.recurrent.shape[1] != 4 * units:
+            raise ValueError(f"inconsistent LSTM shapes: table {self.keras_table.shape}, "
+                             f"recurrent {self.recurrent.shape}")
+        self.cell = Cell(self.keras_table, recurrent)  # what predictions run on
         # states after k = 0..maxlen padding steps (all zero for a masked model, which skips them)
         self.prefix_h = np.zeros((maxlen + 1, units), dtype=np.float32)
         self.prefix_c = np.zeros_like(self.prefix_h)
         if not masked:
-            pad = self.table[:1]
+            pad = fold_gates(self.keras_table[:1])
             for k in range(1, maxlen + 1):
                 self.prefix_h[k : k + 1], self.prefix_c[k : k + 1] = step(
                     pad, self.prefix_h[k - 1 : k], self.prefix_c[k - 1 : k], self.recurrent)
 
-    def final_h(self, seqs: list[np.ndarray], lengths: np.ndarray, skipped: np.ndarray) -> np.ndarray:
-        """Last hidden state of each row; rows sorted longest first, aligned at their last id, so
-        step j updates the rows that have started (a prefix of them)."""
-        n, longest = len(seqs), int(lengths[0])
+    @functools.cached_property
+    def table(self) -> np.ndarray:
+        """(vocab, 4u), the gates as engine.cell.step reads them (explanations step with it); built on
+        first use, since predictions run on the cell's own copy."""
+        return fold_gates(self.keras_table)
+
+    def final_h(self, flat: np.ndarray, lengths: np.ndarray, skipped: np.ndarray, backwards: bool = False
+                ) -> np.ndarray:
+        """Last hidden state of each row; `flat` holds the rows' ids one row after another, rows sorted
+        longest first and aligned at their last id, so step j updates the rows that have started (a
+        prefix of them). `backwards` reads each row's ids last to first."""
+        n, longest = len(lengths), int(lengths[0])
         ids = np.zeros((longest, n), dtype=np.int64)  # step-major, so each step reads one contiguous row
-        for row, seq in enumerate(seqs):
-            if len(seq):
-                ids[longest - len(seq) :, row] = seq
+        if len(flat):
+            row = np.repeat(np.arange(n), lengths)
+            at = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # place in its row
+            j = longest - 1 - at if backwards else longest - lengths[row] + at  # the step that reads it
+            ids[j, row] = flat
         h, c = self.prefix_h[skipped], self.prefix_c[skipped]
         started = np.searchsorted(-lengths, -(longest - np.arange(longest)), side="right")
-        for j in range(longest):
-            k = started[j]
-            h[:k], c[:k] = step(self.table[ids[j, :k]], h[:k], c[:k], self.recurrent)
+        self.cell.run(ids, started, h, c)
         return h
 
 
@@ -130,7 +142,7 @@ class ClassifierEngine:
 
     @property
     def vocab_size(self) -> int:
-        return self.directions[0].table.shape[0]
+        return self.directions[0].keras_table.shape[0]
 
     @property
     def units(self) -> int:
@@ -184,8 +196,8 @@ class ClassifierEngine:
 
     def _run(self, seqs: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
         skipped = self.maxlen - np.minimum(lengths, self.maxlen)  # pad steps before the first word
-        h = [d.final_h(seqs if i == 0 else [s[::-1] for s in seqs], lengths, skipped)
-             for i, d in enumerate(self.directions)]
+        flat = np.concatenate(seqs)
+        h = [d.final_h(flat, lengths, skipped, backwards=i == 1) for i, d in enumerate(self.directions)]
         z = np.concatenate(h, axis=1) @ self.dense_kernel + self.dense_bias
         return sigmoid(z) if self.n_classes is None else softmax(z)
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from pathlib import Path
 
@@ -26,9 +28,20 @@ import numpy as np
 from classifier.classify.metrics import sigmoid, softmax
 from classifier.config import TrainConfig
 from classifier.errors import UserError
-from classifier.io.fastwords import END, JOIN, MIN_TEXTS, SEPARATOR, IdRows, flat_ids, in_pieces, row_pieces
+from classifier.io.fastwords import (
+    CHUNK_TEXTS,
+    END,
+    JOIN,
+    MIN_TEXTS,
+    SEPARATOR,
+    IdRows,
+    flat_ids,
+    in_pieces,
+    row_pieces,
+)
 from classifier.io.morphemes import analyze_many
-from classifier.models.lexicon import TERM_PREFIX, Lexicon
+from classifier.models.lexicon import COMPOUND_BINS, TERM_PREFIX, Lexicon
+from classifier.models.lookup import DROP, AsciiWords, KeyTable
 
 FORMAT = "classifier-tfidf/1"
 VOCAB_FILE = "tfidf.json"
@@ -36,9 +49,10 @@ WEIGHTS_FILE = "tfidf.npz"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default: words of 2+ word characters
 ID_PATTERN = r"\S+"  # the tuned blend: n-grams of the word tokenizer's ids, written "12 507"
 MORPHEME_PATTERN = r"\S+"  # the korean analyzer's morphemes, joined by spaces (particles are one syllable)
-DROP = -2  # encode_fast: a token the reference does not see
+THREAD_TEXTS = 1024  # logits_texts: fewer texts run on one thread (a thread's start would cost more than it saves)
 ASCII_WORD = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
 # every ASCII byte but \w's and the separator becomes a space
+ASCII_RUN = re.compile(rb"[0-9A-Za-z_]+")
 ASCII_NON_WORD = bytes(b if b in ASCII_WORD or b == 0 else 32 for b in range(128)) + bytes(range(128, 256))
 
 
@@ -76,68 +90,143 @@ class TfidfFeatures:
         return ids
 
     def encode_many(self, texts) -> list[list[int]]:
-        """`encode` of each text. The n-grams of a batch of MIN_TEXTS or more are matched at once
-        (`encode_fast`); `encode_many_reference`, one text at a time, is what that is tested against."""
+        """`encode` of each text. A batch of MIN_TEXTS or more is encoded at once (`encode_fast`);
+        `encode_many_reference`, one text at a time, is what that is tested against."""
+        texts = self.analyzed(texts)
+        found = self.encode_fast(texts) if len(texts) >= MIN_TEXTS else None
+        return self.encode_analyzed(texts) if found is None else found
+
+    def encode_many_reference(self, texts) -> list[list[int]]:
+        return self.encode_analyzed(self.analyzed(texts))
+
+    def analyzed(self, texts) -> list:
+        """The texts as a list, made their morphemes by the korean analyzer (one batch for it)."""
         texts = texts if isinstance(texts, list) else list(texts)
-        if self.analyzer == "korean":
-            texts = analyze_many(texts)  # one batch for the analyser
-        # the lexicon's pseudo-terms are appended to plain lists: the one-text path
-        found = self.encode_fast(texts) if len(texts) >= MIN_TEXTS and self.lexicon is None else None
-        ids = [self.encode_terms(t) for t in texts] if found is None else found
-        if self.lexicon is not None:  # one NumPy pass over all the texts' words
+        return analyze_many(texts) if self.analyzer == "korean" else texts
+
+    def encode_analyzed(self, texts: list) -> list[list[int]]:
+        """The reference: `encode_terms` text by text, then the lexicon's pseudo-terms (found by its regex)."""
+        ids = [self.encode_terms(t) for t in texts]
+        if self.lexicon is not None:
             index = self.index
-            for row, terms in zip(ids, self.lexicon.terms(texts), strict=True):
+            for row, terms in zip(ids, self.lexicon.terms(texts, reference=True), strict=True):
                 row += [index[t] for t in terms if t in index]
         return ids
 
-    def encode_many_reference(self, texts) -> list[list[int]]:
-        if self.analyzer == "korean":
-            texts = analyze_many(texts)
-        return [self.encode_terms(t) for t in texts]
-
     def encode_fast(self, texts: list) -> IdRows | None:
-        """`encode_terms` of every text, the same ids in the same order, or None where it must run
-        instead (a text that is not a str or holds the separator, keys past int64). The texts,
-        lower-cased one by one as there, are joined by " \\x00 " and their tokens found in one pass
-        (`_ascii_tokens` or the regex); each token becomes the id of a word the terms hold (0 for
-        others), and the n-grams are matched as int64 keys (`match_ngrams`)."""
-        if self.word_keys is None or not all(isinstance(t, str) for t in texts):
+        """`encode_analyzed` of every text, the same ids in the same order, or None where it must run
+        instead (a text that is not a str or holds the separator, keys past int64): `piece_pairs`
+        CHUNK_TEXTS texts at a time, each piece's pairs ordered by text."""
+        if not self.fast_ready(texts):
             return None
-        found = in_pieces(self._encode_piece, texts)
+        found = in_pieces(self._ordered_piece, texts)
         return None if found is None else IdRows(*found)
 
-    def _encode_piece(self, texts: list) -> tuple[np.ndarray, np.ndarray] | None:
+    def fast_ready(self, texts: list) -> bool:
+        """Whether `piece_pairs` takes these texts; its tables are built here, before pieces go to threads."""
+        if self.word_keys is None or not all(isinstance(t, str) for t in texts):
+            return False
+        if self.token_pattern == TOKEN_PATTERN:
+            _ = self.ascii_words
+        if self.lexicon is not None:
+            _ = self.lexicon_ids
+        return True
+
+    def _ordered_piece(self, texts: list) -> tuple[np.ndarray, np.ndarray] | None:
+        pairs = self.piece_pairs(texts)
+        if pairs is None:
+            return None
+        rows, feats = pairs
+        # a text's unigrams, then its bigrams, ..., each in text order, then its pseudo-terms; rows
+        # as uint16 (a piece's) are sorted by radix
+        order = np.argsort(rows.astype(np.uint16) if len(texts) <= 1 << 16 else rows, kind="stable")
+        return feats[order], np.bincount(rows, minlength=len(texts))
+
+    def piece_pairs(self, texts: list) -> tuple[np.ndarray, np.ndarray] | None:
+        """(row, feature id) of every known n-gram of a few thousand analysed str, n by n, each n in
+        text order, then of every lexicon pseudo-term; None when a text holds the separator. The texts,
+        lower-cased one by one as in `encode_terms`, are joined by " \\x00 " and their tokens found in
+        one pass (`_ascii_tokens` or the regex); each token becomes the id of a word the terms hold (0
+        for others), and the n-grams are matched as int64 keys (`match_ngrams`)."""
         word_id, base, keys = self.word_keys
         lowered = [t.lower() for t in texts]
         ascii_texts = np.zeros(len(lowered), bool)
         if self.token_pattern == TOKEN_PATTERN:
             ascii_texts = np.fromiter(map(str.isascii, lowered), dtype=bool, count=len(lowered))
         ids, row = [], []
-        for which, tokens, lookup in ((np.flatnonzero(ascii_texts), self._ascii_tokens, word_id[1]),
-                                      (np.flatnonzero(~ascii_texts), self._token_or_end.findall, word_id[0])):
+        for which, lookup in ((np.flatnonzero(ascii_texts), self._ascii_ids),
+                              (np.flatnonzero(~ascii_texts), self._regex_ids)):
             if not len(which):
                 continue
             joined = JOIN.join([lowered[i] for i in which.tolist()])
             if joined.count(SEPARATOR) != len(which) - 1:
                 return None
-            found = tokens(joined)
-            part = np.fromiter(map(lookup.get, found, repeat(0)), dtype=np.int64, count=len(found))
+            part = lookup(joined)
             ends = part == END
             kept = part >= 0
             ids.append(part[kept])
             row.append(which[np.cumsum(ends)[kept]])
         if not ids:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        rows, feats = match_ngrams(np.concatenate(ids), np.concatenate(row), base, keys)
-        order = np.argsort(rows, kind="stable")  # a text's unigrams, then its bigrams, ..., each in text order
-        return feats[order], np.bincount(rows, minlength=len(texts))
+            rows, feats = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        else:
+            rows, feats = match_ngrams(np.concatenate(ids), np.concatenate(row), base, keys)
+        if self.lexicon is not None:
+            lex_rows, lex_feats = self.lexicon_pairs(texts)
+            rows, feats = np.concatenate([rows, lex_rows]), np.concatenate([feats, lex_feats])
+        return rows, feats
 
-    @staticmethod
-    def _ascii_tokens(joined: str) -> list[bytes]:
-        """TOKEN_PATTERN's tokens of ASCII text, and the separators: an ASCII \\w is [0-9A-Za-z_], so
-        the tokens are the runs of those bytes once every other byte is a space (runs of one byte
-        are looked up as DROP); the separator byte stays a token of its own."""
-        return joined.encode("ascii").translate(ASCII_NON_WORD).split()
+    def lexicon_pairs(self, texts: list) -> tuple[np.ndarray, np.ndarray]:
+        """(row, feature id) of the lexicon pseudo-terms the terms hold: each text's compound bin, then
+        its sentiment words' rounded valences in order (`Lexicon.term_parts`, what `terms` spells)."""
+        bins, row, value = self.lexicon.term_parts(texts)
+        compound, by_value, top = self.lexicon_ids
+        value_ids = by_value[np.clip(value + top, 0, 2 * top)]
+        value_ids[np.abs(value) > top] = -1
+        rows = np.concatenate([np.arange(len(texts)), row])
+        feats = np.concatenate([compound[bins], value_ids])
+        known = feats >= 0
+        return rows[known], feats[known]
+
+    @functools.cached_property
+    def lexicon_ids(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(feature id of each compound bin, of each rounded valence from -top to top, top); -1 for a
+        pseudo-term the terms do not hold."""
+        compound = np.full(COMPOUND_BINS, -1, np.int64)
+        values = {}
+        for i, term in enumerate(self.terms):
+            if term.startswith(TERM_PREFIX):
+                name = term[len(TERM_PREFIX):]
+                if name.startswith("compound"):
+                    compound[int(name[len("compound"):])] = i
+                else:
+                    values[int(name)] = i
+        top = max(map(abs, values), default=0)
+        by_value = np.full(2 * top + 1, -1, np.int64)
+        for v, i in values.items():
+            by_value[v + top] = i
+        return compound, by_value, top
+
+    def _ascii_ids(self, joined: str) -> np.ndarray:
+        """The word id (0: unknown, END: the separator, DROP: no token) of each of TOKEN_PATTERN's
+        tokens of ASCII text: an ASCII \\w is [0-9A-Za-z_], so the tokens are the runs of those bytes
+        once every other byte is a space (runs of one byte are no token); the separator byte stays
+        a run of its own. The runs are looked up straight from the bytes (`AsciiWords`), or as bytes
+        objects in the dictionary when the words cannot be packed."""
+        raw = joined.encode("ascii").translate(ASCII_NON_WORD)
+        if self.ascii_words is not None:
+            return self.ascii_words.ids(raw)
+        found = raw.split()
+        return np.fromiter(map(self.word_keys[0][1].get, found, repeat(0)), dtype=np.int64, count=len(found))
+
+    def _regex_ids(self, joined: str) -> np.ndarray:
+        found = self._token_or_end.findall(joined)
+        return np.fromiter(map(self.word_keys[0][0].get, found, repeat(0)), dtype=np.int64, count=len(found))
+
+    @functools.cached_property
+    def ascii_words(self) -> AsciiWords | None:
+        """The terms' words made of ASCII word characters, as `AsciiWords` (None if they cannot be)."""
+        (_, ascii_id), _, _ = self.word_keys
+        return AsciiWords.of({w: i for w, i in ascii_id.items() if i > 0 and ASCII_RUN.fullmatch(w)})
 
     @functools.cached_property
     def _token_or_end(self) -> re.Pattern:
@@ -212,53 +301,6 @@ class TfidfFeatures:
         return len(self.terms)
 
 
-class KeyTable:
-    """int64 keys (>= 0) -> int values: an open-addressing hash table (linear probing, a quarter to
-    a half full) built and looked up for whole arrays at once. A lookup is a hash, a gather and a compare
-    a probe, about one probe a key, where a binary search over sorted keys costs ~17 dependent reads."""
-
-    EMPTY = -1
-    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * 2^64 / phi
-
-    def __init__(self, keys: np.ndarray, values: np.ndarray):
-        bits = max(4, (2 * len(keys)).bit_length())
-        self.mask = (1 << bits) - 1
-        self.shift = np.uint64(64 - bits)
-        self.keys = np.full(1 << bits, self.EMPTY, np.int64)
-        self.values = np.zeros(1 << bits, np.int32 if len(keys) < 2**31 else np.int64)
-        home, pending, probe = self.home(keys), np.arange(len(keys)), 0
-        while len(pending):  # round r: every key not yet placed tries its home + r
-            at = (home[pending] + probe) & self.mask
-            free = self.keys[at] == self.EMPTY
-            at_free, first = np.unique(at[free], return_index=True)  # one key a free slot
-            placed = pending[free][first]
-            self.keys[at_free], self.values[at_free] = keys[placed], values[placed]
-            left = np.ones(len(pending), bool)
-            left[np.flatnonzero(free)[first]] = False
-            pending, probe = pending[left], probe + 1
-        self.probes = probe  # the most a lookup needs
-
-    def home(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys.astype(np.uint64) * self.MULTIPLIER) >> self.shift).astype(np.int64)
-
-    def get(self, query: np.ndarray) -> np.ndarray:
-        """The value of each query key, -1 for a key not in the table."""
-        out = np.full(len(query), -1, np.int64)
-        home, todo = self.home(query), np.arange(len(query))
-        for probe in range(self.probes):
-            at = (home[todo] + probe) & self.mask
-            stored = self.keys[at]
-            hit = stored == query[todo]
-            out[todo[hit]] = self.values[at[hit]]
-            todo = todo[~hit & (stored != self.EMPTY)]  # an empty slot ends the search
-            if not len(todo):
-                break
-        return out
-
-    def __len__(self) -> int:
-        return int((self.keys != self.EMPTY).sum())
-
-
 def ngram_keys(flat: np.ndarray, sizes: np.ndarray, base: int) -> dict[int, KeyTable]:
     """{n: n-gram key -> feature id} of terms given as word ids (`flat`, `sizes` words a term, term i
     being feature i): an n-gram w1..wn is the key sum(wi * base^(n-i)), every wi below base."""
@@ -277,18 +319,18 @@ def match_ngrams(flat: np.ndarray, row: np.ndarray, base: int, keys: dict[int, K
     holds, n by n, each n's in text order. A word id at or above `base` is in no term."""
     rows, feats = [], []
     for n, table in keys.items():
-        if len(flat) < n or not len(table):
+        m = len(flat) - n + 1  # n-grams starting at 0..m-1
+        if m <= 0 or not len(table):
             continue
-        starts = np.arange(len(flat) - n + 1)
-        inside = row[starts] == row[starts + n - 1]  # an n-gram never spans two texts
-        key = np.zeros(len(starts), np.int64)
+        inside = row[:m] == row[n - 1 :]  # an n-gram never spans two texts
+        key = flat[:m]
         for j in range(n):
-            inside &= flat[starts + j] < base  # an id no term holds: no n-gram through it is known
-            key = key * base + flat[starts + j]
-        starts = starts[inside]
-        found = table.get(key[inside])
+            inside &= flat[j : j + m] < base  # an id no term holds: no n-gram through it is known
+            key = key * base + flat[j : j + m] if j else key
+        at = np.flatnonzero(inside)
+        found = table.get(key[at])
         hit = found >= 0
-        rows.append(row[starts[hit]])
+        rows.append(row[at[hit]])
         feats.append(found[hit])
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -360,12 +402,39 @@ class TfidfModel:
     def logits_ids(self, id_lists) -> np.ndarray:
         return self.scores_ids(id_lists)[0]
 
-    def predict_proba_ids(self, id_lists) -> np.ndarray:
-        z = self.logits_ids(id_lists)
+    def logits_texts(self, texts) -> np.ndarray:
+        """`logits_ids` of `features.encode_many(texts)`, without the lists: each piece's (row, feature
+        id) pairs (`TfidfFeatures.piece_pairs`) are scored as they come, the pieces on a thread a
+        core: NumPy drops the GIL in the look-ups, the sort and the sums, which then overlap with
+        another piece's tokens being found."""
+        features = self.features
+        texts = features.analyzed(texts)
+        if len(texts) < MIN_TEXTS or not features.fast_ready(texts):
+            return self.logits_ids(features.encode_analyzed(texts))
+        threads = os.cpu_count() or 1 if len(texts) >= THREAD_TEXTS else 1
+        pieces = threads * -(-len(texts) // (threads * CHUNK_TEXTS))  # a multiple of threads, each a thread's
+        size = -(-len(texts) // pieces)
+
+        def run(a: int) -> np.ndarray:
+            piece = texts[a : a + size]
+            pairs = features.piece_pairs(piece)
+            if pairs is None:  # a text holds the separator: this piece the reference way
+                return self.logits_ids(features.encode_analyzed(piece))
+            return self.scores_pairs(*pairs, len(piece))[0]
+
+        if threads == 1:
+            return np.concatenate([run(a) for a in range(0, len(texts), size)])
+        with ThreadPoolExecutor(threads) as pool:
+            return np.concatenate(list(pool.map(run, range(0, len(texts), size))))
+
+    def proba(self, z: np.ndarray) -> np.ndarray:
         return (sigmoid(z) if self.n_classes is None else softmax(z)).astype(np.float32)
 
+    def predict_proba_ids(self, id_lists) -> np.ndarray:
+        return self.proba(self.logits_ids(id_lists))
+
     def predict_proba(self, texts) -> np.ndarray:
-        return self.predict_proba_ids(self.features.encode_many(texts))
+        return self.proba(self.logits_texts(texts))
 
     # -- persistence ---------------------------------------------------------
     def save(self, folder: Path) -> list[str]:
