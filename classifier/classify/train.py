@@ -218,8 +218,8 @@ def fit_split(cfg: TrainConfig, split: Split, out: Path, source: dict, verbose: 
               classes: list | None = None, init: Bundle | None = None, adapt: list[str] | None = None) -> dict:
     """Fit on `split`'s training part, evaluate on its test part, save the bundle at `out`."""
     if adapt is not None and (init is not None or cfg.model != "tfidf" or classes is not None or cfg.tfidf_vectors):
-        raise UserError("{field} self-trains a binary tfidf preset (tfidf, general, ...) from scratch: train "
-                        "without it, or without --init-from / word vectors / labels other than 0/1",
+        raise UserError(f"{{field}} self-trains a binary tfidf preset (tfidf, general, ...) from scratch: train "
+                        f"without it, or without {slot('init_from')} / word vectors / labels other than 0/1",
                         field="adapt_to")
     with cached():
         if init is not None:
