@@ -29,7 +29,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from domains_levers import ROOT, Texts, design, lever_sets  # a script beside it (benchmarks/ is no package)
+
+# a script beside it (benchmarks/ is no package)
+from domains_levers import ROOT, Texts, design, lever_sets, results_table
 
 from classifier.classify.domains import HOME
 from classifier.classify.metrics import binary_scores
@@ -105,16 +107,9 @@ def choose(results: dict, held_out: list[str], domains: list[str]) -> dict[str, 
 
 
 def table(results: dict, held_out: list[str], chosen: dict) -> str:
-    cell = lambda r: f"{r['accuracy']:.3f} / {r['roc_auc']:.3f} / {r['log_loss']:.3f}"  # noqa: E731
-    mean = lambda rs: {k: float(np.mean([r[k] for r in rs])) for k in ("accuracy", "roc_auc", "log_loss")}  # noqa: E731
-    lines = ["| setting | " + " | ".join(held_out) + " | mean |", "|---|" + "---|" * (len(held_out) + 1)]
-    for s in results["outer"][f"{held_out[0]}|{held_out[0]}"]:
-        found = [results["outer"][f"{d}|{d}"][s] for d in held_out]
-        lines.append(f"| {s} | " + " | ".join(map(cell, found)) + f" | {cell(mean(found))} |")
-    found = [chosen[d]["held_out"] for d in held_out]
-    lines.append("| **chosen on the validation folds** | " + " | ".join(map(cell, found)) + f" | {cell(mean(found))} |")
-    lines.append("| (the setting chosen) | " + " | ".join(chosen[d]["setting"] for d in held_out) + " | |")
-    return "\n".join(lines)
+    settings = results["outer"][f"{held_out[0]}|{held_out[0]}"]
+    return results_table("setting", {s: [results["outer"][f"{d}|{d}"][s] for d in held_out] for s in settings},
+                         held_out, [chosen[d]["held_out"] for d in held_out], [chosen[d]["setting"] for d in held_out])
 
 
 def main() -> None:

@@ -177,16 +177,24 @@ def choose(results: dict, sets: dict, held_out: list[str], domains: list[str]) -
 
 
 def table(results: dict, sets: dict, held_out: list[str], chosen: dict) -> str:
-    cell = lambda r: f"{r['accuracy']:.3f} / {r['roc_auc']:.3f} / {r['log_loss']:.3f}"  # noqa: E731
-    lines = ["| lever set | " + " | ".join(held_out) + " | mean |", "|---|" + "---|" * (len(held_out) + 1)]
-    for name in sets:
-        found = [results["outer"][f"{name}|{d}"] for d in held_out]
-        mean = {k: float(np.mean([f[k] for f in found])) for k in ("accuracy", "roc_auc", "log_loss")}
-        lines.append(f"| {name} | " + " | ".join(map(cell, found)) + f" | {cell(mean)} |")
-    found = [chosen[d]["held_out"] for d in held_out]
-    mean = {k: float(np.mean([f[k] for f in found])) for k in ("accuracy", "roc_auc", "log_loss")}
-    lines.append("| **chosen on the validation folds** | " + " | ".join(map(cell, found)) + f" | {cell(mean)} |")
-    lines.append("| (the set chosen) | " + " | ".join(chosen[d]["set"] for d in held_out) + " | |")
+    return results_table("lever set", {name: [results["outer"][f"{name}|{d}"] for d in held_out] for name in sets},
+                         held_out, [chosen[d]["held_out"] for d in held_out], [chosen[d]["set"] for d in held_out])
+
+
+def results_table(first: str, rows: dict[str, list[dict]], held_out: list[str], chosen: list[dict],
+                  chosen_names: list[str]) -> str:
+    """A markdown table: a row per setting (its held-out figures in `held_out` order, and their
+    mean), then the row chosen on the validation folds and what was chosen for each domain."""
+    def cell(r: dict) -> str:
+        return f"{r['accuracy']:.3f} / {r['roc_auc']:.3f} / {r['log_loss']:.3f}"
+
+    def mean(found: list[dict]) -> dict:
+        return {k: float(np.mean([f[k] for f in found])) for k in ("accuracy", "roc_auc", "log_loss")}
+
+    lines = [f"| {first} | " + " | ".join(held_out) + " | mean |", "|---|" + "---|" * (len(held_out) + 1)]
+    for name, found in [*rows.items(), ("**chosen on the validation folds**", chosen)]:
+        lines.append(f"| {name} | " + " | ".join(map(cell, found)) + f" | {cell(mean(found))} |")
+    lines.append(f"| (the {first.split()[-1]} chosen) | " + " | ".join(chosen_names) + " | |")
     return "\n".join(lines)
 
 
