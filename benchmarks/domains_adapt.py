@@ -23,7 +23,6 @@ mean ROC AUC (log loss breaks a tie) is D's choice; D's labels only report. Figu
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 # a script beside it (benchmarks/ is no package)
-from domains_levers import ROOT, Texts, design, lever_sets, results_table
+from domains_levers import Texts, arguments, design, featurised, finish, lever_sets, results_table
 
 from classifier.classify.domains import HOME
 from classifier.classify.metrics import binary_scores
@@ -113,28 +112,14 @@ def table(results: dict, held_out: list[str], chosen: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clothing", default=str(ROOT / "womens_clothing_ecommerce_reviews.csv"))
-    parser.add_argument("--domains", default=str(ROOT / "english_review_domains.csv"))
-    parser.add_argument("--out", default="out/domains-adapt")
-    parser.add_argument("--only", help="comma-separated held-out domains (default: all six)")
-    parser.add_argument("--budget", type=float, help="stop after this many seconds (run again to go on)")
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    t = Texts(Path(args.clothing), Path(args.domains))
-    print(f"features of {len(t.y)} rows in {time.perf_counter() - start:.0f} s", flush=True)
-    held_out = args.only.split(",") if args.only else t.domains
+    args = arguments(__doc__.splitlines()[0], "out/domains-adapt").parse_args()
+    t, held_out, out = featurised(args)
     if not run(t, held_out, out, args.budget):
         print("stopped at the budget: run again to go on")
         return
     results = json.loads((out / "domains-adapt.json").read_text())
     chosen = choose(results, held_out, t.domains)
-    (out / "chosen.json").write_text(json.dumps(chosen, indent=1))
-    text = table(results, held_out, chosen)
-    (out / "table.md").write_text(text + "\n")
-    print(text)
+    finish(out, chosen, table(results, held_out, chosen))
 
 
 if __name__ == "__main__":

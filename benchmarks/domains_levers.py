@@ -198,34 +198,49 @@ def results_table(first: str, rows: dict[str, list[dict]], held_out: list[str], 
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str, out: str) -> argparse.ArgumentParser:
+    """The options this script and its neighbours (domains_adapt.py) share."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--clothing", default=str(ROOT / "womens_clothing_ecommerce_reviews.csv"))
     parser.add_argument("--domains", default=str(ROOT / "english_review_domains.csv"))
-    parser.add_argument("--out", default="out/domains-levers")
+    parser.add_argument("--out", default=out)
     parser.add_argument("--only", help="comma-separated held-out domains (default: all six)")
-    parser.add_argument("--sets", default=",".join(DEFAULT_SETS),
-                        help="comma-separated lever sets, or all (default: %(default)s)")
     parser.add_argument("--budget", type=float, help="stop after this many seconds (run again to go on)")
-    args = parser.parse_args()
+    return parser
+
+
+def featurised(args) -> tuple[Texts, list[str], Path]:
+    """(every text's features, the held-out domains, the output folder, made) for parsed `arguments`."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     t = Texts(Path(args.clothing), Path(args.domains))
     print(f"features of {len(t.y)} rows in {time.perf_counter() - start:.0f} s", flush=True)
+    return t, args.only.split(",") if args.only else t.domains, out
+
+
+def finish(out: Path, chosen: dict, text: str) -> None:
+    """Write chosen.json and table.md beside the results, and show the table."""
+    (out / "chosen.json").write_text(json.dumps(chosen, indent=1))
+    (out / "table.md").write_text(text + "\n")
+    print(text)
+
+
+def main() -> None:
+    parser = arguments(__doc__.splitlines()[0], "out/domains-levers")
+    parser.add_argument("--sets", default=",".join(DEFAULT_SETS),
+                        help="comma-separated lever sets, or all (default: %(default)s)")
+    args = parser.parse_args()
+    t, held_out, out = featurised(args)
     sets = lever_sets()
     if args.sets != "all":
         sets = {n: sets[n] for n in args.sets.split(",")}
-    held_out = args.only.split(",") if args.only else t.domains
     if not run(t, sets, held_out, out, args.budget):
         print("stopped at the budget: run again to go on")
         return
     results = json.loads((out / "domains-levers.json").read_text())
     chosen = choose(results, sets, held_out, t.domains)
-    (out / "chosen.json").write_text(json.dumps(chosen, indent=1))
-    text = table(results, sets, held_out, chosen)
-    (out / "table.md").write_text(text + "\n")
-    print(text)
+    finish(out, chosen, table(results, sets, held_out, chosen))
 
 
 if __name__ == "__main__":

@@ -105,15 +105,18 @@ def test_the_stages_live_in_packages_and_no_two_modules_share_a_name():
         assert sorted(stems[stem]) == [f"classify/{stem}.py", f"textgen/{stem}.py"]
 
 
+def calls_outside_cli(name: str):
+    """(path, call node) of every call of `name` in the package outside cli.py."""
+    for path in PACKAGE.rglob("*.py"):
+        if path != PACKAGE / "cli.py":
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+                    yield path, node
+
+
 def test_only_the_command_line_prints():
     """The library logs its notices (cli.py shows them on stderr); a print( anywhere else fails here."""
-    printing = []
-    for path in PACKAGE.rglob("*.py"):
-        if path == PACKAGE / "cli.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
-                printing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    printing = [f"{path.relative_to(ROOT)}:{node.lineno}" for path, node in calls_outside_cli("print")]
     assert not printing, f"log (logging.getLogger(__name__)) instead of print: {', '.join(printing)}"
 
 
@@ -121,15 +124,11 @@ def test_library_errors_name_no_flag():
     """The library names fields (`{field}`, `slot("out")`); cli.py words them as flags, the server as
     JSON fields. A `--flag` written into a UserError outside cli.py fails here."""
     flagged = []
-    for path in PACKAGE.rglob("*.py"):
-        if path == PACKAGE / "cli.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "UserError":
-                texts = [n.value for arg in node.args for n in ast.walk(arg)
-                         if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-                if any(re.search(r"(?<![\w-])--[a-z]", text) for text in texts):
-                    flagged.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    for path, node in calls_outside_cli("UserError"):
+        texts = [n.value for arg in node.args for n in ast.walk(arg)
+                 if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+        if any(re.search(r"(?<![\w-])--[a-z]", text) for text in texts):
+            flagged.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not flagged, f"name the field, not the flag: {', '.join(flagged)}"
 
 

@@ -253,7 +253,7 @@ class TfidfWithVectors:
 
     def logits(self, texts) -> np.ndarray:
         texts = list(texts)
-        return self.tfidf.logits_ids(self.tfidf.features.encode_many(texts)) + self.part.logits(texts)
+        return self.tfidf.logits_texts(texts) + self.part.logits(texts)
 
     def predict_proba(self, texts) -> np.ndarray:
         from classifier.classify.metrics import sigmoid
